@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .install import InstallCancelled, InstallError, InstallResult, Step
+from .torch_choice import NoTorchBuild
 
 # The work: given a progress callback and a cancel check, install and return the result.
 Work = Callable[[Callable[[Step, float, str], None], Callable[[], bool]], InstallResult]
@@ -44,6 +45,8 @@ class InstallTask:
             self._end(error=str(exc), cancelled=True)
         except InstallError as exc:
             self._end(error=str(exc))
+        except NoTorchBuild as exc:  # the automatic build refused before anything began: its one sentence
+            self._end(error=f"{Step.TORCH.label}: {exc}")
         except Exception as exc:  # noqa: BLE001 - the thread's boundary: report, never die silently
             self._end(error=f"the installer failed unexpectedly: {type(exc).__name__}: {exc}")
         else:

@@ -1,9 +1,12 @@
-"""Which PyTorch build to install: CUDA for the NVIDIA driver that is there, MPS on Apple
+"""Which PyTorch build to install: CUDA for the NVIDIA driver and GPUs that are there, MPS on Apple
 Silicon, CPU otherwise.
 
 PyTorch publishes one wheel index per CUDA version (download.pytorch.org/whl/cu128, ...).
 A wheel runs when the driver supports its CUDA version, and ``nvidia-smi`` prints the newest
-CUDA version the driver supports, so the choice is the newest index at or below that.
+CUDA version the driver supports; each build has kernels for some GPUs only (``torch_kernels``).
+The choice is the newest index at or below the driver's CUDA version whose kernels cover every
+GPU present; where none does, the CPU build (no GPU is covered) or a refusal that says what to
+choose (``NoTorchBuild``: GPUs that need different builds).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass
+
+from .torch_kernels import runs_on
 
 TORCH_INDEX = "https://download.pytorch.org/whl"
 DEFAULT_PACKAGES = ("torch", "torchvision")  # torchvision must come from the same index (timm needs it)
@@ -30,11 +35,12 @@ DRIVER_CUDA: tuple[tuple[tuple[int, int], tuple[int, int]], ...] = (
     ((530, 30), (12, 1)), ((520, 61), (11, 8)), ((450, 80), (11, 0)),
 )
 CUDA_TAG_NAMES = tuple(tag for _, tag in CUDA_TAGS)
-# PyTorch's support matrix (pytorch/pytorch#172352, RELEASE.md): cu128 and cu130 carry kernels from Turing
-# (compute 7.5) on; cu126 is the build that still has Maxwell's, Pascal's and Volta's (5.0 to 7.0).
-TURING = 7.5
-PRE_TURING_TAG = "cu126"
 BUILDS = ("auto", "cpu", "pypi", *CUDA_TAG_NAMES)
+
+
+class NoTorchBuild(ValueError):
+    """The GPUs here need different PyTorch builds: no one build has kernels for them all. Its message is the one
+    sentence that says which and what to choose."""
 
 
 @dataclass(frozen=True)
@@ -204,17 +210,41 @@ def _automatic(system: SystemInfo) -> TorchChoice:
         return TorchChoice(DEFAULT_PACKAGES, index_for("cpu"), "cpu",
                            "no NVIDIA driver found (nvidia-smi): CPU build (slow)")
     gpus = f" ({', '.join(driver.gpus)})" if driver.gpus else ""
+    where = f"NVIDIA driver {driver.driver_version}{gpus} supports CUDA {driver.cuda_text}"
     tag = cuda_tag(driver.cuda) if driver.cuda else None
     if tag is None:
         return TorchChoice(DEFAULT_PACKAGES, index_for("cpu"), "cpu",
-                           f"NVIDIA driver {driver.driver_version}{gpus} supports CUDA {driver.cuda_text}, older "
-                           f"than {CUDA_TAGS[-1][1]} (11.8): CPU build; update the driver to use the GPU")
-    oldest = min(system.compute_caps, default=TURING)
-    if oldest < TURING and CUDA_TAG_NAMES.index(tag) < CUDA_TAG_NAMES.index(PRE_TURING_TAG):
-        # The newer builds have no kernels for it: "no kernel image is available" at the first GPU call.
-        return TorchChoice(DEFAULT_PACKAGES, index_for(PRE_TURING_TAG), PRE_TURING_TAG,
-                           f"NVIDIA driver {driver.driver_version}{gpus} supports CUDA {driver.cuda_text}, and a GPU "
-                           f"of compute capability {oldest:g} needs the {PRE_TURING_TAG} build (the newer ones "
-                           "start at Turing, 7.5)")
-    return TorchChoice(DEFAULT_PACKAGES, index_for(tag), tag,
-                       f"NVIDIA driver {driver.driver_version}{gpus} supports CUDA {driver.cuda_text}: {tag} build")
+                           f"{where}, older than {CUDA_TAGS[-1][1]} (11.8): CPU build; update the driver to use "
+                           "the GPU")
+    return _covering(system, tag, where)
+
+
+def _covering(system: SystemInfo, newest: str, where: str) -> TorchChoice:
+    """The newest build at or below ``newest`` (what the driver runs) whose kernels cover every GPU's compute
+    capability (none known: ``newest``). A build without a GPU's kernels failed at its first call: cu126 went to a
+    Kepler, and to a Pascal with a Blackwell beside it."""
+    usable = CUDA_TAG_NAMES[CUDA_TAG_NAMES.index(newest):]
+    caps = sorted(set(system.compute_caps))
+
+    def builds_for(cap: float, tags: tuple[str, ...] = usable) -> list[str]:
+        return [tag for tag in tags if runs_on(tag, cap, system.platform)]
+
+    tag = next((tag for tag in usable if all(runs_on(tag, cap, system.platform) for cap in caps)), None)
+    if tag == newest:
+        return TorchChoice(DEFAULT_PACKAGES, index_for(tag), tag, f"{where}: {tag} build")
+    if tag is not None:
+        lacking = ", ".join(f"{cap:.1f}" for cap in caps if not runs_on(newest, cap, system.platform))
+        return TorchChoice(DEFAULT_PACKAGES, index_for(tag), tag,
+                           f"{where}, and a GPU of compute capability {lacking} needs the {tag} build (the newer "
+                           f"{newest} has no kernels for it)")
+    if not any(builds_for(cap) for cap in caps):
+        newer = [cap for cap in caps if builds_for(cap, CUDA_TAG_NAMES)]
+        hint = "; a newer driver would run a CUDA build for it" if newer else ""
+        return TorchChoice(DEFAULT_PACKAGES, index_for("cpu"), "cpu",
+                           f"{where}, and no PyTorch build it runs has kernels for a GPU of compute capability "
+                           f"{', '.join(f'{cap:.1f}' for cap in caps)}: CPU build{hint}")
+    needs = "; ".join(f"{cap:.1f}: {(builds_for(cap) or ['none'])[0]}" for cap in caps)
+    raise NoTorchBuild(f"no PyTorch build has kernels for every GPU here (by compute capability, {needs}): choose "
+                       "the build for the GPU the backend is to use with PyTorch Build in the add-on's preferences "
+                       "(--torch-build on the installer's command line) and hide the others from it with "
+                       "CUDA_VISIBLE_DEVICES, or choose the CPU build")

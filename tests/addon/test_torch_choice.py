@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 
-from img23d_installer import torch_choice
+from img23d_installer import cli, torch_choice, torch_kernels
+from img23d_installer import task as task_mod
 
 
 # --- nvidia-smi as drivers print it ---------------------------------------------------------
@@ -162,3 +163,40 @@ def test_a_gpu_older_than_turing_gets_the_build_with_its_kernels(caps: tuple, ta
     choice = torch_choice.plan_torch(system)
     assert choice.variant == tag and choice.index_url.endswith(tag)
     assert torch_choice.parse_compute_caps("6.1\n[Not Supported]\n8.9\n") == (6.1, 8.9)
+
+
+@pytest.mark.parametrize("smi, caps, tag", [
+    (SMI_570_TWO_GPUS, (3.5,), "cpu"), (SMI_580, (3.7,), "cpu"),   # Kepler: in no build (torch_kernels)
+    (SMI_580, (6.1, 8.9), "cu126"), (SMI_580, (8.6, 12.0), "cu130"), (SMI_570_TWO_GPUS, (12.0,), "cu128"),
+    (SMI_550, (12.0,), "cpu"),                                     # a Blackwell needs a driver for CUDA 12.8
+])
+def test_the_build_has_kernels_for_every_gpu_or_is_the_cpu_one(caps: tuple, smi: str, tag: str) -> None:
+    """cu126 went to a Kepler, whose kernels no PyTorch build the backend runs on carries: "no kernel image"."""
+    system = torch_choice.SystemInfo(platform="linux", machine="x86_64", nvidia_smi=smi, compute_caps=caps)
+    choice = torch_choice.plan_torch(system)
+    assert choice.variant == tag and choice.index_url.endswith(tag)
+    if tag == "cpu":
+        assert f"compute capability {caps[0]:.1f}" in choice.reason
+    assert set(torch_kernels.KERNELS) == set(torch_choice.CUDA_TAG_NAMES)
+
+
+def test_gpus_that_need_different_builds_are_refused_in_one_sentence(monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A Pascal beside a Blackwell got cu126, which has no Blackwell kernels (and cu128 none for the Pascal)."""
+    system = torch_choice.SystemInfo(platform="linux", machine="x86_64", nvidia_smi=SMI_570_TWO_GPUS,
+                                     compute_caps=(12.0, 6.1))
+    with pytest.raises(torch_choice.NoTorchBuild) as caught:
+        torch_choice.plan_torch(system)
+    words = str(caught.value)
+    assert "6.1: cu126" in words and "12.0: cu128" in words and "CUDA_VISIBLE_DEVICES" in words
+    assert torch_choice.plan_torch(system, build="cu128").variant == "cu128"  # as the sentence says to choose
+    monkeypatch.setattr(cli, "probe_system", lambda: system)
+    assert cli.main(["--plan"]) == 2
+    assert capsys.readouterr().err == f"error: {words}\n"
+
+    def work(progress, cancel):  # the add-on's Install Backend plans on its worker: its task says the sentence
+        return torch_choice.plan_torch(system)
+
+    task = task_mod.InstallTask()
+    task.run_here(work)
+    assert task.finished and task.error == f"Install PyTorch: {words}"
