@@ -8,6 +8,7 @@ imports torch or any ML package; those live in the backend's own Python environm
 from __future__ import annotations
 
 import atexit
+import sys
 from pathlib import Path
 
 import bpy
@@ -26,9 +27,21 @@ def _drain_while_idle() -> float:
     return IDLE_DRAIN_SECONDS
 
 
+def _hold_module(cls: type) -> None:
+    """Blender 4.2 keeps a reference to a property group for good once it was registered (unregistering
+    it does not let go; 5.0 does), and its functions keep their module's variables, ``bpy`` among them.
+    When Python shuts down, a module dropped before its turn keeps its variables: then the bpy module
+    is never freed, Blender's own shutdown (which the bpy module runs when it is freed) never runs, and
+    the process ends in a segmentation fault (exit 139) after Python is gone, even with the add-on
+    disabled. A module still held at its turn has its variables cleared: so each group holds its own."""
+    if issubclass(cls, bpy.types.PropertyGroup):
+        cls._img23d_module = sys.modules[cls.__module__]
+
+
 def register() -> None:
     paths.ship_from(Path(__file__).resolve().parent)  # backend/, wheels/, guide/ travel beside this file
     for cls in _classes:
+        _hold_module(cls)
         bpy.utils.register_class(cls)
     properties.register()
     operators.menus.register_menus()
