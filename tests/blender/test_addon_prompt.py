@@ -58,10 +58,14 @@ def test_the_panel_draws_the_prompt_make_picture_and_the_pictures_side(addon, no
     assert drawn()[0].count("edit_size") == 1
 
 
-def test_make_picture_loads_the_picture_and_picks_it(no_image) -> None:
+def test_make_picture_loads_the_picture_and_picks_it(no_image, capfd) -> None:
     settings = no_image.img23d
     settings.prompt, settings.seed = PROMPT, 4
+    capfd.readouterr()
     assert bpy.ops.img23d.make_picture() == {"FINISHED"}
+    # In background mode the progress is printed, the picture's estimate with it (issue 87 items 5, 6: a headless
+    # script printed nothing, and the status line dropped the estimate in the tick it came).
+    assert "img23d picture: picture: making a 96 x 96 picture from the prompt: " in capfd.readouterr().err
     image = settings.image
     assert settings.image_source == "DATABLOCK" and image is not None
     assert tuple(image.size) == (96, 96)  # the tiny editor's own side
