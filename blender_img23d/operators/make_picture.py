@@ -23,9 +23,10 @@ class IMG23D_OT_make_picture(JobOperatorMixin, bpy.types.Operator):
         text = _inputs.prompt(context)
         panel = _inputs.options(context)
         # The options a picture reads (its seed and side, the licences, a long job accepted), as Generate sends them;
-        # Variations: that many pictures to pick from (1.26).
+        # Pictures (its own count, not Generate's Variations): that many pictures to pick from (1.26).
         options = protocol.JobOptions(seed=panel.seed, random_seed=panel.random_seed, edit_size=panel.edit_size,
-                                      variations=panel.variations, accept_long=panel.accept_long,
+                                      variations=context.scene.img23d.picture_variations,
+                                      accept_long=panel.accept_long,
                                       accepted_licences=panel.accepted_licences)
         request = protocol.PictureRequest(prompt=text, options=options)
         return JobRunner(runtime.session(), context.scene, request, _inputs.prompt_run_name(text))

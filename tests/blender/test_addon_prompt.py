@@ -52,6 +52,12 @@ def test_the_panel_draws_the_prompt_make_picture_and_the_pictures_side(addon, no
 
     props, operators = drawn()
     assert "prompt" in props and "img23d.make_picture" in operators and "edit_size" not in props
+    # Make Picture's count beside it, Generate's Variations apart from it, and Generate's button saying its count.
+    assert "picture_variations" in props and "variations" in props
+    no_image.img23d.variations = 3
+    [generate] = [kwargs["text"] for name, args, kwargs in draw_main_panel(addon)
+                  if name == "operator" and args[0] == "img23d.generate"]
+    assert generate == "Generate (3 of each name)"
     no_image.img23d.prompt = PROMPT  # a prompt typed: the picture's side beside it
     assert drawn()[0].count("edit_size") == 1
     no_image.img23d.complete_hidden = "always"  # drawn once, beside Complete Hidden
@@ -87,14 +93,13 @@ def test_generate_from_the_prompt_brings_the_objects_and_the_picture_in(no_image
 
 
 def test_make_pictures_variations_are_loaded_to_pick_from(no_image) -> None:
-    """(1.26) Variations at 3: three pictures from seeds 6, 7, 8, each loaded as an image with its preview, the first
-    picked; the artist picks another in Image."""
+    """(1.26) Pictures at 3: three pictures from seeds 6, 7, 8, each loaded as an image with its preview, the first
+    picked; the artist picks another in Image. Generate's Variations is its own (issue 87 item 3: one number made
+    three pictures, then three candidates of each name, without a word)."""
     settings = no_image.img23d
-    settings.prompt, settings.seed, settings.variations = PROMPT, 6, 3
-    try:
-        assert bpy.ops.img23d.make_picture() == {"FINISHED"}
-    finally:
-        settings.property_unset("variations")
+    settings.prompt, settings.seed, settings.picture_variations = PROMPT, 6, 3
+    assert bpy.ops.img23d.make_picture() == {"FINISHED"}
+    assert settings.variations == 1 and settings.job_options().variations == 1  # Generate still makes one a name
     picked = settings.image
     folder = Path(bpy.path.abspath(picked.filepath)).parent
     assert Path(bpy.path.abspath(picked.filepath)).name == "input.png" and picked.name == f"{folder.name} picture"
