@@ -72,6 +72,7 @@ def test_an_honest_textured_glb_still_imports(addon, scene, tmp_path) -> None:
     obj = bpy.data.objects["house"]
     [image] = set(bpy.data.images) - images
     assert tuple(image.size) == (64, 64)
+    assert image.name == "house base color"  # named after its object (issue 87 item 11: it came in as "Image_0")
     material = obj.data.materials[0]
     assert any(node.type == "TEX_IMAGE" and node.image == image for node in material.node_tree.nodes)
     bpy.data.objects.remove(obj)
