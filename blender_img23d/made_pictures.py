@@ -5,7 +5,9 @@ variations are loaded beside it (``load``), for the artist to pick another.
 
 Each is packed into the .blend (a moved .blend kept only a link to a run folder it no longer had) and tagged with
 the prompt and seed it was made from: a Generate from it names its run and objects from the prompt, and says in
-one sentence when the panel's Prompt is another (``prompt_unused``)."""
+one sentence when the panel's Prompt is another (``prompt_unused``). Each is checked from its header before it is
+loaded, within its job's picture budget (``texture_guard.picture_budget``), and Make Picture takes no more pictures
+than it asked for (``load_made``)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Any
 
 import bpy
 import img23d_protocol as protocol
+from img23d_client import texture_guard
 
 from . import scene_import
 
@@ -21,11 +24,15 @@ from . import scene_import
 PROMPT_TAG = scene_import.PROP_PREFIX + "prompt"
 
 
-def pick(scene: bpy.types.Scene, path: str, notes: list[str], prompt: str = "", seed: int | None = None
-         ) -> bpy.types.Image | None:
+class TooMany(Exception):
+    """A result that lists more pictures than were asked for: none is loaded (the sentence says why)."""
+
+
+def pick(scene: bpy.types.Scene, path: str, notes: list[str], prompt: str = "", seed: int | None = None,
+         budget: texture_guard.RunBudget | None = None) -> bpy.types.Image | None:
     """The picture at ``path`` (from the backend's ``picture`` artifact) loaded as an image (``load``) and picked in
     ``scene``'s panel; None, with one sentence in ``notes``, when it cannot be read."""
-    image = load(path, notes, prompt=prompt, seed=seed)
+    image = load(path, notes, prompt=prompt, seed=seed, budget=budget)
     if image is not None:
         settings = scene.img23d
         settings.image_source = "DATABLOCK"
@@ -33,14 +40,15 @@ def pick(scene: bpy.types.Scene, path: str, notes: list[str], prompt: str = "", 
     return image
 
 
-def load(path: str, notes: list[str], number: int = 1, prompt: str = "", seed: int | None = None
-         ) -> bpy.types.Image | None:
+def load(path: str, notes: list[str], number: int = 1, prompt: str = "", seed: int | None = None,
+         budget: texture_guard.RunBudget | None = None) -> bpy.types.Image | None:
     """The picture at ``path`` loaded as an image with its preview, packed and tagged with its ``prompt`` and
     ``seed``, not picked: Make Picture's variation ``number`` (from 1) for the artist to pick in the panel's Image;
-    None, with one sentence in ``notes``, when it cannot be read."""
+    None, with one sentence in ``notes``, when it cannot be read or would take ``budget`` (the job's pictures',
+    else one picture's) past its limit."""
     try:
         # Checked from its header first, as every image from a backend is: a 12,000 px picture took 600 MB.
-        scene_import.check_image(Path(path))
+        scene_import.check_image(Path(path), budget if budget is not None else texture_guard.picture_budget(1))
         image = bpy.data.images.load(str(Path(path)), check_existing=True)
     except scene_import.ImportFailed as exc:
         notes.append(f"The picture made from the prompt is not loaded: {exc}")
@@ -60,6 +68,29 @@ def load(path: str, notes: list[str], number: int = 1, prompt: str = "", seed: i
         scene_import.tag(image, prompt=prompt, seed=seed)
     image.preview_ensure()
     return image
+
+
+def load_made(scene: bpy.types.Scene, pictures: list[str], seeds: list[int], asked: int, prompt: str,
+              notes: list[str]) -> list[bpy.types.Image | None]:
+    """Make Picture's result: its ``pictures`` (with their ``seeds``), the first picked and the others loaded
+    beside it (``load``), within one budget of ``asked`` pictures. A result that lists more than ``asked`` is
+    ``TooMany`` in one sentence, nothing loaded: a hostile host listed 10 for 2 asked, each loaded. Each picture
+    that cannot be loaded is None, with its sentence in ``notes``."""
+    if len(pictures) > asked:
+        raise TooMany(f"The backend's result lists {len(pictures)} pictures for the {asked} asked, so none is "
+                      "loaded: make the picture again")
+    if not pictures:
+        return []
+    budget = texture_guard.picture_budget(asked)
+    first = pick(scene, pictures[0], notes, prompt, _seed(seeds, 0), budget)
+    if first is None:
+        return [None]
+    return [first] + [load(path, notes, number, prompt, _seed(seeds, number - 1), budget)
+                      for number, path in enumerate(pictures[1:], 2)]
+
+
+def _seed(seeds: list[int], index: int) -> int | None:
+    return seeds[index] if index < len(seeds) else None
 
 
 def made_prompt(image: bpy.types.Image) -> str:

@@ -19,7 +19,8 @@ class IMG23D_OT_make_picture(JobOperatorMixin, bpy.types.Operator):
     bl_label = "Make Picture"
     bl_options = {"REGISTER", "UNDO"}
 
-    _prompt = ""    # what the pictures are made from: each image keeps it
+    _asked = 1      # the pictures asked for: a result that lists more is refused
+    _prompt = ""    # what they are made from: each image keeps it
 
     def make_runner(self, context: bpy.types.Context) -> JobRunner:
         text = _inputs.prompt(context)
@@ -31,7 +32,7 @@ class IMG23D_OT_make_picture(JobOperatorMixin, bpy.types.Operator):
                                       accept_long=panel.accept_long,
                                       accepted_licences=panel.accepted_licences)
         request = protocol.PictureRequest(prompt=text, options=options)
-        self._prompt = text
+        self._asked, self._prompt = options.variations, text
         return JobRunner(runtime.session(), context.scene, request, _inputs.prompt_run_name(text))
 
     def finish(self, context: bpy.types.Context, outcome: Outcome) -> set[str]:
@@ -39,12 +40,13 @@ class IMG23D_OT_make_picture(JobOperatorMixin, bpy.types.Operator):
         # Every picture made, the first picked (1.26: the result lists Make Picture's variations; a result read
         # from an older backend lists its one picture). A finished job's result is always a picture's here.
         made = result if outcome.ok and isinstance(result, protocol.PictureJobResult) else None
-        pictures, seeds = (list(made.pictures), list(made.seeds)) if made is not None else ([], [])  # one seed each
-        image = made_pictures.pick(context.scene, pictures[0], outcome.notes, self._prompt, seeds[0]) \
-            if pictures else None
-        # The others loaded beside it, for the artist to pick another in Image.
-        others = [made_pictures.load(other, outcome.notes, number, self._prompt, seeds[number - 1])
-                  for number, other in enumerate(pictures[1:], 2)] if image is not None else []
+        try:  # the others loaded beside the first, for the artist to pick another in Image
+            images = made_pictures.load_made(context.scene, list(made.pictures), list(made.seeds), self._asked,
+                                             self._prompt, outcome.notes) if made is not None else []
+        except made_pictures.TooMany as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        image, others = (images[0], images[1:]) if images else (None, [])
         for note in outcome.notes:
             self.report({"WARNING"}, note)
         if outcome.cancelled:
