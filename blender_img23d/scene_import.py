@@ -126,9 +126,7 @@ def _import_checked(path: Path, name: str, notes: list[str] | None) -> bpy.types
 
 
 def name_images(obj: bpy.types.Object) -> None:
-    """The images of ``obj``'s materials named after it and their part in the material, as the glTF importer labels
-    each image's node ("barrel base color", "barrel metallic roughness", "barrel normal map"): every file's came in
-    as "Image_0", "Image_1", and the artist could not tell whose was which."""
+    """``obj``'s images named after it and the importer's label of their node ("barrel base color"), not "Image_0"."""
     for material in {slot.material for slot in obj.material_slots if slot.material is not None}:
         for node in material.node_tree.nodes if material.node_tree is not None else ():
             if node.type == "TEX_IMAGE" and node.image is not None:
