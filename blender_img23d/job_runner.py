@@ -16,6 +16,7 @@ from typing import Any
 import bpy
 import img23d_protocol as protocol
 from img23d_client import run_layout, texture_guard
+from img23d_client.progress_line import ProgressLine
 from img23d_client.session import BackendSession
 
 from . import finished_objects, held, scene_import
@@ -76,6 +77,7 @@ class JobRunner:
         self.high_meshes: dict[str, Path] = {}  # a finished object's generated mesh, by its stem, until its low one
         self.budget = texture_guard.RunBudget()  # the bytes of images every file this job brings in may hold
         self.left_out: list[str] = []            # names past the budget: one sentence in the notes names them
+        self.line = ProgressLine()   # the status line: a stage's estimate stays readable until the next stage
         # A retopo job's mesh takes the place of the artist's object, a parts job's meshes go under an
         # Empty where it stood: the operator does that.
         self.places_meshes = request.TYPE not in (protocol.RetopoRequest.TYPE, protocol.PartsRequest.TYPE)
@@ -87,10 +89,14 @@ class JobRunner:
 
     @property
     def status(self) -> str:
-        progress = self.session.progress
-        if progress is None:
+        if not self.line.stage and not self.line.latest:
             return f"img23d: the {self.kind} job is starting"
-        return f"img23d {self.kind}: {progress.stage}: {progress.message}"[:180]
+        return f"img23d {self.kind}: {self.line.text}"
+
+    @property
+    def headline(self) -> tuple[str, str]:
+        """The stage and its estimate: background mode prints a line each time they change (``StatusPrinter``)."""
+        return self.line.headline
 
     @property
     def fraction(self) -> float:
@@ -114,7 +120,9 @@ class JobRunner:
     # -- events ------------------------------------------------------------------------------
 
     def _handle(self, message: Any) -> None:
-        if isinstance(message, protocol.Artifact) and message.job == self.job_id:
+        if isinstance(message, protocol.Progress) and message.job == self.job_id:
+            self.line.add(message)
+        elif isinstance(message, protocol.Artifact) and message.job == self.job_id:
             self._on_artifact(message)
         elif isinstance(message, protocol.Error) and message.id == self.job_id:
             if message.target:

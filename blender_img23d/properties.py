@@ -158,8 +158,14 @@ class Img23dSettings(bpy.types.PropertyGroup):
     last_seed: IntProperty(name="Last Seed", default=-1, options={"HIDDEN"})  # type: ignore[valid-type]
     variations: IntProperty(  # type: ignore[valid-type]
         name="Variations", default=1, min=RANGES["variations"].low, max=RANGES["variations"].high,
-        description="Candidates of each name, each from its own seed, set side by side to choose from "
+        description="Generate: candidates of each name, each from its own seed, set side by side to choose from "
                     "(Keep on one puts it in place); 1: one object per name")
+    # Make Picture's own count: one number for both made three pictures, then a Generate of three candidates of
+    # each name (three times the time) without a word.
+    picture_variations: IntProperty(  # type: ignore[valid-type]
+        name="Pictures", default=1, min=RANGES["variations"].low, max=RANGES["variations"].high,
+        description="Make Picture: how many pictures to make, each from its own seed (Seed, Seed + 1, ...), to pick "
+                    "one from in Image")
     # Boxes by hand (box_properties): filled by Detect, corrected or drawn by the artist.
     boxes: CollectionProperty(type=box_properties.Img23dBox)  # type: ignore[valid-type]
     # More pictures of each name (object_views): from its left, back and right; and of the mesh to re-texture.

@@ -119,9 +119,18 @@ def _import_checked(path: Path, name: str, notes: list[str] | None) -> bpy.types
     _remove({found for name in others if (found := bpy.data.objects.get(name)) is not None})
     obj.name = name
     obj.data.name = name
+    name_images(obj)
     for collection in list(obj.users_collection):
         collection.objects.unlink(obj)
     return obj
+
+
+def name_images(obj: bpy.types.Object) -> None:
+    """``obj``'s images named after it and the importer's label of their node ("barrel base color"), not "Image_0"."""
+    for material in {slot.material for slot in obj.material_slots if slot.material is not None}:
+        for node in material.node_tree.nodes if material.node_tree is not None else ():
+            if node.type == "TEX_IMAGE" and node.image is not None:
+                node.image.name = f"{obj.name} {(node.label or 'texture').lower()}"
 
 
 def check_image(path: Path, budget: texture_guard.RunBudget | None = None) -> None:

@@ -10,7 +10,7 @@ import img23d_protocol as protocol
 from img23d_client import limits
 from img23d_client.session import BackendSession
 
-from .. import box_properties, job_costs, object_views, preferences, retexture_mesh
+from .. import box_properties, job_costs, made_pictures, object_views, preferences, retexture_mesh
 
 
 class InputError(Exception):
@@ -18,13 +18,18 @@ class InputError(Exception):
 
 
 def image_file(context: bpy.types.Context) -> tuple[Path, str]:
-    """The image to send (a file on disk) and the name for the run's collection."""
+    """The image to send (a file on disk) and the name for the run's collection. A picture made from a prompt is
+    sent as a file named from its prompt (``made_pictures.made_name``), so its run, collection and (with no names)
+    object are "wooden barrel beside", not "<time>-input" after its file or a run's long name after its image."""
     settings = context.scene.img23d
     if settings.image_source == "DATABLOCK":
         image = settings.image
         if image is None:
             raise InputError("No image selected: pick an image in the img23d panel")
-        return _datablock_file(image), Path(image.name).stem or image.name
+        made = made_pictures.made_name(image)
+        if made:
+            return _datablock_file(image, made, own_file=False), made
+        return _datablock_file(image, bpy.path.clean_name(image.name)), Path(image.name).stem or image.name
     if not settings.image_path.strip():
         raise InputError("No image file chosen: pick one in the img23d panel")
     path = Path(bpy.path.abspath(settings.image_path))
@@ -70,22 +75,30 @@ def picture_or_prompt(context: bpy.types.Context) -> tuple[Path | None, str, str
 
 
 def prompt_run_name(text: str) -> str:
-    """How a run made from a prompt names its collection: the prompt's first three words."""
-    return " ".join(text.split()[:3])[:40] or "prompt"
+    """How a run made from a prompt names its collection: as the backend names its folder and its one object."""
+    return protocol.name_from_prompt(text)
 
 
-def _datablock_file(image: bpy.types.Image, stem: str = "") -> Path:
-    """An image already in the .blend: its file if it has one and Blender shows it as it is there, else a PNG of
-    the pixels Blender shows in the runs folder's inputs (named ``stem``, else after the image): a picture painted
-    in Blender and not saved was sent as the file on disk, and one whose file had gone named an internal copy
-    with "no image data"."""
-    if image.source == "FILE" and not image.packed_file and not image.is_dirty:
-        path = Path(bpy.path.abspath(image.filepath))
-        if path.is_file():
-            return path
+def _datablock_file(image: bpy.types.Image, stem: str, own_file: bool = True) -> Path:
+    """An image already in the .blend as a file to send: its own file if it has one, Blender shows it as it is there
+    and ``own_file``; else, in the runs folder's inputs and named ``stem`` (a file name's stem), its file's bytes
+    (packed in the .blend, as a made picture is so that a moved .blend keeps it, or on disk), or a PNG of the pixels
+    Blender shows: a picture painted in Blender and not saved was sent as the file on disk, and one whose file had
+    gone named an internal copy with "no image data"."""
+    own = Path(bpy.path.abspath(image.filepath)) if image.source == "FILE" and not image.is_dirty else None
+    on_disk = own is not None and not image.packed_file and own.is_file()
+    if own_file and on_disk:
+        return own
     folder = preferences.get().launch_settings().runs_dir / "_inputs"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{bpy.path.clean_name(stem or image.name)}.png"
+    if own is not None and (on_disk or image.packed_file):  # its file's own bytes, not its pixels written anew
+        path = folder / f"{stem}{own.suffix.lower() or '.png'}"
+        try:
+            path.write_bytes(own.read_bytes() if on_disk else image.packed_file.data)
+        except OSError as exc:
+            raise InputError(f"Image '{image.name}' could not be written to {path}: {exc}") from exc
+        return path
+    path = folder / f"{stem}.png"
     width, height = image.size
     if width == 0 or height == 0:
         raise InputError(f"Image '{image.name}' has no pixels (missing file?)")
@@ -148,8 +161,8 @@ def _view_file(view: "object_views.Img23dView", notes: list[str]) -> Path | None
         if view.image is None:
             notes.append(f"{left_out}: no image is chosen for it")
             return None
-        try:  # packed or generated: written to a PNG in the runs folder's inputs, as the main picture is
-            return _datablock_file(view.image, f"view {view.target} {view.side} {view.image.name}")
+        try:  # packed or generated: written to the runs folder's inputs, as the main picture is
+            return _datablock_file(view.image, bpy.path.clean_name(f"view {view.target} {view.side} {view.image.name}"))
         except InputError as exc:
             notes.append(f"{left_out}: {exc}")
             return None

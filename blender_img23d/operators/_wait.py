@@ -6,14 +6,17 @@ what to do when it ends (``end_wait``); this mixin does the rest. From a button:
 ticks the wait (``waiting.tick``: it pumps the backend and returns at once), its progress goes to
 the status bar and the progress cursor, Esc cancels it, and Blender stays responsive. From a
 script or in background mode, where modal operators never run: ``waiting.wait_to_end`` steps the
-same wait to its end. Tests step waits with those two functions.
+same wait to its end, printing its progress to stderr in background mode (``progress_line``). Tests
+step waits with those two functions.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import bpy
+from img23d_client.progress_line import StatusPrinter
 from img23d_client.waiting import Wait, tick, wait_to_end
 
 TIMER_SECONDS = 0.1
@@ -46,7 +49,8 @@ class WaitingOperator:
         if wait is None:
             return {"CANCELLED"}
         try:
-            wait_to_end(wait)
+            # Background mode has no status bar: a headless script printed nothing until the end.
+            wait_to_end(wait, on_step=StatusPrinter(sys.stderr) if bpy.app.background else None)
         finally:
             self.wait_released(wait)
         return self.end_wait(context, wait)

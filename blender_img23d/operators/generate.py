@@ -19,16 +19,22 @@ class IMG23D_OT_generate(JobOperatorMixin, bpy.types.Operator):
     bl_label = "Generate"
     bl_options = {"REGISTER", "UNDO"}
 
+    _prompt = ""  # the prompt a picture is made from (no image picked): the picture keeps it
+
     def make_runner(self, context: bpy.types.Context) -> JobRunner:
         # Every input is read (and any mistake in it said) before the job's limits and its cost are
         # weighed: an artist asked to accept a long job should not then hear that a name is wrong.
         image, prompt, image_name = _inputs.picture_or_prompt(context)
+        self._prompt = prompt
         options = _inputs.options(context)
         names, parts = _inputs.names_and_parts(context)
         views, left_out = _inputs.views(context, names)
         boxes, completion_off = _inputs.boxes(context, names), _inputs.completion_off(context, names)
         _inputs.check_limits(context, options, runtime.session())
         _inputs.check_cost(context, runtime.session())
+        # Said as the job is sent, not minutes later: an edited Prompt was left unused without a word.
+        if unused := made_pictures.prompt_unused(context.scene.img23d):
+            self.report({"WARNING"}, unused)
         request = protocol.GenerateRequest(image=str(image) if image else "", prompt=prompt, targets=names, options=options, boxes=boxes,
                                            completion_off=completion_off, views=views, parts=parts,
                                            parts_grid=int(context.scene.img23d.parts_grid) if parts else 0)
@@ -47,7 +53,8 @@ class IMG23D_OT_generate(JobOperatorMixin, bpy.types.Operator):
             part_objects.place_generated_parts(outcome.made, outcome.result.targets, outcome.run_dir, outcome.notes)
         picture = outcome.files.get(protocol.ArtifactKind.PICTURE)
         if picture:  # made from the prompt: picked, so Regenerate and Re-texture read the run's own picture
-            made_pictures.pick(context.scene, picture, outcome.notes)
+            made_pictures.pick(context.scene, picture, outcome.notes, self._prompt,
+                               seed if isinstance(seed, int) else None)
         return self.report_outcome(outcome, made_something=bool(outcome.objects), note=note)
 
 

@@ -19,26 +19,34 @@ class IMG23D_OT_make_picture(JobOperatorMixin, bpy.types.Operator):
     bl_label = "Make Picture"
     bl_options = {"REGISTER", "UNDO"}
 
+    _asked = 1      # the pictures asked for: a result that lists more is refused
+    _prompt = ""    # what they are made from: each image keeps it
+
     def make_runner(self, context: bpy.types.Context) -> JobRunner:
         text = _inputs.prompt(context)
         panel = _inputs.options(context)
         # The options a picture reads (its seed and side, the licences, a long job accepted), as Generate sends them;
-        # Variations: that many pictures to pick from (1.26).
+        # Pictures (its own count, not Generate's Variations): that many pictures to pick from (1.26).
         options = protocol.JobOptions(seed=panel.seed, random_seed=panel.random_seed, edit_size=panel.edit_size,
-                                      variations=panel.variations, accept_long=panel.accept_long,
+                                      variations=context.scene.img23d.picture_variations,
+                                      accept_long=panel.accept_long,
                                       accepted_licences=panel.accepted_licences)
         request = protocol.PictureRequest(prompt=text, options=options)
+        self._asked, self._prompt = options.variations, text
         return JobRunner(runtime.session(), context.scene, request, _inputs.prompt_run_name(text))
 
     def finish(self, context: bpy.types.Context, outcome: Outcome) -> set[str]:
         result = outcome.result
         # Every picture made, the first picked (1.26: the result lists Make Picture's variations; a result read
         # from an older backend lists its one picture). A finished job's result is always a picture's here.
-        pictures = list(result.pictures) if outcome.ok and isinstance(result, protocol.PictureJobResult) else []
-        image = made_pictures.pick(context.scene, pictures[0], outcome.notes) if pictures else None
-        # The others loaded beside it, for the artist to pick another in Image.
-        others = [made_pictures.load(other, outcome.notes, number) for number, other in enumerate(pictures[1:], 2)] \
-            if image is not None else []
+        made = result if outcome.ok and isinstance(result, protocol.PictureJobResult) else None
+        try:  # the others loaded beside the first, for the artist to pick another in Image
+            images = made_pictures.load_made(context.scene, list(made.pictures), list(made.seeds), self._asked,
+                                             self._prompt, outcome.notes) if made is not None else []
+        except made_pictures.TooMany as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        image, others = (images[0], images[1:]) if images else (None, [])
         for note in outcome.notes:
             self.report({"WARNING"}, note)
         if outcome.cancelled:

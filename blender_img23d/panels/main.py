@@ -6,7 +6,7 @@ import bpy
 import img23d_protocol as protocol
 from img23d_client.session import State
 
-from .. import job_costs, model_choices, preferences, runtime
+from .. import job_costs, made_pictures, model_choices, preferences, runtime
 from . import views
 from .parts import draw_model_licence, draw_parts
 
@@ -114,8 +114,11 @@ def draw_prompt(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup, i
     row.prop(settings, "prompt")
     if settings.prompt.strip() and settings.complete_hidden == "never":  # else drawn beside Complete Hidden
         row.prop(settings, "edit_size", text="")  # the picture's side too
-    make = row.row(align=True)
+    if made_pictures.prompt_unused(settings):  # Generate says it in full; here, before it is pressed
+        layout.label(text="Prompt not used while an image is picked: Make Picture uses it", icon="INFO")
+    make = layout.row(align=True)
     make.enabled = idle
+    make.prop(settings, "picture_variations")  # Make Picture's own count, beside it (Generate's is Variations)
     make.operator("img23d.make_picture", text="Make Picture", icon="IMAGE_DATA")
 
 
@@ -124,7 +127,10 @@ def draw_actions(layout: bpy.types.UILayout, context: bpy.types.Context) -> None
     busy = runner is not None and not runner.finished
     row = layout.row(align=True)
     row.enabled = not busy
-    row.operator("img23d.generate", icon="MESH_MONKEY")
+    variations = context.scene.img23d.variations
+    # The count on the button: a Generate of N candidates a name takes N times as long.
+    row.operator("img23d.generate", icon="MESH_MONKEY",
+                 text=f"Generate ({variations} of each name)" if variations > 1 else "Generate")
     row.operator("img23d.detect", icon="ZOOM_SELECTED")
     row = layout.row(align=True)
     row.enabled = not busy

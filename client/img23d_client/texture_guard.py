@@ -55,6 +55,10 @@ MAX_FILE_BYTES = 3 * MAX_IMAGE_BYTES
 # files (25 GB) out.
 MAX_RUN_BYTES = 16 * MAX_IMAGE_BYTES
 MAX_IMAGES = 64                          # images one GLB may list: img23d's have three at most
+# The largest picture img23d makes from a prompt: a square of edit_size's top side (2,048 px), 8-bit as the
+# backend writes it (16 MB in Blender). Make Picture's pictures share a budget of that many (``picture_budget``):
+# six 8,192 x 8,192 PNGs from a hostile host, each under MAX_IMAGE_BYTES, added 1.5 GB to Blender.
+MAX_PICTURE_BYTES = int(protocol.OPTION_RANGES["edit_size"].high) ** 2 * image_headers.BYTE_PIXEL
 
 
 def megabytes(count: int) -> str:
@@ -93,6 +97,12 @@ class RunBudget:
     def left_out(self, names: list[str]) -> str:
         """The one sentence that names what this run left out past its budget."""
         return f"Left out, past the {megabytes(self.limit)} of images Blender may hold of one run: {', '.join(names)}"
+
+
+def picture_budget(count: int) -> RunBudget:
+    """The budget of a job's pictures made from a prompt (``count`` of them: Make Picture's, or a Generate's one):
+    as many of img23d's largest picture, so each is checked from its header before it is loaded."""
+    return RunBudget(limit=max(1, count) * MAX_PICTURE_BYTES)
 
 
 def _image_too_big(size: ImageSize) -> bool:

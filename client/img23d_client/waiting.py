@@ -11,7 +11,7 @@ call ``tick`` and ``wait_to_end`` as the add-on does.
 from __future__ import annotations
 
 import time
-from typing import Protocol
+from typing import Callable, Protocol
 
 
 class Wait(Protocol):
@@ -45,14 +45,18 @@ def tick(wait: Wait, cancel: bool = False) -> bool:
     return wait.finished
 
 
-def wait_to_end(wait: Wait, poll: float = 0.05, timeout: float | None = None) -> None:
-    """Scripts and background mode: step until it finishes.
+def wait_to_end(wait: Wait, poll: float = 0.05, timeout: float | None = None,
+                on_step: Callable[[Wait], None] | None = None) -> None:
+    """Scripts and background mode: step until it finishes, calling ``on_step(wait)`` after each step
+    (background mode prints its progress so: ``progress_line.StatusPrinter``).
 
     With ``timeout`` (seconds), a wait still running then is cancelled and ``TimeoutError``
     raised, so a caller that must not wait forever (a pipeline, a test) hears why.
     """
     deadline = None if timeout is None else time.monotonic() + timeout
     while not tick(wait):
+        if on_step is not None:
+            on_step(wait)
         if deadline is not None and time.monotonic() > deadline:
             wait.cancel()
             raise TimeoutError(f"{wait.status} did not end within {timeout:g} s; it was cancelled")

@@ -3,10 +3,14 @@ on arrival as the names are (``names.py``), each refusal one sentence.
 
 A request rests on a picture (``image``) or on a prompt, never both: a prompt beside a picture would be
 dropped without a word (the chain reads the picture), so it is refused instead.
+
+A prompt's short name (``name_from_prompt``) is shared by both sides: the backend names a picture's run folder and
+a prompt's one object by it, the add-on a picture's collection and the run it makes from a picked picture.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
 
@@ -23,6 +27,10 @@ MAX_PROMPT_CHARS = 2000
 # or a batch file's row, carries them, and the tokenizer reads them as spaces. Any other control
 # character (NUL, escape sequences that repaint a terminal, backspace) is nothing an artist types.
 PROMPT_WHITESPACE = frozenset("\n\r\t")
+# What the object is named when no names are given: its first few words (``name_from_prompt``).
+NAME_WORDS = 3
+_LEADING = {"a", "an", "the", "some", "one"}
+_WORD = re.compile(r"[^\W_]+(?:['-][^\W_]+)*")
 
 
 def validate_prompt(value: Any) -> str:
@@ -60,3 +68,16 @@ def check_picture_or_prompt(image: str, prompt: str, *, required: bool = True) -
     if required and not image and not prompt:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "no picture and no prompt given: pick a picture, or type what "
                                                    "the picture should show")
+
+
+def name_from_prompt(text: str) -> str:
+    """The one object's name when a picture made from ``text`` is given no names: its first words up to the
+    first punctuation, at most ``NAME_WORDS`` of them, a leading article dropped ("a wooden barrel, old" ->
+    "wooden barrel"); "object" when no word is left. The first words, not a guess at the noun: what is said
+    first is what a short prompt is about, and a longer one is better given names (``--targets``). Only
+    letters, digits, spaces, apostrophes and hyphens: a file name on every system."""
+    clause = re.split(r"[,.;:!?()\[\]{}\"]", text.strip(), maxsplit=1)[0]
+    words = _WORD.findall(clause)
+    if len(words) > 1 and words[0].casefold() in _LEADING:
+        words = words[1:]
+    return " ".join(words[:NAME_WORDS]) or "object"

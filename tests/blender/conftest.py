@@ -75,10 +75,10 @@ def scene(addon):
     # As a new scene has them: the layout settings, and those a test's operator may set (Suggest
     # turns All Instances on), so no test sees what an earlier one left, whatever their order.
     for name in ("fov", "estimate_fov", "ground", "all_instances", "quality", "seed", "random_seed", "last_seed",
-                 "keep_all_faces", "smoothing", "fill_holes", "min_piece", "variations", "topology", "finish_preset",
-                 "face_target", "bake_size", "complete_hidden", "edit_size", "accept_long", "part_names",
-                 "parts_method", "parts_picture", "parts_mask", "parts_grid", "parts_max", "rig_humanoid_names",
-                 "rig_weights"):
+                 "keep_all_faces", "smoothing", "fill_holes", "min_piece", "variations", "picture_variations",
+                 "topology", "finish_preset", "face_target", "bake_size", "complete_hidden", "edit_size", "accept_long",
+                 "part_names", "parts_method", "parts_picture", "parts_mask", "parts_grid", "parts_max",
+                 "rig_humanoid_names", "rig_weights"):
         settings.property_unset(name)
     settings.boxes.clear()
     settings.views.clear()

@@ -11,7 +11,9 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from blender_support import draw_main_panel  # noqa: E402
+from blender_support import draw_main_panel, labels  # noqa: E402
+from testdata import HOUSE  # noqa: E402
+import img23d_protocol as protocol  # noqa: E402
 
 PROMPT = "a wooden barrel beside a small house"
 
@@ -52,22 +54,73 @@ def test_the_panel_draws_the_prompt_make_picture_and_the_pictures_side(addon, no
 
     props, operators = drawn()
     assert "prompt" in props and "img23d.make_picture" in operators and "edit_size" not in props
+    # Make Picture's count beside it, Generate's Variations apart from it, and Generate's button saying its count.
+    assert "picture_variations" in props and "variations" in props
+    no_image.img23d.variations = 3
+    [generate] = [kwargs["text"] for name, args, kwargs in draw_main_panel(addon)
+                  if name == "operator" and args[0] == "img23d.generate"]
+    assert generate == "Generate (3 of each name)"
     no_image.img23d.prompt = PROMPT  # a prompt typed: the picture's side beside it
     assert drawn()[0].count("edit_size") == 1
     no_image.img23d.complete_hidden = "always"  # drawn once, beside Complete Hidden
     assert drawn()[0].count("edit_size") == 1
+    unused = "Prompt not used while an image is picked: Make Picture uses it"
+    assert unused not in labels(draw_main_panel(addon))
+    no_image.img23d.image_path = str(HOUSE)  # a picture picked: the typed Prompt is not what Generate reads
+    assert unused in labels(draw_main_panel(addon))
 
 
-def test_make_picture_loads_the_picture_and_picks_it(no_image) -> None:
+def _stopped_at_submit(addon, monkeypatch) -> list:
+    """The requests the add-on hands its session from now on, none sent: each stops its operator in one sentence
+    (what a Generate would send, without a Generate's job)."""
+    sent: list = []
+
+    def submit(request) -> str:
+        sent.append(request)
+        raise protocol.ProtocolError(protocol.ErrorCode.BAD_REQUEST, "stopped here by the test")
+
+    monkeypatch.setattr(addon.runtime.session(), "submit", submit)
+    return sent
+
+
+def test_make_picture_loads_the_picture_and_picks_it_and_generate_reads_it(addon, no_image, monkeypatch,
+                                                                             capfd) -> None:
     settings = no_image.img23d
     settings.prompt, settings.seed = PROMPT, 4
+    capfd.readouterr()
     assert bpy.ops.img23d.make_picture() == {"FINISHED"}
+    # In background mode the progress is printed, the picture's estimate with it (issue 87 items 5, 6: a headless
+    # script printed nothing, and the status line dropped the estimate in the tick it came).
+    assert "img23d picture: picture: making a 96 x 96 picture from the prompt: " in capfd.readouterr().err
     image = settings.image
     assert settings.image_source == "DATABLOCK" and image is not None
     assert tuple(image.size) == (96, 96)  # the tiny editor's own side
     path = Path(bpy.path.abspath(image.filepath))
     assert path.name == "input.png" and path.parent.name.endswith("-wooden_barrel_beside-picture")
     assert (path.parent / "manifest.json").is_file() and settings.last_seed == 4
+    # Packed into the .blend with its prompt and seed (issue 87 item 7: a moved .blend lost it).
+    assert image.packed_file is not None and image["img23d_prompt"] == PROMPT and image["img23d_seed"] == 4
+    packed = bytes(image.packed_file.data)
+    path.rename(path.with_name("moved.png"))  # as for a .blend moved away from its runs
+    # Generate reads it from the .blend, sent as a file named from its prompt: its run, collection and object are
+    # "wooden barrel beside", where they were "<time>-input" and the picture run's long name (items 4, 11).
+    settings.targets = ""
+    sent = _stopped_at_submit(addon, monkeypatch)
+    capfd.readouterr()
+    with pytest.raises(RuntimeError, match="stopped here by the test"):
+        bpy.ops.img23d.generate()
+    [request] = sent
+    assert request.prompt == "" and Path(request.image).name == "wooden barrel beside.png"
+    assert Path(request.image).read_bytes() == packed
+    assert addon.operators._inputs.image_file(bpy.context)[1] == "wooden barrel beside"
+    assert "Prompt is not used" not in capfd.readouterr().out  # the picture's own prompt: nothing to say
+    # An edited Prompt, with the picture picked, is said in one sentence (it was ignored without a word).
+    settings.prompt = "a red cart"
+    with pytest.raises(RuntimeError, match="stopped here by the test"):
+        bpy.ops.img23d.generate()
+    assert (f"The Prompt is not used while an image is picked: Generate makes the objects from '{image.name}' (made "
+            "from another prompt); press Make Picture for the Prompt's picture, or clear Image to make it with the "
+            "objects") in capfd.readouterr().out
 
 
 def test_generate_from_the_prompt_brings_the_objects_and_the_picture_in(no_image) -> None:
@@ -83,14 +136,13 @@ def test_generate_from_the_prompt_brings_the_objects_and_the_picture_in(no_image
 
 
 def test_make_pictures_variations_are_loaded_to_pick_from(no_image) -> None:
-    """(1.26) Variations at 3: three pictures from seeds 6, 7, 8, each loaded as an image with its preview, the first
-    picked; the artist picks another in Image."""
+    """(1.26) Pictures at 3: three pictures from seeds 6, 7, 8, each loaded as an image with its preview, the first
+    picked; the artist picks another in Image. Generate's Variations is its own (issue 87 item 3: one number made
+    three pictures, then three candidates of each name, without a word)."""
     settings = no_image.img23d
-    settings.prompt, settings.seed, settings.variations = PROMPT, 6, 3
-    try:
-        assert bpy.ops.img23d.make_picture() == {"FINISHED"}
-    finally:
-        settings.property_unset("variations")
+    settings.prompt, settings.seed, settings.picture_variations = PROMPT, 6, 3
+    assert bpy.ops.img23d.make_picture() == {"FINISHED"}
+    assert settings.variations == 1 and settings.job_options().variations == 1  # Generate still makes one a name
     picked = settings.image
     folder = Path(bpy.path.abspath(picked.filepath)).parent
     assert Path(bpy.path.abspath(picked.filepath)).name == "input.png" and picked.name == f"{folder.name} picture"
@@ -99,4 +151,5 @@ def test_make_pictures_variations_are_loaded_to_pick_from(no_image) -> None:
         assert Path(bpy.path.abspath(image.filepath)) == folder / f"input-v{number}.png"
         assert tuple(image.size) == (96, 96) and image.preview is not None
         assert image.use_fake_user  # not picked, it had no user: gone once the file was saved and reopened
+        assert image.packed_file is not None and image["img23d_seed"] == 5 + number  # each with its own seed
     assert settings.last_seed == 6

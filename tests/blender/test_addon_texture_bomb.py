@@ -72,6 +72,7 @@ def test_an_honest_textured_glb_still_imports(addon, scene, tmp_path) -> None:
     obj = bpy.data.objects["house"]
     [image] = set(bpy.data.images) - images
     assert tuple(image.size) == (64, 64)
+    assert image.name == "house base color"  # named after its object (issue 87 item 11: it came in as "Image_0")
     material = obj.data.materials[0]
     assert any(node.type == "TEX_IMAGE" and node.image == image for node in material.node_tree.nodes)
     bpy.data.objects.remove(obj)
@@ -122,6 +123,37 @@ def test_a_picture_made_from_a_prompt_too_big_is_not_loaded_nor_picked(addon, sc
     honest = picture.with_name("honest.png")
     honest.write_bytes(png(8, 8))
     assert addon.made_pictures.pick(scene, str(honest), notes) == scene.img23d.image
+
+
+def test_make_picture_takes_no_more_pictures_than_asked_each_within_its_budget(addon, scene, tmp_path) -> None:
+    """Issue 88 item 6: a result listing 10 pictures for 2 asked was loaded whole, and six 8,192 x 8,192 PNGs
+    (each under the largest texture's bytes) from a hostile host added 1.5 GB to Blender. More than asked is one
+    sentence and nothing loaded; each is checked from its header within the pictures' budget before it loads."""
+    made = addon.made_pictures
+    run = tmp_path / "20240101-000000-prompt"
+    run.mkdir()
+    scene.img23d.image = None  # as an earlier test may have left it
+    images, notes = set(bpy.data.images), []
+    ten = [str(run / f"input-v{number}.png") for number in range(1, 11)]  # refused before any file is read
+    with pytest.raises(made.TooMany, match=r"^The backend's result lists 10 pictures for the 2 asked, so none is "
+                                           r"loaded: make the picture again$"):
+        made.load_made(scene, ten, list(range(10)), 2, "a barrel", notes)
+    bombs = []
+    for number in range(1, 7):
+        bombs.append(run / f"input-v{number}.png")
+        bombs[-1].write_bytes(png_header(8192, 8192))
+    assert made.load_made(scene, [str(p) for p in bombs], list(range(6)), 6, "a barrel", notes) == [None]
+    assert set(bpy.data.images) == images and scene.img23d.image is None
+    assert notes == ["The picture made from the prompt is not loaded: input-v1.png: this image, which Blender holds "
+                     "as 256 MB, would take this run past its budget of 96 MB of images (0 MB held already), so it "
+                     "is not imported"]
+    for path in bombs[:2]:
+        path.write_bytes(png(16, 16))
+    honest = made.load_made(scene, [str(p) for p in bombs[:2]], [4, 5], 2, "a barrel", notes)
+    assert [tuple(image.size) for image in honest] == [(16, 16)] * 2 and scene.img23d.image == honest[0]
+    scene.img23d.image = None
+    for image in honest:
+        bpy.data.images.remove(image)
 
 
 def test_import_run_refuses_16_bit_textures_before_blender_holds_them_as_floats(addon, scene, tmp_path, capfd) -> None:

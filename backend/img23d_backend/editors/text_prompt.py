@@ -1,5 +1,6 @@
 """What a picture made from text starts from (``generate --prompt``): the template the artist's text is
-put in, the picture's side, the object's name when no names are given, and which image editor may make it.
+put in, the picture's side and which image editor may make it (the object's name when no names are given is the
+protocol's ``name_from_prompt``, by which the add-on names a run from a picked picture too).
 
 Light to import (the standard library, the protocol, the editors' table: the command line checks a prompt's
 side before anything heavy is loaded); the picture itself is ``text_picture``'s.
@@ -19,7 +20,6 @@ sentence naming those that do (``check_maker``).
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,10 +35,6 @@ PICTURE_TEMPLATE = ("A clear picture on a plain light grey background, in soft e
 # patch (its VAE's 8 times the transformer's 2 x 2 patches: the pipeline cuts a side of another length down).
 PICTURE_MULTIPLE = 16
 PICTURE_SIDES = OPTION_RANGES["edit_size"]
-# What the object is named when no names are given: its first few words (``name_from_prompt``).
-NAME_WORDS = 3
-_LEADING = {"a", "an", "the", "some", "one"}
-_WORD = re.compile(r"[^\W_]+(?:['-][^\W_]+)*")
 
 
 @dataclass(frozen=True)
@@ -80,18 +76,6 @@ def default_size(working_pixels: int) -> tuple[int, int]:
     pipeline's default too; 96 x 96 for its tiny replica), its side cut to ``PICTURE_MULTIPLE``."""
     side = max(PICTURE_MULTIPLE, math.isqrt(working_pixels) // PICTURE_MULTIPLE * PICTURE_MULTIPLE)
     return side, side
-
-
-def name_from_prompt(text: str) -> str:
-    """The one object's name when a picture made from ``text`` is given no names: its first words up to the
-    first punctuation, at most ``NAME_WORDS`` of them, a leading article dropped ("a wooden barrel, old" ->
-    "wooden barrel"); "object" when no word is left. The first words, not a guess at the noun: what is said
-    first is what a short prompt is about, and a longer one is better given names (``--targets``)."""
-    clause = re.split(r"[,.;:!?()\[\]{}\"]", text.strip(), maxsplit=1)[0]
-    words = _WORD.findall(clause)
-    if len(words) > 1 and words[0].casefold() in _LEADING:
-        words = words[1:]
-    return " ".join(words[:NAME_WORDS]) or "object"
 
 
 def makers() -> list[str]:

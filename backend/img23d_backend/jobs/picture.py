@@ -14,9 +14,9 @@ in one pass of the editor, for the artist to pick one; the time said and weighed
 
 from __future__ import annotations
 
-from img23d_protocol import PictureJobResult, PictureRequest, check_picture_prompt
+from img23d_protocol import PictureJobResult, PictureRequest, check_picture_prompt, name_from_prompt
 
-from ..editors.text_prompt import check_side, name_from_prompt
+from ..editors.text_prompt import check_side
 from ..runs.stems import safe_stem
 from . import prompt_picture
 from .base import JobRun

@@ -9,7 +9,7 @@ square of the job's ``edit_size`` (0: the model's own), from the job's seed; it 
 keeps its picture (``PICTURE_FILE``) and read back through the image reader, so the chain reads its bytes
 as it reads an artist's file; the manifest's ``image`` names no source file and keeps, under ``prompt``, the
 artist's text, the template it was put in and the seed (``editors.text_prompt.PromptRecord``). Without
-names, the one object is named by the prompt's first words (``text_prompt.name_from_prompt``).
+names, the one object is named by the prompt's first words (``img23d_protocol.name_from_prompt``).
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from img23d_protocol import (Artifact, ArtifactKind, GenerateRequest, PictureRequest, RegenerateRequest,
-                             check_boxes, check_picture_or_prompt, duration, seed_at, validate_prompt)
+                             check_boxes, check_picture_or_prompt, duration, name_from_prompt, seed_at,
+                             validate_prompt)
 
 from ..editors.picture_costs import expected_picture_seconds
 from ..editors.text_picture import ROLE, check_picture_memory, make_pictures, picture_size
-from ..editors.text_prompt import check_maker, check_side, name_from_prompt
+from ..editors.text_prompt import check_maker, check_side
 from ..models.step_costs import device_label, refuse_long_run
 from ..readers.images import LoadedImage, load_image
 from ..runs.folders import PICTURE_FILE

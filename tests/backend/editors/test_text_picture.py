@@ -20,12 +20,11 @@ from img23d_backend.editors.parts import editor_loader
 from img23d_backend.editors.pipeline import EditRequest
 from img23d_backend.editors.table import DEFAULT_EDITOR, EDITOR_ROWS
 from img23d_backend.editors.text_picture import check_picture_memory, make_picture
-from img23d_backend.editors.text_prompt import (PICTURE_TEMPLATE, check_maker, check_side, default_size,
-                                                name_from_prompt, picture_prompt)
+from img23d_backend.editors.text_prompt import PICTURE_TEMPLATE, check_maker, check_side, default_size, picture_prompt
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.models.manager import ModelManager
 from img23d_backend.models.preflight import Room
-from img23d_protocol import ErrorCode, ProtocolError
+from img23d_protocol import ErrorCode, ProtocolError, name_from_prompt
 
 PROMPT = "a wooden barrel beside a small house"
 
