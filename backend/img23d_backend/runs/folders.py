@@ -17,7 +17,6 @@ only ``<runs dir>/*/manifest.json``, never reaches them (an upload is two levels
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import shutil
@@ -31,18 +30,18 @@ from typing import Any, Callable
 
 # Manifest and TargetRecord are the protocol's (run_manifest, run_record): the jobs take them from here,
 # the module that writes run folders; every reader takes them from the protocol.
-from img23d_protocol import (RUN_RESERVE_NAME, RUN_TEMP_PREFIX, ErrorCode, Manifest, ProtocolError,  # noqa: F401
+from img23d_protocol import (RUN_TEMP_PREFIX, ErrorCode, Manifest, ProtocolError,  # noqa: F401
                              TargetRecord, dumps, manifest_text, own_folders, read_manifest_data, unknown_keys)
 
 from ..env import failpoints
+from . import reserve
 from .disk_errors import check_room, disk_error, short_write_cause
+from .reserve import RESERVE_MIN_BYTES, RESERVE_NAME
 from .stems import safe_stem, variation_stem
 
 log = logging.getLogger(__name__)
 
 TMP_PREFIX = RUN_TEMP_PREFIX
-RESERVE_NAME = RUN_RESERVE_NAME   # preallocated room for the final manifest on a full disk
-RESERVE_MIN_BYTES = 1 << 20       # a manifest of 32 names with every field filled is ~60 kB
 PICTURE_FILE = "input.png"        # the run's picture: the artist's, copied, or the one made from a prompt
 # mkstemp creates files readable by the owner only; run files are the user's ordinary files.
 _UMASK = os.umask(0o022)
@@ -205,66 +204,14 @@ class RunFolder:
         return manifest_text(self.manifest)
 
     def _reserve(self, size: int, required: bool = False) -> None:
-        """Make sure the reserve file holds at least ``size`` bytes of allocated blocks.
-        ``required`` (when the folder is created): raise OSError when there is no room. Later
-        growth is best effort: the reserve already there holds any ordinary manifest."""
-        reserve = self.root / RESERVE_NAME
-        size = max(size, RESERVE_MIN_BYTES)
-        try:
-            if reserve.exists() and reserve.stat().st_size >= size:
-                return
-            with open(reserve, "ab") as handle:
-                _allocate(handle, size)
-        except OSError as exc:
-            if required:
-                raise
-            log.warning("%s: could not grow the reserve file: %s", self.root, exc)
+        reserve.grow(self.root, size, required)
 
     def _write_into_reserve(self) -> bool:
-        """Write the manifest over the reserve's own blocks and rename it into place: neither
-        needs a free block. False when there is no reserve (or the text does not fit in it)."""
-        reserve = self.root / RESERVE_NAME
-        data = self._manifest_text().encode("utf-8")
-        try:
-            if reserve.stat().st_size < len(data):
-                return False
-            with open(reserve, "r+b") as handle:
-                handle.write(data)
-                handle.truncate(len(data))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(reserve, _FILE_MODE)
-            os.replace(reserve, self.root / "manifest.json")
-        except OSError as exc:
-            log.error("%s: could not write the final manifest even into the reserve: %s", self.root, exc)
-            return False
-        return True
+        return reserve.write_into(self.root, self._manifest_text().encode("utf-8"), self.root / "manifest.json",
+                                  _FILE_MODE)
 
     def _release_reserve(self) -> None:
-        try:
-            (self.root / RESERVE_NAME).unlink(missing_ok=True)
-        except OSError as exc:
-            log.warning("%s: could not remove the reserve file: %s", self.root, exc)
-
-
-def _allocate(handle: Any, size: int) -> None:
-    """Allocate real blocks (not a sparse hole) for the first ``size`` bytes of ``handle``."""
-    if hasattr(os, "posix_fallocate"):
-        try:
-            os.posix_fallocate(handle.fileno(), 0, size)
-            return
-        except OSError as exc:
-            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
-                raise
-    # No fallocate here: write the bytes. Random ones, so a compressing filesystem keeps them.
-    handle.seek(0, os.SEEK_END)
-    missing = size - handle.tell()
-    while missing > 0:
-        chunk = os.urandom(min(missing, 1 << 16))
-        handle.write(chunk)
-        missing -= len(chunk)
-    handle.flush()
-    os.fsync(handle.fileno())
+        reserve.release(self.root)
 
 
 def new_run_dir(runs_dir: Path, base: str) -> Path:
