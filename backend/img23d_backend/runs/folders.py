@@ -7,8 +7,10 @@ Target names become file names only through ``safe_stem``; every path is checked
 
 Every ending closes the manifest, even on a full disk: each running job keeps a small
 preallocated reserve file, and the final manifest is written into those blocks (no new
-space needed) when an ordinary write finds no room. Leftovers of writes cut short by a
-killed process (``.tmp-*``) and reserves of dead jobs are removed by ``recover_interrupted``.
+space needed) when an ordinary write finds no room (``reserve.py``). Leftovers of writes cut short by a
+killed process (``.tmp-*``) and reserves of dead jobs are removed by ``recover_interrupted``. Each manifest
+names its job's backend, and the folder's lease is renewed while the job runs, so that a backend sharing
+the runs folder, here or on another machine, tells a dead job from a live one (``owner.py``, ``lease.py``).
 
 Files a remote add-on uploads (``<runs dir>/_uploads/``, ``service/transfers.py``) are inputs, not
 run folders: they never hold a manifest this module wrote, and the recovery pass, which reads
@@ -20,7 +22,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import socket
 import stat
 import tempfile
 import threading
@@ -36,6 +37,8 @@ from img23d_protocol import (RUN_TEMP_PREFIX, ErrorCode, Manifest, ProtocolError
 from ..env import failpoints
 from . import reserve
 from .disk_errors import check_room, disk_error, short_write_cause
+from .lease import LEASES
+from .owner import Owner
 from .reserve import RESERVE_MIN_BYTES, RESERVE_NAME
 from .stems import safe_stem, variation_stem
 
@@ -71,11 +74,16 @@ class RunFolder:
         if runs_dir.exists() and not runs_dir.is_dir():
             raise ProtocolError(ErrorCode.DISK, f"cannot create a run folder in {runs_dir}: it is a file, "
                                                 "not a folder")
+        me = Owner.me()  # whose job it is: a backend sharing the runs folder leaves a live one alone
+        manifest.pid, manifest.host, manifest.pid_space = me.pid, me.host, me.pid_space
+        manifest.pid_started, manifest.lease_seconds = me.started, me.lease
         run = cls(new_run_dir(runs_dir, base), manifest)
         candidate = run.root
+        LEASES.hold(candidate)  # until ``finish``
         try:
             run._reserve(RESERVE_MIN_BYTES, required=True)
         except OSError as exc:  # not even 1 MiB free: nothing could say how this job ended
+            LEASES.release(candidate)
             shutil.rmtree(candidate, ignore_errors=True)
             raise disk_error(exc, f"cannot create a run folder in {runs_dir}") from exc
         try:
@@ -85,6 +93,7 @@ class RunFolder:
             try:
                 run.finish("failed")  # through the reserve: the folder says why the job never started
             except ProtocolError:  # not even that: an empty folder would only puzzle whoever finds it
+                LEASES.release(candidate)
                 shutil.rmtree(candidate, ignore_errors=True)
             raise exc
         return run
@@ -188,6 +197,7 @@ class RunFolder:
                 log.warning("%s: the final manifest went into the reserved space (%s)", self.root, exc.message)
             self.closed = True
             self._release_reserve()
+            LEASES.release(self.root)
 
     def close_with(self, status: str, error: dict[str, Any]) -> None:
         """``finish`` with ``error`` recorded in the manifest, unless it is closed already: a job's own ending
@@ -284,24 +294,19 @@ def recover_interrupted(runs_dir: Path) -> list[Path]:
     killed writes left behind in every run that no live backend is writing. A killed backend cannot
     write its own epitaph; the next one writes it, so every run folder ends with a manifest that says
     what happened. Returns the folders it marked."""
-    import psutil
-
     marked: list[Path] = []
     if not runs_dir.is_dir():
         return marked
-    here = socket.gethostname()
     for manifest_path in runs_dir.glob("*/manifest.json"):
         try:
             data = read_manifest_data(manifest_path)
         except ProtocolError:
             continue  # unreadable manifests are left exactly as they are
         running = data.get("status") == "running"
-        pid, host = data.get("pid"), data.get("host")
-        # Another machine's run (a runs folder two machines share): its pid is that machine's, not one to look
-        # up here; marked interrupted, its live job's reserve was removed under it. Left to its own machine.
-        elsewhere = isinstance(host, str) and host not in ("", here)
-        if running and (elsewhere or (isinstance(pid, int) and (pid == os.getpid() or psutil.pid_exists(pid)))):
-            continue  # a live job: its temporary files are its own
+        # A live job here, or on another machine (or container) sharing the runs folder, whose pid means nothing
+        # here: marked interrupted, its reserve and writes in progress were removed under it (``owner.py``).
+        if running and not Owner.recorded(data).gone(manifest_path.parent):
+            continue  # its temporary files are its own
         # The reserve of a dead run stays until its manifest is closed: it may be the only room.
         remove_leftovers(manifest_path.parent, keep_reserve=running)
         if not running:
