@@ -10,7 +10,8 @@ preallocated reserve file, and the final manifest is written into those blocks (
 space needed) when an ordinary write finds no room (``reserve.py``). Leftovers of writes cut short by a
 killed process (``.tmp-*``) and reserves of dead jobs are removed by ``recover_interrupted``. Each manifest
 names its job's backend, and the folder's lease is renewed while the job runs, so that a backend sharing
-the runs folder, here or on another machine, tells a dead job from a live one (``owner.py``, ``lease.py``).
+the runs folder, here or on another machine, tells a dead job from a live one (``owner.py``, ``lease.py``);
+and a job never writes over a manifest that another process closed meanwhile.
 
 Files a remote add-on uploads (``<runs dir>/_uploads/``, ``service/transfers.py``) are inputs, not
 run folders: they never hold a manifest this module wrote, and the recovery pass, which reads
@@ -173,6 +174,7 @@ class RunFolder:
             path = self.path("manifest.json")
             if self.closed:
                 return path
+            self._check_still_open()
             text = self._manifest_text()
             self._reserve(2 * len(text.encode("utf-8")))  # room to close it, whatever comes
             self.write_bytes_with("manifest.json", lambda p: p.write_text(text, encoding="utf-8"))
@@ -186,6 +188,7 @@ class RunFolder:
         with self._manifest_lock:
             if self.closed:
                 return
+            self._check_still_open()
             self.manifest.status = status
             self.manifest.finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
             try:
@@ -207,6 +210,23 @@ class RunFolder:
                 return
             self.manifest.errors.append(error)
             self.finish(status)
+
+    def _check_still_open(self) -> None:
+        """Refuse to write over a manifest that another process closed while this job ran (a backend sharing
+        the runs folder that took it for a dead one's, from an img23d before ``owner.py``): it now says how
+        the run ended, and a later "finished" would say otherwise. The job stops; its files stay."""
+        try:
+            status = read_manifest_data(self.root / "manifest.json").get("status", "running")
+        except ProtocolError:
+            return  # none yet (a new run), or not one a reader could use: this job's own is better
+        if status == "running":
+            return
+        self.closed = True
+        self._release_reserve()
+        LEASES.release(self.root)
+        raise ProtocolError(ErrorCode.DISK, f"another process closed this run's manifest as {status!r} while the "
+                                            f"job ran (a backend on another machine sharing the runs folder?): "
+                                            f"the job stops, and what it made stays in {self.root}")
 
     # -- the reserve: room for the final manifest when the disk is full -----------------------------
 

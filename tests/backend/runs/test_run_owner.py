@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from img23d_protocol import ErrorCode, ProtocolError
 
 from img23d_backend.runs import folders, lease, owner
 from img23d_backend.runs.folders import RunFolder
@@ -77,6 +78,18 @@ def test_an_older_img23d_run_of_another_host_is_left_alone_however_old(run) -> N
     _age(run.root, 10 * LAPSED)
     assert folders.recover_interrupted(run.root.parent) == []
     assert _status(run) == "running" and "lease_seconds" not in json.loads((run.root / "manifest.json").read_text())
+
+
+def test_a_job_never_writes_over_a_manifest_another_process_closed(run) -> None:
+    """Marked interrupted by an older backend on another machine while it ran: the job stops, the
+    manifest keeps what the other process wrote rather than a later "finished"."""
+    RunFolder(run.root, folders.Manifest.from_dict(run.manifest.to_dict())).finish("interrupted")
+    with pytest.raises(ProtocolError) as caught:
+        run.save_manifest()
+    assert caught.value.code is ErrorCode.DISK
+    assert "another process closed this run's manifest as 'interrupted'" in caught.value.message
+    run.finish("finished")
+    assert _status(run) == "interrupted" and not (run.root / folders.RESERVE_NAME).exists()
 
 
 def _upload_folder(uploads: Path, pid: int, pid_space: str, started: float) -> Path:
