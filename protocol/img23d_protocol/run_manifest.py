@@ -47,6 +47,13 @@ class Manifest:
     pid: int | None = field(default_factory=os.getpid)  # the backend that ran it: tells a crash from a live job
     # The machine it ran on: its pid means something there only (a runs folder shared by two machines).
     host: str = field(default_factory=socket.gethostname)
+    # Set by the backend that writes the run (its ``runs/owner.py``), so that another one sharing the runs folder
+    # can tell a live job: where its pid names one process (the boot id and pid namespace: two machines or
+    # containers of one host name differ there), the process's start time (a pid given out again has another),
+    # and how often it renews the run folder's modification time while the job runs (None: an older img23d).
+    pid_space: str = ""
+    pid_started: float | None = None
+    lease_seconds: float | None = None
     created: str = field(default_factory=_now)
     finished: str | None = None
     image: dict[str, Any] = field(default_factory=dict)  # source, copy, sha256, size, original_size, scale...
@@ -77,6 +84,9 @@ class Manifest:
                 "records": [record.to_dict() for record in self.records]}
         if not self.host:  # a run from before the host was kept: written back as it was read
             del data["host"]
+        if self.lease_seconds is None:  # nor the owner's lease: an older img23d's run, closed here
+            for key in ("pid_space", "pid_started", "lease_seconds"):
+                del data[key]
         return data
 
     @classmethod
@@ -94,7 +104,9 @@ class Manifest:
         return cls(job_id=text(data, _WHAT, "job_id", ""), kind=text(data, _WHAT, "kind", ""),
                    backend_version=text(data, _WHAT, "backend_version", ""), format=number(data, _WHAT, "format", 1),
                    status=text(data, _WHAT, "status", "running"), pid=number(data, _WHAT, "pid", None),
-                   host=text(data, _WHAT, "host", ""),
+                   host=text(data, _WHAT, "host", ""), pid_space=text(data, _WHAT, "pid_space", ""),
+                   pid_started=number(data, _WHAT, "pid_started", None, whole_number=False),
+                   lease_seconds=number(data, _WHAT, "lease_seconds", None, whole_number=False),
                    created=text(data, _WHAT, "created", ""), targets=_names(data),
                    device=text(data, _WHAT, "device", ""),
                    records=records_from(data, _WHAT), errors=_entries(data, "errors"),

@@ -7,8 +7,11 @@ Target names become file names only through ``safe_stem``; every path is checked
 
 Every ending closes the manifest, even on a full disk: each running job keeps a small
 preallocated reserve file, and the final manifest is written into those blocks (no new
-space needed) when an ordinary write finds no room. Leftovers of writes cut short by a
-killed process (``.tmp-*``) and reserves of dead jobs are removed by ``recover_interrupted``.
+space needed) when an ordinary write finds no room (``reserve.py``). Leftovers of writes cut short by a
+killed process (``.tmp-*``) and reserves of dead jobs are removed by ``recover_interrupted``. Each manifest
+names its job's backend, and the folder's lease is renewed while the job runs, so that a backend sharing
+the runs folder, here or on another machine, tells a dead job from a live one (``owner.py``, ``lease.py``);
+and a job never writes over a manifest that another process closed meanwhile.
 
 Files a remote add-on uploads (``<runs dir>/_uploads/``, ``service/transfers.py``) are inputs, not
 run folders: they never hold a manifest this module wrote, and the recovery pass, which reads
@@ -17,11 +20,9 @@ only ``<runs dir>/*/manifest.json``, never reaches them (an upload is two levels
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import shutil
-import socket
 import stat
 import tempfile
 import threading
@@ -31,18 +32,20 @@ from typing import Any, Callable
 
 # Manifest and TargetRecord are the protocol's (run_manifest, run_record): the jobs take them from here,
 # the module that writes run folders; every reader takes them from the protocol.
-from img23d_protocol import (RUN_RESERVE_NAME, RUN_TEMP_PREFIX, ErrorCode, Manifest, ProtocolError,  # noqa: F401
+from img23d_protocol import (RUN_TEMP_PREFIX, ErrorCode, Manifest, ProtocolError,  # noqa: F401
                              TargetRecord, dumps, manifest_text, own_folders, read_manifest_data, unknown_keys)
 
 from ..env import failpoints
+from . import reserve
 from .disk_errors import check_room, disk_error, short_write_cause
+from .lease import LEASES
+from .owner import Owner
+from .reserve import RESERVE_MIN_BYTES, RESERVE_NAME
 from .stems import safe_stem, variation_stem
 
 log = logging.getLogger(__name__)
 
 TMP_PREFIX = RUN_TEMP_PREFIX
-RESERVE_NAME = RUN_RESERVE_NAME   # preallocated room for the final manifest on a full disk
-RESERVE_MIN_BYTES = 1 << 20       # a manifest of 32 names with every field filled is ~60 kB
 PICTURE_FILE = "input.png"        # the run's picture: the artist's, copied, or the one made from a prompt
 # mkstemp creates files readable by the owner only; run files are the user's ordinary files.
 _UMASK = os.umask(0o022)
@@ -72,11 +75,16 @@ class RunFolder:
         if runs_dir.exists() and not runs_dir.is_dir():
             raise ProtocolError(ErrorCode.DISK, f"cannot create a run folder in {runs_dir}: it is a file, "
                                                 "not a folder")
+        me = Owner.me()  # whose job it is: a backend sharing the runs folder leaves a live one alone
+        manifest.pid, manifest.host, manifest.pid_space = me.pid, me.host, me.pid_space
+        manifest.pid_started, manifest.lease_seconds = me.started, me.lease
         run = cls(new_run_dir(runs_dir, base), manifest)
         candidate = run.root
+        LEASES.hold(candidate)  # until ``finish``
         try:
             run._reserve(RESERVE_MIN_BYTES, required=True)
         except OSError as exc:  # not even 1 MiB free: nothing could say how this job ended
+            LEASES.release(candidate)
             shutil.rmtree(candidate, ignore_errors=True)
             raise disk_error(exc, f"cannot create a run folder in {runs_dir}") from exc
         try:
@@ -86,6 +94,7 @@ class RunFolder:
             try:
                 run.finish("failed")  # through the reserve: the folder says why the job never started
             except ProtocolError:  # not even that: an empty folder would only puzzle whoever finds it
+                LEASES.release(candidate)
                 shutil.rmtree(candidate, ignore_errors=True)
             raise exc
         return run
@@ -165,6 +174,7 @@ class RunFolder:
             path = self.path("manifest.json")
             if self.closed:
                 return path
+            self._check_still_open()
             text = self._manifest_text()
             self._reserve(2 * len(text.encode("utf-8")))  # room to close it, whatever comes
             self.write_bytes_with("manifest.json", lambda p: p.write_text(text, encoding="utf-8"))
@@ -178,6 +188,7 @@ class RunFolder:
         with self._manifest_lock:
             if self.closed:
                 return
+            self._check_still_open()
             self.manifest.status = status
             self.manifest.finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
             try:
@@ -189,6 +200,7 @@ class RunFolder:
                 log.warning("%s: the final manifest went into the reserved space (%s)", self.root, exc.message)
             self.closed = True
             self._release_reserve()
+            LEASES.release(self.root)
 
     def close_with(self, status: str, error: dict[str, Any]) -> None:
         """``finish`` with ``error`` recorded in the manifest, unless it is closed already: a job's own ending
@@ -199,72 +211,37 @@ class RunFolder:
             self.manifest.errors.append(error)
             self.finish(status)
 
+    def _check_still_open(self) -> None:
+        """Refuse to write over a manifest that another process closed while this job ran (a backend sharing
+        the runs folder that took it for a dead one's, from an img23d before ``owner.py``): it now says how
+        the run ended, and a later "finished" would say otherwise. The job stops; its files stay."""
+        try:
+            status = read_manifest_data(self.root / "manifest.json").get("status", "running")
+        except ProtocolError:
+            return  # none yet (a new run), or not one a reader could use: this job's own is better
+        if status == "running":
+            return
+        self.closed = True
+        self._release_reserve()
+        LEASES.release(self.root)
+        raise ProtocolError(ErrorCode.DISK, f"another process closed this run's manifest as {status!r} while the "
+                                            f"job ran (a backend on another machine sharing the runs folder?): "
+                                            f"the job stops, and what it made stays in {self.root}")
+
     # -- the reserve: room for the final manifest when the disk is full -----------------------------
 
     def _manifest_text(self) -> str:
         return manifest_text(self.manifest)
 
     def _reserve(self, size: int, required: bool = False) -> None:
-        """Make sure the reserve file holds at least ``size`` bytes of allocated blocks.
-        ``required`` (when the folder is created): raise OSError when there is no room. Later
-        growth is best effort: the reserve already there holds any ordinary manifest."""
-        reserve = self.root / RESERVE_NAME
-        size = max(size, RESERVE_MIN_BYTES)
-        try:
-            if reserve.exists() and reserve.stat().st_size >= size:
-                return
-            with open(reserve, "ab") as handle:
-                _allocate(handle, size)
-        except OSError as exc:
-            if required:
-                raise
-            log.warning("%s: could not grow the reserve file: %s", self.root, exc)
+        reserve.grow(self.root, size, required)
 
     def _write_into_reserve(self) -> bool:
-        """Write the manifest over the reserve's own blocks and rename it into place: neither
-        needs a free block. False when there is no reserve (or the text does not fit in it)."""
-        reserve = self.root / RESERVE_NAME
-        data = self._manifest_text().encode("utf-8")
-        try:
-            if reserve.stat().st_size < len(data):
-                return False
-            with open(reserve, "r+b") as handle:
-                handle.write(data)
-                handle.truncate(len(data))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(reserve, _FILE_MODE)
-            os.replace(reserve, self.root / "manifest.json")
-        except OSError as exc:
-            log.error("%s: could not write the final manifest even into the reserve: %s", self.root, exc)
-            return False
-        return True
+        return reserve.write_into(self.root, self._manifest_text().encode("utf-8"), self.root / "manifest.json",
+                                  _FILE_MODE)
 
     def _release_reserve(self) -> None:
-        try:
-            (self.root / RESERVE_NAME).unlink(missing_ok=True)
-        except OSError as exc:
-            log.warning("%s: could not remove the reserve file: %s", self.root, exc)
-
-
-def _allocate(handle: Any, size: int) -> None:
-    """Allocate real blocks (not a sparse hole) for the first ``size`` bytes of ``handle``."""
-    if hasattr(os, "posix_fallocate"):
-        try:
-            os.posix_fallocate(handle.fileno(), 0, size)
-            return
-        except OSError as exc:
-            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
-                raise
-    # No fallocate here: write the bytes. Random ones, so a compressing filesystem keeps them.
-    handle.seek(0, os.SEEK_END)
-    missing = size - handle.tell()
-    while missing > 0:
-        chunk = os.urandom(min(missing, 1 << 16))
-        handle.write(chunk)
-        missing -= len(chunk)
-    handle.flush()
-    os.fsync(handle.fileno())
+        reserve.release(self.root)
 
 
 def new_run_dir(runs_dir: Path, base: str) -> Path:
@@ -337,24 +314,19 @@ def recover_interrupted(runs_dir: Path) -> list[Path]:
     killed writes left behind in every run that no live backend is writing. A killed backend cannot
     write its own epitaph; the next one writes it, so every run folder ends with a manifest that says
     what happened. Returns the folders it marked."""
-    import psutil
-
     marked: list[Path] = []
     if not runs_dir.is_dir():
         return marked
-    here = socket.gethostname()
     for manifest_path in runs_dir.glob("*/manifest.json"):
         try:
             data = read_manifest_data(manifest_path)
         except ProtocolError:
             continue  # unreadable manifests are left exactly as they are
         running = data.get("status") == "running"
-        pid, host = data.get("pid"), data.get("host")
-        # Another machine's run (a runs folder two machines share): its pid is that machine's, not one to look
-        # up here; marked interrupted, its live job's reserve was removed under it. Left to its own machine.
-        elsewhere = isinstance(host, str) and host not in ("", here)
-        if running and (elsewhere or (isinstance(pid, int) and (pid == os.getpid() or psutil.pid_exists(pid)))):
-            continue  # a live job: its temporary files are its own
+        # A live job here, or on another machine (or container) sharing the runs folder, whose pid means nothing
+        # here: marked interrupted, its reserve and writes in progress were removed under it (``owner.py``).
+        if running and not Owner.recorded(data).gone(manifest_path.parent):
+            continue  # its temporary files are its own
         # The reserve of a dead run stays until its manifest is closed: it may be the only room.
         remove_leftovers(manifest_path.parent, keep_reserve=running)
         if not running:

@@ -1,11 +1,12 @@
 """Files over the protocol, the backend's end, for an add-on on another machine (protocol 1.8).
 
 Uploads: the chunks of a picture (or a mesh to re-texture) land in
-``<runs dir>/_uploads/<pid>-<machine>-<random>/<sanitised name>``, and the last chunk is answered with
+``<runs dir>/_uploads/<pid>-<machine>-<start time>-<random>/<sanitised name>``, and the last chunk is answered with
 that path, which a job request then names. Uploads are not run folders: ``runs/folders.py`` writes
 run folders (one per job, with a manifest); an upload is an input a job reads and copies into
 its own run folder. They are kept apart under ``_uploads/``, which the runs recovery pass
-never treats as a run, and ``clean_uploads`` removes the uploads of backends that have ended.
+never treats as a run, and ``clean_uploads`` removes the uploads of backends that have ended (each
+folder's name says whose it is, and its owner renews its lease while it lives: ``runs/owner.py``).
 
 Fetches: any regular file under the runs folder (symbolic links resolved, and refused when
 they lead outside) is streamed as ``chunk`` events from one worker thread, so the reader loop
@@ -14,14 +15,12 @@ stays free for ``cancel``, ``status`` and more uploads while a job runs.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import queue
 import re
 import secrets
 import shutil
-import socket
 import stat
 import threading
 import time
@@ -34,6 +33,8 @@ from img23d_protocol import (MAX_FILE_BYTES, Chunk, Error, ErrorCode, FetchReque
                              Result, UploadRequest, check_announced, decode_chunk, encode_chunk, file_digest,
                              iter_chunks)
 
+from ..runs.lease import LEASES
+from ..runs.owner import folder_gone, folder_prefix
 from ..runs.stems import safe_stem
 
 log = logging.getLogger(__name__)
@@ -133,16 +134,17 @@ class Uploads:
         return upload
 
     def _fresh_folder(self) -> Path:
-        """A new folder per upload, named for this process and machine so that a later backend can tell a
-        dead one's uploads (``clean_uploads``)."""
+        """A new folder per upload, named for this process and machine (``owner.folder_prefix``), its lease held,
+        so that a later backend can tell a dead one's uploads (``clean_uploads``) from a live one's."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             for _ in range(100):
-                folder = self.root / f"{pid_folder_prefix()}{secrets.token_hex(6)}"
+                folder = self.root / f"{folder_prefix()}{secrets.token_hex(6)}"
                 try:
                     folder.mkdir()
                 except FileExistsError:
                     continue
+                LEASES.hold(folder)  # for this backend's life: a job may read it until then
                 return folder
         except OSError as exc:
             raise ProtocolError(ErrorCode.DISK, f"cannot create an upload folder in {self.root}: "
@@ -155,6 +157,7 @@ class Uploads:
         if upload is not None:
             upload.receiver.abort()
             shutil.rmtree(upload.folder, ignore_errors=True)
+            LEASES.release(upload.folder)
 
     def close(self) -> None:
         """Drop every upload still in progress (the add-on went away mid-file)."""
@@ -168,35 +171,15 @@ def clean_uploads(runs_dir: Path) -> list[Path]:
     return remove_dead_pid_folders(runs_dir / UPLOADS_DIR)
 
 
-def pid_folder_prefix() -> str:
-    """``<pid>-<machine>-``, the start of a folder's name that this process owns under the runs folder (an
-    upload's, a warm-up's): ``<machine>`` is 8 hex digits of this machine's name, so that a backend on another
-    machine sharing the folder, whose process ids are not this machine's, leaves it alone."""
-    return f"{os.getpid()}-{_machine_tag()}-"
-
-
-def _machine_tag() -> str:
-    return hashlib.sha256(socket.gethostname().encode("utf-8", "surrogatepass")).hexdigest()[:8]
-
-
 def remove_dead_pid_folders(root: Path) -> list[Path]:
-    """Remove the ``<pid>-...`` folders under ``root`` whose backend on this machine is no longer running (the
-    uploads', the warm-up's); another machine's, and anything else, is not ours to remove. Returns what was
-    removed. (A folder from before the machine was named, ``<pid>-<random>``, is judged by its pid alone.)"""
-    import psutil
-
+    """Remove the ``<pid>-...`` folders under ``root`` whose owner is gone (the uploads', the warm-up's:
+    ``owner.folder_gone``): dead on this machine, or elsewhere with its lease lapsed. A live owner's, another
+    machine's that is still renewed, and anything else is not ours to remove. Returns what was removed."""
     removed: list[Path] = []
     if not root.is_dir() or root.is_symlink():
         return removed
-    here = _machine_tag()
     for folder in root.iterdir():
-        parts = folder.name.split("-")
-        if folder.is_symlink() or not folder.is_dir() or not parts[0].isdigit():
-            continue  # not a folder this code made: not ours to remove
-        if len(parts) >= 3 and parts[1] != here:
-            continue  # another machine's: its pid means nothing here
-        pid = int(parts[0])
-        if pid == os.getpid() or psutil.pid_exists(pid):
+        if folder.is_symlink() or not folder.is_dir() or not folder_gone(folder):
             continue
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)

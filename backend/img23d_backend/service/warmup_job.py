@@ -5,11 +5,11 @@ algorithm search, the caching allocator's first blocks, each model's first load 
 The picture is drawn here (a coloured box on a grey floor). Two jobs run it through the chain as a real
 one would: a Detect with one name (the grounding model), then a Generate of the whole picture (matting,
 shape, and paint where the set paints) at small settings. Its picture and run folders live apart from the
-artist's runs, in ``<runs dir>/_warm-up/<pid>-<random>/`` (never listed, never recovered as a run), removed
-when it ends; a backend stopped during it (shutdown, Ctrl+C) cancels it and removes them, and one killed
-outright leaves them to the next backend, which removes the warm-up folders of backends that have ended
-(``clean_warm_ups``). It never downloads: a model that is not on disk yet makes it
-fail at once (``model_missing``), and the first real job downloads it as it would have anyway. A failure
+artist's runs, in ``<runs dir>/_warm-up/<pid>-<machine>-<start time>-<random>/`` (``runs/owner.py``; never
+listed, never recovered as a run), removed when it ends; a backend stopped during it (shutdown, Ctrl+C)
+cancels it and removes them, and one killed outright leaves them to the next backend, which removes the
+warm-up folders of backends that have ended (``clean_warm_ups``). It never downloads: a model that is not on
+disk yet makes it fail at once (``model_missing``), and the first real job downloads it as it would have anyway. A failure
 is logged and reported, never raised: the first real job then meets the same problem and says so with its
 code. The server holds real jobs until it is done (``WarmUpJob.done``) rather than running two jobs on
 one engine, and tells the add-on how it went (``sentence``, as a progress event of the job ``JOB_ID``).
@@ -30,7 +30,9 @@ from img23d_protocol import DetectRequest, GenerateRequest, JobOptions, Message,
 from PIL import Image, ImageDraw
 
 from ..jobs import Engine, Job
-from .transfers import pid_folder_prefix, remove_dead_pid_folders
+from ..runs.lease import LEASES
+from ..runs.owner import folder_prefix
+from .transfers import remove_dead_pid_folders
 
 log = logging.getLogger(__name__)
 # Asked for by --warm-up: its one line (the outcome and the seconds) is logged without -v as well.
@@ -80,12 +82,16 @@ class WarmUpJob:
         root = engine.settings.runs_dir / WARM_UP_DIR
         try:
             root.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(prefix=pid_folder_prefix(), dir=root) as folder:
+            with tempfile.TemporaryDirectory(prefix=folder_prefix(), dir=root) as folder:
                 self.job.runs_dir = Path(folder)
-                picture = str(made_up_picture(Path(folder)))
-                for request in (DetectRequest(id="warm-up-detect", image=picture, targets=["box"]),
-                                GenerateRequest(id="warm-up", image=picture, targets=[], options=OPTIONS)):
-                    self._run_one(engine, request)
+                LEASES.hold(self.job.runs_dir)  # a backend sharing the runs folder leaves it alone meanwhile
+                try:
+                    picture = str(made_up_picture(Path(folder)))
+                    for request in (DetectRequest(id="warm-up-detect", image=picture, targets=["box"]),
+                                    GenerateRequest(id="warm-up", image=picture, targets=[], options=OPTIONS)):
+                        self._run_one(engine, request)
+                finally:
+                    LEASES.release(self.job.runs_dir)
             self.state = "done"
         except ProtocolError as exc:
             self.state, self.error = "failed", f"{exc.message} [{exc.code.value}]"
@@ -115,7 +121,8 @@ class WarmUpJob:
 
 
 def clean_warm_ups(runs_dir: Path) -> list[Path]:
-    """Remove the warm-up folders of backends that are no longer running (killed during their warm-up)."""
+    """Remove the warm-up folders of backends that are no longer running (killed during their warm-up), on this
+    machine or, once their lease has lapsed, on another sharing the runs folder."""
     return remove_dead_pid_folders(runs_dir / WARM_UP_DIR)
 
 

@@ -1,6 +1,7 @@
 """The manifest the command line writes through the protocol's run record types is, key for key and in
-the same order (but the ``host`` added since), the one main wrote before them (tests/wire/manifests/main-f49deb6-generate.json, from the
-same command at commit f49deb6), and reads back through the typed reader byte for byte."""
+the same order (but the owner's ``host``, ``pid_space``, ``pid_started`` and ``lease_seconds`` added since),
+the one main wrote before them (tests/wire/manifests/main-f49deb6-generate.json, from the same command at
+commit f49deb6), and reads back through the typed reader byte for byte."""
 
 from __future__ import annotations
 
@@ -34,8 +35,10 @@ def test_the_command_lines_manifest_has_mains_keys_and_reads_back_byte_for_byte(
     [run] = [p for p in tmp_path.iterdir() if p.is_dir()]
     written = (run / "manifest.json").read_text(encoding="utf-8")
     now, before = json.loads(written), json.loads(BEFORE.read_text(encoding="utf-8"))
-    # One key added since, after "pid": the machine the run ran on (a runs folder two machines share); a reader
-    # of the same format from before ignores it (tests/wire/test_run_record.py).
-    assert now.pop("host") and _shape(now) == _shape(before)
+    # Keys added since, after "pid": the machine the run ran on, where its pid means something, the process's
+    # start and its lease (a runs folder machines share); a reader of the same format from before ignores them
+    # (tests/wire/test_run_record.py).
+    owner = [now.pop(key) for key in ("host", "pid_space", "pid_started", "lease_seconds")]
+    assert owner[0] and owner[2] > 0 and owner[3] == 30 and _shape(now) == _shape(before)
     assert [r["finish"]["method"] for r in now["records"]] == [r["finish"]["method"] for r in before["records"]]
     assert manifest_text(read_manifest(run)) == written

@@ -59,7 +59,9 @@ def test_the_rig_command_closes_runs_a_killed_process_left_running(tmp_path: Pat
 
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait(timeout=60)
-    stale = RunFolder.create(tmp_path / "runs", "old-rig", Manifest(job_id="old", kind="rig", backend_version="test", pid=gone.pid))
+    stale = RunFolder.create(tmp_path / "runs", "old-rig", Manifest(job_id="old", kind="rig", backend_version="test"))
+    stale.manifest.pid = gone.pid  # as that process would have written it
+    stale.save_manifest()
     assert (stale.root / ".img23d-reserve").exists()
     points = BOX.copy()
     points[0, 0] = np.nan

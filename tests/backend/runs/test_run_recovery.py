@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from img23d_protocol import ErrorCode, ProtocolError
 
-from img23d_backend.runs import folders
+from img23d_backend.runs import folders, reserve
 from img23d_backend.runs.folders import RunFolder, TargetRecord
 from run_files import manifest, run_on_a_tiny_disk, tmp_leftovers
 
@@ -70,7 +70,7 @@ def test_without_room_for_the_reserve_no_run_folder_is_left(tmp_path, monkeypatc
     def no_space(handle, size):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(folders, "_allocate", no_space)
+    monkeypatch.setattr(reserve, "_allocate", no_space)
     with pytest.raises(ProtocolError, match="the disk is full"):
         RunFolder.create(tmp_path / "runs", "house", manifest())
     assert list((tmp_path / "runs").iterdir()) == []

@@ -13,6 +13,9 @@ import psutil
 import pytest
 
 from backend_proc import BackendProcess
+from img23d_backend.runs.folders import Manifest, RunFolder
+from img23d_backend.runs.owner import Owner, folder_prefix
+from img23d_backend.service.transfers import UPLOADS_DIR
 from testdata import FAST_OPTIONS, HOUSE, REPO
 
 pytestmark = [pytest.mark.process,  # its subject is img23d's processes (pytest.ini)
@@ -110,14 +113,36 @@ def _status(run: Path) -> str:
     return json.loads((run / "manifest.json").read_text())["status"]
 
 
+def _owned_folder(parent: Path, owner: Owner) -> Path:
+    """A folder named as ``owner``'s backend names its uploads and warm-ups, a file in it."""
+    folder = parent / f"{folder_prefix(owner)}0a1b"
+    folder.mkdir(parents=True)
+    (folder / "picture.png").write_bytes(b"half a picture")
+    return folder
+
+
 @pytest.mark.fault("backend", count=len(KILL_STAGES))
 def test_a_backend_killed_in_each_stage_leaves_a_run_the_next_backend_marks_interrupted(
         backend_env, tmp_path: Path, nothing_lost) -> None:
     """SIGKILL in every stage, one backend after another: each new backend first marks the run
     its killed predecessor left "running" as interrupted, then is itself killed in the next
-    stage; the last one, unarmed, marks the last run and still makes a mesh."""
+    stage; the last one, unarmed, marks the last run and still makes a mesh. All the while another
+    machine of the same host name (a container with host networking) shares the runs folder, its
+    process ids not this one's: every start here marked its live run interrupted, removed the run's
+    reserve and deleted its upload in progress. They are left alone, and its job closes its own run."""
+    from img23d_backend.service.warmup_job import WARM_UP_DIR  # not at the top: it imports the jobs
+
+    me = Owner.me()
+    elsewhere = Owner(me.host, 2**22 + 12345, "0b5e55ed-0000-4000-8000-000000000000/pid:[4026531836]",
+                      me.started, me.lease)  # its boot id and pid: that machine's, written as its backend writes
+    its_run = RunFolder.create(tmp_path, "house", Manifest(job_id="elsewhere", kind="generate", backend_version="0"))
+    its_run.manifest.pid, its_run.manifest.pid_space = elsewhere.pid, elsewhere.pid_space
+    its_run.save_manifest()
+    its_upload = _owned_folder(tmp_path / UPLOADS_DIR, elsewhere)
     left_running: Path | None = None
     for stage in (*KILL_STAGES, None):
+        if stage is None:  # dead, of this machine: the last start's last step removes it, after the runs and uploads
+            tidied = _owned_folder(tmp_path / WARM_UP_DIR, Owner(me.host, elsewhere.pid, me.pid_space, 1e9, me.lease))
         proc = _backend(backend_env, tmp_path, failpoints=f"{stage}:kill" if stage else "")
         try:
             if left_running is not None:
@@ -135,6 +160,13 @@ def test_a_backend_killed_in_each_stage_leaves_a_run_the_next_backend_marks_inte
                     assert time.monotonic() < deadline, f"killed writes were not cleaned up: {leftovers}"
                     time.sleep(0.1)
             if stage is None:
+                deadline = time.monotonic() + 30
+                while tidied.exists():
+                    assert time.monotonic() < deadline, "the last backend's start never removed a dead warm-up"
+                    time.sleep(0.1)
+                assert _status(its_run.root) == "running" and (its_run.root / ".img23d-reserve").exists()
+                assert (its_upload / "picture.png").read_bytes() == b"half a picture"
+                its_run.finish("finished")
                 assert _generate(proc, "last", targets=["door"])["type"] == "result"
                 break
             before = set(tmp_path.iterdir())

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import io
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -291,12 +292,14 @@ def test_uploads_left_unfinished_give_their_places_up_once_idle(tmp_path: Path, 
 
 
 def test_another_machines_uploads_on_a_shared_runs_folder_are_left_alone(tmp_path: Path) -> None:
-    """Its process ids are not this machine's: a backend starting here removed its live uploads."""
+    """Its process ids are not this machine's: a backend starting here removed its live uploads. (Uploads named
+    by an older img23d, for the host name alone: ``tests/backend/runs/test_run_owner.py`` has today's.)"""
     uploads = tmp_path / UPLOADS_DIR
-    prefix = transfers.pid_folder_prefix()
-    here_dead = uploads / f"4194999-{prefix.split('-')[1]}-0a1b2c"
+    host = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+    here_dead = uploads / f"4194999-{host}-0a1b2c"
     elsewhere = uploads / "4194999-0badc0de-0a1b2c"
     for folder in (here_dead, elsewhere):
         folder.mkdir(parents=True)
     assert transfers.clean_uploads(tmp_path) == [here_dead]
     assert elsewhere.is_dir()
+
