@@ -12,13 +12,46 @@ from scipy.spatial.transform import Rotation
 
 from fused_creatures import FusedCreature, blockout, humanoid
 from img23d_backend.rigging.geometric import rig
-from img23d_backend.rigging.names import MIXAMO_NAMES
+from img23d_backend.rigging.names import MIXAMO_NAMES, humanoid_names
 from img23d_backend.rigging.rigger import Rig, RigMesh, RigOptions
+from img23d_backend.rigging.skeleton import Skeleton
 
 # Each Mixamo limb bone and the figure's bone that starts at the same joint.
 LIMBS = {"Arm": "upper_arm", "ForeArm": "forearm", "Hand": "hand", "UpLeg": "thigh", "Leg": "shin", "Foot": "foot"}
 SIDES = {"Left": ("L", 1.0), "Right": ("R", -1.0)}
 BAND = 0.1   # of the height: how far from a turned joint the blend may move what is not the limb's
+
+
+def _figure_of(arm: list[tuple[float, float]], leg: list[tuple[float, float, float]]) -> Skeleton:
+    """Hips, spine and head, and a left arm and leg through ``arm`` (x, z; level, from the spine's top) and
+    ``leg`` (x, y, z, from the pelvis's middle), the right ones their mirror images."""
+    rows = [("hips", -1, (0, 0, 0.95), (0, 0, 1.04)), ("spine", 0, (0, 0, 0.95), (0, 0, 1.4)),
+            ("head", 1, (0, 0, 1.4), (0, 0, 1.65))]
+    for side, sign in (("L", 1), ("R", -1)):
+        for part, points, parent in (("arm", [(sign * x, 0, z) for x, z in arm], 1),
+                                     ("leg", [(sign * x, y, z) for x, y, z in leg], 0)):
+            for k, (head, tail) in enumerate(zip(points, points[1:])):
+                rows.append((f"{part}_{side}{k}", parent if k == 0 else len(rows) - 1, head, tail))
+    return Skeleton(tuple(r[0] for r in rows), np.array([r[2] for r in rows], float),
+                    np.array([r[3] for r in rows], float), tuple(r[1] for r in rows))
+
+
+@pytest.mark.parametrize("arm, leg, arm_names, leg_names", [
+    # A clavicle and the forearm with its hand in one bone; a bone from the pelvis's middle to the hip.
+    ([(0, 1.4), (0.18, 1.4), (0.45, 1.4), (0.8, 1.4)],
+     [(0, 0, 0.95), (0.1, 0, 0.88), (0.1, 0, 0.5), (0.1, 0, 0.1), (0.1, -0.14, 0.04)],
+     ["Shoulder", "Arm", "ForeArm"], ["Hip", "UpLeg", "Leg", "Foot"]),
+    # The upper arm in two bones (a chain longer than Mixamo's), no bone to the hip, a foot with its toe.
+    ([(0, 1.4), (0.18, 1.4), (0.32, 1.4), (0.45, 1.4), (0.7, 1.4), (0.85, 1.4)],
+     [(0.1, 0, 0.9), (0.1, 0, 0.5), (0.1, 0, 0.1), (0.1, -0.08, 0.06), (0.1, -0.14, 0.04)],
+     ["Shoulder", "Arm", "Arm1", "ForeArm", "Hand"], ["UpLeg", "Leg", "Foot", "ToeBase"]),
+])
+def test_a_limb_is_named_by_the_joints_its_bones_meet_not_by_its_length(arm, leg, arm_names, leg_names) -> None:
+    skeleton = _figure_of(arm, leg)
+    named = dict(zip(skeleton.names, humanoid_names(skeleton)))
+    for side, (letter, _) in SIDES.items():
+        assert [named[f"arm_{letter}{k}"] for k in range(len(arm) - 1)] == [side + n for n in arm_names]
+        assert [named[f"leg_{letter}{k}"] for k in range(len(leg) - 1)] == [side + n for n in leg_names]
 
 
 @pytest.fixture(scope="module")
