@@ -105,8 +105,9 @@ def _joints(skeleton: Skeleton, bones: list[int], start: np.ndarray) -> tuple[np
 
 
 def _placed(steps: np.ndarray, targets: tuple[float, ...]) -> tuple[int, ...]:
-    """The increasing joint indices nearest the ``targets`` (arc positions), all together."""
-    return min(combinations(range(len(steps)), len(targets)),
+    """The increasing joint indices nearest the ``targets`` (arc positions), all together; none where the
+    limb has fewer joints than targets (a limb of one bone)."""
+    return min(combinations(range(len(steps)), len(targets)), default=(),
                key=lambda picked: sum(abs(steps[i] - t) for i, t in zip(picked, targets)))
 
 

@@ -45,6 +45,8 @@ def _figure_of(arm: list[tuple[float, float]], leg: list[tuple[float, float, flo
     ([(0, 1.4), (0.18, 1.4), (0.32, 1.4), (0.45, 1.4), (0.7, 1.4), (0.85, 1.4)],
      [(0.1, 0, 0.9), (0.1, 0, 0.5), (0.1, 0, 0.1), (0.1, -0.08, 0.06), (0.1, -0.14, 0.04)],
      ["Shoulder", "Arm", "Arm1", "ForeArm", "Hand"], ["UpLeg", "Leg", "Foot", "ToeBase"]),
+    # A limb of one bone is the upper arm or the thigh (it once had no joints to place and raised).
+    ([(0.15, 1.4), (0.8, 1.4)], [(0.1, 0, 0.9), (0.1, 0, 0.05)], ["Arm"], ["UpLeg"]),
 ])
 def test_a_limb_is_named_by_the_joints_its_bones_meet_not_by_its_length(arm, leg, arm_names, leg_names) -> None:
     skeleton = _figure_of(arm, leg)
