@@ -14,8 +14,10 @@ Figures (img23d's frame: Z up, the front facing -Y, the left on +X; 1.75 m tall,
 ``biped("T")`` and ``biped("A")`` with pelvis, spine, chest, neck, head, shoulders, arms, hands, legs
 and feet (19 bones); ``biped("close")`` with the arms hanging ``gap`` from the torso and the legs
 ``gap`` apart; ``quadruped()`` with a two-bone tail, ``quadruped(gap=...)`` with the front legs ``gap``
-apart. Spacing 1.2 cm builds one in about a tenth of a second (half a second with the first imports);
-a gap needs a spacing under about two thirds of it to stay open in the surface.
+apart; ``humanoid()`` of human proportions (its hands a hand long, with clavicles). Spacing 1.2 cm builds
+one in about a tenth of a second (half a second with the first imports); a gap needs a spacing under about
+two thirds of it to stay open in the surface. ``blockout()`` is no capsule figure: a box torso, cylinder
+limbs, box hands and feet and a sphere head fused into one surface, its skeleton unknown.
 """
 
 from __future__ import annotations
@@ -64,11 +66,22 @@ def _capsule_distance(points: np.ndarray, head: np.ndarray, tail: np.ndarray, ra
     return np.linalg.norm(points - (head + t[..., None] * axis), axis=-1) - radius
 
 
-def build(name: str, rows: list[Row], spacing: float = SPACING, smoothing: int = 6) -> FusedCreature:
-    """The fused surface of ``rows`` (name, parent, head, tail, radius), its skeleton and truth."""
+def _surface(field: np.ndarray, low: np.ndarray, spacing: float, smoothing: int) -> tuple[np.ndarray, np.ndarray]:
+    """The zero level of a signed distance ``field`` sampled from ``low`` every ``spacing``: positions, triangles."""
     import trimesh
     from skimage.measure import marching_cubes
 
+    vertices, faces, _, _ = marching_cubes(field, level=0.0, spacing=(spacing,) * 3)
+    mesh = trimesh.Trimesh(vertices + low, faces, process=True)
+    mesh.update_faces(mesh.nondegenerate_faces())   # marching cubes' zero-area slivers at grid corners
+    mesh.remove_unreferenced_vertices()
+    if smoothing:
+        trimesh.smoothing.filter_taubin(mesh, iterations=smoothing)
+    return np.asarray(mesh.vertices, dtype=np.float64), np.asarray(mesh.faces, dtype=np.int64)
+
+
+def build(name: str, rows: list[Row], spacing: float = SPACING, smoothing: int = 6) -> FusedCreature:
+    """The fused surface of ``rows`` (name, parent, head, tail, radius), its skeleton and truth."""
     names = [row[0] for row in rows]
     heads = np.array([row[2] for row in rows], float)
     tails = np.array([row[3] for row in rows], float)
@@ -86,12 +99,7 @@ def build(name: str, rows: list[Row], spacing: float = SPACING, smoothing: int =
         grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1)
         box = tuple(slice(a, b) for a, b in zip(first, last))
         field[box] = np.minimum(field[box], _capsule_distance(grid, head, tail, radius))
-    vertices, faces, _, _ = marching_cubes(field, level=0.0, spacing=(spacing,) * 3)
-    mesh = trimesh.Trimesh(vertices + low, faces, process=True)
-    mesh.update_faces(mesh.nondegenerate_faces())   # marching cubes' zero-area slivers at grid corners
-    mesh.remove_unreferenced_vertices()
-    trimesh.smoothing.filter_taubin(mesh, iterations=smoothing)
-    positions = np.asarray(mesh.vertices, dtype=np.float64)
+    positions, triangles = _surface(field, low, spacing, smoothing)
     signed = np.stack([_capsule_distance(positions, h, t, r) for h, t, r in zip(heads, tails, radii)], axis=1)
     truth = signed.argmin(axis=1)
     near = np.zeros(len(positions), dtype=bool)
@@ -99,7 +107,7 @@ def build(name: str, rows: list[Row], spacing: float = SPACING, smoothing: int =
         if parent >= 0:
             reach = JOINT_REACH * max(radii[child], radii[parent])
             near |= np.linalg.norm(positions - heads[child], axis=1) < reach
-    return FusedCreature(name, positions, np.asarray(mesh.faces, dtype=np.int64), skeleton, radii, truth, near)
+    return FusedCreature(name, positions, triangles, skeleton, radii, truth, near)
 
 
 def _mirrored(rows: list[Row]) -> list[Row]:
@@ -172,3 +180,67 @@ def quadruped(gap: float | None = None, spacing: float = SPACING) -> FusedCreatu
         ]
     return build("quadruped" if gap is None else f"quadruped, front legs {gap * 100:.1f} cm apart",
                  _mirrored(rows), spacing)
+
+
+def humanoid(pose: str = "A", spacing: float = 0.02) -> FusedCreature:
+    """A 1.75 m figure of human proportions (a hand as long as a hand: ``biped``'s are stubs), its arms
+    level (``pose`` "T") or 40 degrees down ("A"), with clavicles, feet and a neck (19 bones). The limb
+    joints are the named bones' heads: upper_arm (shoulder), forearm (elbow), hand (wrist), thigh (hip),
+    shin (knee), foot (ankle)."""
+    rows: list[Row] = [
+        ("hips", None, (0, 0, 0.92), (0, 0, 1.04), 0.13),
+        ("spine", "hips", (0, 0, 1.04), (0, 0, 1.22), 0.12),
+        ("chest", "spine", (0, 0, 1.22), (0, 0, 1.36), 0.13),
+        ("neck", "chest", (0, 0, 1.36), (0, 0, 1.54), 0.05),
+        ("head", "neck", (0, 0, 1.56), (0, 0, 1.65), 0.095),
+    ]
+    down = np.radians(40 if pose == "A" else 0)
+    direction = np.array([np.cos(down), 0, -np.sin(down)])
+    shoulder = np.array([0.19, 0, 1.42])
+    elbow = shoulder + 0.30 * direction
+    wrist = elbow + 0.26 * direction
+    rows += [
+        ("clavicle_L", "chest", (0.05, 0, 1.42), tuple(shoulder), 0.05),
+        ("upper_arm_L", "clavicle_L", tuple(shoulder), tuple(elbow), 0.045),
+        ("forearm_L", "upper_arm_L", tuple(elbow), tuple(wrist), 0.038),
+        ("hand_L", "forearm_L", tuple(wrist), tuple(wrist + 0.16 * direction), 0.03),
+        ("thigh_L", "hips", (0.095, 0, 0.9), (0.095, 0, 0.49), 0.07),
+        ("shin_L", "thigh_L", (0.095, 0, 0.49), (0.095, 0, 0.09), 0.05),
+        ("foot_L", "shin_L", (0.095, 0, 0.09), (0.095, -0.15, 0.035), 0.04),
+    ]
+    return build(f"humanoid {pose}", _mirrored(rows), spacing)
+
+
+def _box_distance(points: np.ndarray, centre: tuple[float, ...], half: tuple[float, ...]) -> np.ndarray:
+    outside = np.abs(points - np.asarray(centre)) - np.asarray(half)
+    return np.linalg.norm(np.maximum(outside, 0.0), axis=-1) + np.minimum(outside.max(axis=-1), 0.0)
+
+
+def _cylinder_distance(points: np.ndarray, head: tuple[float, ...], tail: tuple[float, ...],
+                       radius: float) -> np.ndarray:
+    """A flat-ended cylinder's signed distance."""
+    head_, axis = np.asarray(head, float), np.asarray(tail, float) - np.asarray(head, float)
+    length = float(np.linalg.norm(axis))
+    along = (points - head_) @ (axis / length)
+    across = np.linalg.norm(points - head_ - along[..., None] * (axis / length), axis=-1) - radius
+    outside = np.stack([across, np.abs(along - length / 2) - length / 2], axis=-1)
+    return np.linalg.norm(np.maximum(outside, 0.0), axis=-1) + np.minimum(outside.max(axis=-1), 0.0)
+
+
+def blockout(spacing: float = 0.02) -> tuple[np.ndarray, np.ndarray]:
+    """A 1.9 m humanoid blockout fused into one surface (positions, triangles): a box torso 0.5 m wide,
+    cylinder legs under its bottom corners, cylinder arms held level, box hands and feet, a cylinder neck
+    and a sphere head; mirror-symmetric across X = 0, the left on +X."""
+    low, high = np.array([-0.95, -0.3, -0.05]), np.array([0.95, 0.3, 1.95])
+    grid = np.stack(np.meshgrid(*[np.arange(low[k], high[k], spacing) for k in range(3)], indexing="ij"), axis=-1)
+    parts = [_box_distance(grid, (0, 0, 1.19), (0.25, 0.12, 0.31)),
+             _cylinder_distance(grid, (0, 0, 1.48), (0, 0, 1.6), 0.06),
+             np.linalg.norm(grid - [0, 0, 1.69], axis=-1) - 0.12]
+    for x in (1, -1):
+        parts += [_cylinder_distance(grid, (0.23 * x, 0, 1.42), (0.5 * x, 0, 1.42), 0.05),
+                  _cylinder_distance(grid, (0.5 * x, 0, 1.42), (0.75 * x, 0, 1.42), 0.0425),
+                  _box_distance(grid, (0.83 * x, 0, 1.42), (0.08, 0.025, 0.05)),
+                  _cylinder_distance(grid, (0.14 * x, 0, 0.9), (0.14 * x, 0, 0.5), 0.06),
+                  _cylinder_distance(grid, (0.14 * x, 0, 0.5), (0.14 * x, 0, 0.08), 0.048),
+                  _box_distance(grid, (0.14 * x, -0.05, 0.04), (0.06, 0.12, 0.04))]
+    return _surface(np.min(parts, axis=0), low, spacing, smoothing=0)

@@ -13,7 +13,12 @@ on bench/rig_binding.py's fused quadruped the legs' tops come within 4-5 cm of t
 knees within 7 cm (14 cm both with equal lengths; CD-J2J 5.0-5.3 % of the height -> 3.6-4.0 %). One short root bone
 stands at the chosen junction (pointing up) so that the skeleton has a single root; every junction is
 tried as that root and one that makes a humanoid (``names.humanoid_names``) is preferred, else the
-junction nearest the volume's centre. No other anatomy is known: a knee falls where equal lengths put it.
+junction nearest the volume's centre. No other anatomy is known there: a knee falls where equal lengths put it.
+
+Before all that, an upright figure whose axis has a head, two hands and two feet is read as a humanoid
+(``humanoid_axis``): only the ways between those five ends are kept (a box torso's corners, a hand box's
+fork are left out) and the bones are laid where anatomy puts the shoulders, elbows, wrists, hips, knees
+and ankles (``anatomy``), so that Mixamo's names land on the bones they name.
 
 The volume it thins is the one the binding's graph keeps apart (``geodesic.apart``): two legs 1 cm
 apart, which the filled voxels join, are two legs here, not one thick one.
@@ -36,6 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .humanoid_axis import humanoid_skeleton
 from .names import chains, humanoid_names
 from .skeleton import Skeleton
 from .voxels import VoxelVolume
@@ -70,8 +76,14 @@ def skeleton_from_shape(volume: VoxelVolume) -> ShapeSkeleton:
     if not junctions:  # one chain: from its lower end up
         ends = [n for n, near in neighbours.items() if len(near) == 1]
         return ShapeSkeleton(_skeleton(points, neighbours, min(ends, key=lambda n: points[n][2]), size, False), False)
-    junctions.sort(key=lambda n: float(np.linalg.norm(points[n] - centre)))
     plane = mirror_plane(volume)
+    fitted = humanoid_skeleton(points, edges, plane if plane is not None else float(centre[0]), plane is not None,
+                               BONE_FRACTION * size)
+    if fitted is not None:
+        fitted = symmetrised(fitted, plane, TWIN_FRACTION * size) if plane is not None else fitted
+        if humanoid_names(fitted) is not None:
+            return ShapeSkeleton(fitted, False)
+    junctions.sort(key=lambda n: float(np.linalg.norm(points[n] - centre)))
     candidates = []
     for root in junctions:
         candidate = _skeleton(points, neighbours, root, size, True, radii)

@@ -6,25 +6,34 @@ left on +X, as Blender's ``.L`` bones are): one root bone (the hips) from whose 
 X (the arms) and one going up (the neck and head). Mixamo's names (its rigs prefix them ``mixamorig:``;
 the bare names are what retargeting tools match: Hips, Spine, Spine1, Spine2, Neck, Head, LeftShoulder,
 LeftArm, LeftForeArm, LeftHand, LeftUpLeg, LeftLeg, LeftFoot, LeftToeBase and the Right ones) go to a
-chain's bones from its start; a chain longer than Mixamo's gets numbered extras, a shorter one loses its
-first names (an arm of three bones has no shoulder). Anything else is named by chain: ``spine_01`` for
-the root's chain, then ``leg_L_01``, ``arm_R_02``, ``neck_01``, ``tail_01`` by where each chain goes
-(a chain going back or forward that carries legs is ``spine``: a quadruped's rear half is no tail).
-A skeleton the user gave keeps its own names: these are for skeletons img23d made.
+limb's bones by anatomy, not by how many there are: ``anatomy`` finds where the shoulder, elbow and wrist
+(the hip, knee and ankle) lie along the limb, each falls on the joint nearest it, and a bone is named for
+the joints it lies between. Bones before the shoulder are the clavicle (``LeftShoulder``), between it and
+the elbow the upper arm (``LeftArm``, a second one ``LeftArm1``), and so on; before the hip, a bone from
+the pelvis's middle out to it is ``LeftHip`` (Mixamo has no such bone: its thigh hangs from the hips),
+after the ankle the foot and its toe. So a clavicle is never the upper arm, and a bone between the
+forearm and the hand never the hand. Anything else is named by chain: ``spine_01`` for the root's chain,
+then ``leg_L_01``, ``arm_R_02``, ``neck_01``, ``tail_01`` by where each chain goes (a chain going back or
+forward that carries legs is ``spine``: a quadruped's rear half is no tail). A skeleton the user gave
+keeps its own names: these are for skeletons img23d made.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import combinations
 
 import numpy as np
 
+from . import anatomy
 from .skeleton import Skeleton
 
 SPINE = ("Spine", "Spine1", "Spine2")
 ARM = ("Shoulder", "Arm", "ForeArm", "Hand")
-LEG = ("UpLeg", "Leg", "Foot", "ToeBase")
-MIXAMO_NAMES = ("Hips", *SPINE, "Neck", "Head", *(f"{side}{bone}" for side in ("Left", "Right") for bone in ARM + LEG))
+LEG = ("Hip", "UpLeg", "Leg", "Foot")   # "Hip": a bone from the pelvis's middle out to the hip (Mixamo has none)
+TOE = "ToeBase"
+MIXAMO_NAMES = ("Hips", *SPINE, "Neck", "Head",
+                *(f"{side}{bone}" for side in ("Left", "Right") for bone in ARM + LEG[1:] + (TOE,)))
 
 
 @dataclass(frozen=True)
@@ -78,12 +87,59 @@ def humanoid_names(skeleton: Skeleton) -> list[str] | None:
     _name_chain(names, spine.bones, SPINE, "Spine")
     neck_names = ("Neck", "Head") if len(cut[neck].bones) >= 2 else ("Head",)
     _name_chain(names, cut[neck].bones, neck_names, "Head", keep_last=True)
+    height = float(np.ptp(np.concatenate([skeleton.heads, skeleton.tails])[:, 2]))
     for side, arm, leg in (("Left", arms[0], legs[0]), ("Right", arms[1], legs[1])):
-        # An arm of fewer than four bones has no shoulder: its first bone is the upper arm.
-        arm_pattern = ARM if len(cut[arm].bones) >= len(ARM) else ARM[1:]
-        _name_chain(names, cut[arm].bones, tuple(side + b for b in arm_pattern), f"{side}Hand")
-        _name_chain(names, cut[leg].bones, tuple(side + b for b in LEG), f"{side}ToeBase")
+        _name_limb(names, side, cut[arm].bones, _arm_cuts(skeleton, cut[arm].bones, chest), ARM)
+        _name_limb(names, side, cut[leg].bones,
+                   _leg_cuts(skeleton, cut[leg].bones, skeleton.heads[hips], height), LEG)
     return names if len(set(names)) == len(names) else None
+
+
+def _joints(skeleton: Skeleton, bones: list[int], start: np.ndarray) -> tuple[np.ndarray, int]:
+    """A limb's polyline: ``start`` (the body's middle), then its bones' heads and its last tail; and how
+    many points come before the limb's first joint (``start`` is left out where it is that joint)."""
+    joints = np.concatenate([skeleton.heads[bones], skeleton.tails[bones[-1:]]])
+    if np.allclose(start, joints[0]):
+        return joints, 0
+    return np.concatenate([start[None], joints]), 1
+
+
+def _placed(steps: np.ndarray, targets: tuple[float, ...]) -> tuple[int, ...]:
+    """The increasing joint indices nearest the ``targets`` (arc positions), all together; none where the
+    limb has fewer joints than targets (a limb of one bone)."""
+    return min(combinations(range(len(steps)), len(targets)), default=(),
+               key=lambda picked: sum(abs(steps[i] - t) for i, t in zip(picked, targets)))
+
+
+def _arm_cuts(skeleton: Skeleton, bones: list[int], chest: np.ndarray) -> tuple[int, ...]:
+    """The joints (0 the arm's first head, len(bones) its end) at its shoulder, elbow and wrist."""
+    line, before = _joints(skeleton, bones, chest)
+    found = anatomy.arm(line)
+    return _placed(anatomy.arc(line)[before:], (found.shoulder, found.elbow, found.wrist))
+
+
+def _leg_cuts(skeleton: Skeleton, bones: list[int], pelvis: np.ndarray, height: float) -> tuple[int, ...]:
+    """The joints at a leg's hip, knee and ankle."""
+    line, before = _joints(skeleton, bones, pelvis)
+    found = anatomy.leg(line, height)
+    return _placed(anatomy.arc(line)[before:], (found.hip, found.knee, found.ankle))
+
+
+def _name_limb(names: list[str], side: str, bones: list[int], cuts: tuple[int, ...], words: tuple[str, ...]) -> None:
+    """Name a limb's bones by the anatomical joints they lie between: the bones before the first cut get
+    ``words[0]``, those between the first and second ``words[1]`` and so on; a part of several bones numbers
+    the rest (``LeftForeArm1``), a foot's second bone is its toe. A limb of one bone is the upper arm or
+    thigh."""
+    if len(bones) < 2:
+        names[bones[0]] = side + words[1]
+        return
+    bounds = (0, *cuts, len(bones))
+    for word, first, last in zip(words, bounds, bounds[1:]):
+        for k, bone in enumerate(bones[first:last]):
+            if word == "Foot" and k:
+                names[bone] = f"{side}{TOE}" + (str(k - 1) if k > 1 else "")
+            else:
+                names[bone] = side + word + (str(k) if k else "")
 
 
 def chain_names(skeleton: Skeleton) -> list[str]:
