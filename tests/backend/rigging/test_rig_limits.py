@@ -1,0 +1,95 @@
+"""The rig's bounds before its work (issue 88): a glTF's JSON counted before pygltflib builds an object of it (a
+file of 420,000 nodes still ran after 300 s; a chain of 100,000 took 72 s to be refused). Small synthetic files,
+the readers called directly; no model job."""
+
+from __future__ import annotations
+
+import signal
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from rig_box_inputs import _document, _glb, _gltf, _refused
+
+from img23d_backend.gltf import bounds
+from img23d_backend.gltf import scene as gltf_scene
+from img23d_backend.rigging.gltf_joints import read_skeleton
+from img23d_backend.rigging.skeleton import BadSkeleton
+
+
+@contextmanager
+def _within(seconds: int) -> Iterator[None]:
+    """Fail, instead of hanging for minutes, a block that takes longer than ``seconds``."""
+    def expired(signum: int, frame: object) -> None:
+        raise AssertionError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+# --- the glTF's JSON counted before anything is built of it ------------------------------------------------
+
+def _hostile(kind: str) -> dict:
+    """The post's document (one mesh node) with what makes it hostile added."""
+    document, _ = _document()
+    if kind == "many nodes":   # 50,000 nodes, 1 MB: pygltflib built them for a minute and more
+        document["nodes"] += [{"name": f"n{n}"} for n in range(50_000)]
+    elif kind == "a long chain":   # 100,000 nodes each the child of the one before, 2.2 MB: 72 s to be refused
+        document["nodes"] += [{"children": [n + 2]} if n + 1 < 100_000 else {} for n in range(100_000)]
+        document["scenes"][0]["nodes"].append(1)
+    elif kind == "many accessors":
+        document["accessors"] += [dict(document["accessors"][1]) for _ in range(20_000)]
+    elif kind == "a long list":   # the scene naming its node 300,000 times: 25 us an index in pygltflib
+        document["scenes"][0]["nodes"] *= 300_000
+    return document
+
+
+@pytest.mark.parametrize("kind, said", [
+    ("many nodes", f"50,001 nodes, more than the {bounds.MAX_NODES:,}"),
+    ("a long chain", f"100,001 nodes, more than the {bounds.MAX_NODES:,}"),
+    ("many accessors", f"more than {bounds.MAX_OBJECTS:,} glTF objects"),
+    ("a long list", f"more than {bounds.MAX_LIST_ITEMS:,} values"),
+])
+def test_a_hostile_gltf_is_refused_from_its_json_in_one_sentence_at_once(tmp_path: Path, kind: str,
+                                                                          said: str) -> None:
+    path = _gltf(tmp_path / "hostile.gltf", {**_hostile(kind), "buffers": []})
+    started = time.perf_counter()
+    with _within(30), pytest.raises(gltf_scene.GltfUnreadable) as caught:
+        gltf_scene.read(path)
+    seconds = time.perf_counter() - started
+    assert said in str(caught.value) and "\n" not in str(caught.value), str(caught.value)
+    assert seconds < 2.0, f"refused after {seconds:.1f} s"
+
+
+def test_a_chain_deeper_than_the_bound_is_refused_by_a_loop_without_recursion(tmp_path: Path) -> None:
+    # Within the node bound, deeper than MAX_NODE_DEPTH: walked up with a loop, from the JSON.
+    nodes = [{"children": [n + 1]} if n + 1 < bounds.MAX_NODES else {} for n in range(bounds.MAX_NODES)]
+    path = _gltf(tmp_path / "chain.gltf", {"asset": {"version": "2.0"}, "nodes": nodes,
+                                           "skins": [{"joints": [0]}]})
+    started = time.perf_counter()
+    with _within(30), pytest.raises(BadSkeleton, match=f"{bounds.MAX_NODE_DEPTH + 1} nodes deep, deeper than the {bounds.MAX_NODE_DEPTH}"):
+        read_skeleton(path)
+    assert time.perf_counter() - started < 2.0
+
+
+def test_the_rig_refuses_a_long_chain_in_one_sentence_its_run_failed(tmp_path: Path) -> None:
+    document = _hostile("a long chain")
+    with _within(30):
+        message = _refused(_glb(tmp_path / "chain.glb", document, _document()[1]), tmp_path / "runs")
+    assert message == f"chain.glb has 100,001 nodes, more than the {bounds.MAX_NODES:,} img23d reads"
+
+
+def test_the_document_walk_stops_at_the_bound() -> None:
+    # A list of 3 million indices is refused from its length, before a single index is looked at.
+    document = {"asset": {"version": "2.0"}, "scenes": [{"nodes": [0] * 3_000_000}]}
+    started = time.perf_counter()
+    with pytest.raises(gltf_scene.GltfUnreadable, match="values"):
+        bounds.check_document(document, "big.gltf", 5_000_000)
+    assert time.perf_counter() - started < 0.5
