@@ -13,6 +13,7 @@ chunk is at most 64 MB, ``img23d_protocol.glb_images.MAX_JSON_BYTES``; a text gl
 - the node graph a forest of strict trees (glTF 2.0 section 3.5.3), no deeper than ``MAX_NODE_DEPTH``,
   walked up with a loop (never recursion), every index in range;
 - no mesh compression the file needs (``COMPRESSIONS``), which img23d does not read;
+- each skin at most ``img23d_protocol.MAX_BONES`` joints (the bones a rig's result may carry);
 - the triangles the mesh nodes would give, from the accessors' counts (``document.node_triangles``).
 """
 
@@ -20,10 +21,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from img23d_protocol import MAX_BONES
+
 from .data import GltfUnreadable
 from .document import node_triangles
 
-# A character's file: a skeleton of up to 512 joints, its meshes and a few helpers, with room to spare.
+# A character's file: a skeleton of up to MAX_BONES joints, its meshes and a few helpers, with room to spare.
 MAX_NODES = 4_096
 MAX_MESH_NODES = 1_024
 # A 512-joint character with its mesh is about 600 objects and 7,000 list items (its nodes' transforms).
@@ -54,6 +57,11 @@ def check_document(document: dict, name: str, max_faces: int) -> None:
         raise GltfUnreadable(f"the file's meshes are compressed with {needed[0]}, which img23d does not read: "
                              "export it without mesh compression")
     check_nodes(document, nodes, name)
+    for index, skin in enumerate(_objects(document, "skins", name)):
+        joints = skin.get("joints")
+        if isinstance(joints, list) and len(joints) > MAX_BONES:
+            raise GltfUnreadable(f"{name}'s skin {index} has {len(joints):,} joints, more than the {MAX_BONES:,} "
+                                 "bones img23d binds")
     said = node_triangles(document)
     if said is not None and said > max_faces:
         raise GltfUnreadable(f"the file has {said:,} triangles, more than the {max_faces:,} img23d reads: "

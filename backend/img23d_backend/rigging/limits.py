@@ -11,20 +11,22 @@
   (``SAMPLE_BYTES``, ``SAMPLE_SECONDS``: 4 million samples, 1.1 s, 200 MB), so ``MAX_SURFACE_SAMPLES``
   (20 million: about 1.4 GB and 6 s) passes any ordinary mesh of up to ``MAX_FACES`` triangles, whose
   small triangles are sampled at their corners alone.
-- The skeleton's joints: at most ``MAX_JOINTS``. A game character has 50 to 200 bones, a film or
-  MetaHuman-style face rig several hundred; every joint costs the binding one more distance field over
-  the volume and one more column of every vertex's weights (a 2,000-joint skeleton ran for over 300 s).
+- The skeleton's joints: at most ``img23d_protocol.MAX_BONES`` (512), the bones a rig's result may carry
+  and the add-on reads: one limit, the protocol's, read here for the bones sent, by ``gltf.bounds`` for a
+  skeleton file's skin (before the file is built) and by the add-on. A game character has 50 to 200
+  bones, a film or MetaHuman-style face rig several hundred; every joint costs the binding one more
+  distance field over the volume and one more column of every vertex's weights. The backend bound 1,000,
+  so a 520-joint skeleton was bound for 203 s and its result then refused by the add-on.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from img23d_protocol import ErrorCode, ProtocolError
+from img23d_protocol import MAX_BONES, ErrorCode, ProtocolError
 
 from .skeleton import BadSkeleton
 from .voxels import CELLS_ALONG_LONGEST, pitch_for
 
-MAX_JOINTS = 1_000
 MAX_SURFACE_SAMPLES = 20_000_000
 SAMPLE_BYTES = 70
 SAMPLE_SECONDS = 0.3e-6
@@ -69,6 +71,6 @@ def check_shape_bones(count: int) -> None:
 
 
 def check_joints(count: int, where: str) -> None:
-    """Refuse (``BadSkeleton``, one sentence) a skeleton of more than ``MAX_JOINTS`` joints, before it is read."""
-    if count > MAX_JOINTS:
-        raise BadSkeleton(f"{where} has {count:,} joints, more than the {MAX_JOINTS:,} img23d binds")
+    """Refuse (``BadSkeleton``, one sentence) a skeleton of more than ``MAX_BONES`` joints, before it is read."""
+    if count > MAX_BONES:
+        raise BadSkeleton(f"{where} has {count:,} joints, more than the {MAX_BONES:,} bones img23d binds")

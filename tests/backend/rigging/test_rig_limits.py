@@ -1,6 +1,8 @@
 """The rig's bounds before its work (issue 88): a glTF's JSON counted before pygltflib builds an object of it (a
-file of 420,000 nodes still ran after 300 s; a chain of 100,000 took 72 s to be refused). Small synthetic files,
-the readers called directly; no model job."""
+file of 420,000 nodes still ran after 300 s; a chain of 100,000 took 72 s to be refused), one bone limit, the
+protocol's ``MAX_BONES``, for a skeleton file, the bones sent and the result alike (a 520-joint skeleton was
+bound for 203 s and its result then refused by the add-on). Small synthetic files, the readers called
+directly; no model job."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from rig_box_inputs import _document, _glb, _gltf, _refused
+from img23d_protocol import MAX_BONES, ErrorCode, ProtocolError, RigBone, RigRequest
+from rig_box_inputs import _document, _glb, _gltf, _refused, run_rig
 
 from img23d_backend.gltf import bounds
 from img23d_backend.gltf import scene as gltf_scene
@@ -84,6 +87,30 @@ def test_the_rig_refuses_a_long_chain_in_one_sentence_its_run_failed(tmp_path: P
     with _within(30):
         message = _refused(_glb(tmp_path / "chain.glb", document, _document()[1]), tmp_path / "runs")
     assert message == f"chain.glb has 100,001 nodes, more than the {bounds.MAX_NODES:,} img23d reads"
+
+
+# --- one bone limit, the protocol's, before any binding ---------------------------------------------------
+
+def test_a_skeleton_file_of_more_joints_than_the_protocol_carries_is_refused_before_binding(tmp_path: Path) -> None:
+    # 520 joints were bound for 203 s (the backend allowed 1,000) and the add-on then refused the result.
+    count = MAX_BONES + 1
+    nodes = [{"name": f"j{n}", "translation": [0.05, 0.1 + n * 0.0015, -0.05]} for n in range(count)]
+    skeleton = _gltf(tmp_path / "many.gltf", {"asset": {"version": "2.0"}, "nodes": nodes,
+                                               "skins": [{"joints": list(range(count))}]})
+    with _within(30):
+        message = _refused(_glb(tmp_path / "box.glb", *_document()), tmp_path / "runs", skeleton)
+    assert message == f"many.gltf's skin 0 has {count} joints, more than the {MAX_BONES} bones img23d binds"
+
+
+def test_bones_sent_past_the_protocols_limit_are_refused_before_binding(tmp_path: Path) -> None:
+    bones = [RigBone(name=f"b{n}", head=(0.05, -0.05, 0.1 + n * 1e-3), tail=(0.05, -0.04, 0.1 + n * 1e-3))
+             for n in range(MAX_BONES + 1)]
+    mesh = _glb(tmp_path / "box.glb", *_document())
+    with _within(30), pytest.raises(ProtocolError) as caught:
+        run_rig(RigRequest(mesh=str(mesh), name="box", weights="geometric", skeleton=bones), tmp_path / "runs")
+    assert caught.value.code is ErrorCode.BAD_REQUEST
+    assert caught.value.message == f"the skeleton sent has {MAX_BONES + 1} joints, more than the {MAX_BONES} " \
+                                   "bones img23d binds"
 
 
 def test_the_document_walk_stops_at_the_bound() -> None:
