@@ -1,8 +1,9 @@
 """The rig's bounds before its work (issue 88): a glTF's JSON counted before pygltflib builds an object of it (a
 file of 420,000 nodes still ran after 300 s; a chain of 100,000 took 72 s to be refused), one bone limit, the
 protocol's ``MAX_BONES``, for a skeleton file, the bones sent and the result alike (a 520-joint skeleton was
-bound for 203 s and its result then refused by the add-on). Small synthetic files, the readers called
-directly; no model job."""
+bound for 203 s and its result then refused by the add-on), and the binding's distance fields held to a bound
+by its grid (1,000 joints on a 12-triangle box bound past 300 s). Small synthetic files, the readers and the
+binder called directly; no model job."""
 
 from __future__ import annotations
 
@@ -12,14 +13,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pytest
 from img23d_protocol import MAX_BONES, ErrorCode, ProtocolError, RigBone, RigRequest
-from rig_box_inputs import _document, _glb, _gltf, _refused, run_rig
+from rig_box_inputs import BOX_TRIANGLES, _document, _glb, _gltf, _refused, run_rig
 
 from img23d_backend.gltf import bounds
 from img23d_backend.gltf import scene as gltf_scene
+from img23d_backend.rigging import geometric
 from img23d_backend.rigging.gltf_joints import read_skeleton
-from img23d_backend.rigging.skeleton import BadSkeleton
+from img23d_backend.rigging.limits import MAX_DISTANCE_PAIRS, MIN_BINDING_CELLS, binding_cells
+from img23d_backend.rigging.rigger import RigMesh, RigOptions
+from img23d_backend.rigging.skeleton import BadSkeleton, Skeleton
 
 
 @contextmanager
@@ -111,6 +116,37 @@ def test_bones_sent_past_the_protocols_limit_are_refused_before_binding(tmp_path
     assert caught.value.code is ErrorCode.BAD_REQUEST
     assert caught.value.message == f"the skeleton sent has {MAX_BONES + 1} joints, more than the {MAX_BONES} " \
                                    "bones img23d binds"
+
+
+# --- the binding's work bounded: MAX_BONES joints on a 12-triangle box in seconds ---------------------------
+
+def test_the_most_bones_bind_on_a_twelve_triangle_box_in_seconds() -> None:
+    """A filled cube at 80 cells is 512,000 node voxels, and each bone's distance field visits them all: 32 bones
+    took 21 s, 1,000 ran past 300 s. The grid is made coarser until voxels times bones fit the bound."""
+    cube = np.array([[x, y, z] for x in (0.0, 1.0) for y in (0.0, 1.0) for z in (0.0, 1.0)])
+    grid = (np.arange(8) + 0.5) / 8
+    heads = np.array([[x, y, z] for x in grid for y in grid for z in grid]) - [0, 0, 0.02]
+    assert len(heads) == MAX_BONES
+    skeleton = Skeleton(tuple(f"b{n}" for n in range(MAX_BONES)), heads, heads + [0, 0, 0.04],
+                        (-1,) * MAX_BONES)
+    started = time.perf_counter()
+    with _within(120):
+        rig = geometric.rig(RigMesh(cube, BOX_TRIANGLES.astype(np.int64)), skeleton, RigOptions())
+    seconds = time.perf_counter() - started
+    assert seconds < 30, f"bound in {seconds:.0f} s"
+    assert rig.skin.vertex_count == 8 and np.allclose(rig.skin.weights.sum(axis=1), 1.0, atol=1e-6)
+    # Each corner follows the bone nearest it (the grid's corner cell's).
+    nearest = np.linalg.norm(cube[:, None] - (heads + [0, 0, 0.02])[None], axis=2).argmin(axis=1)
+    assert (rig.skin.strongest == nearest).all()
+    assert any("coarser grid" in note for note in rig.notes), rig.notes   # said, as accuracy is traded
+
+
+def test_the_grid_is_coarsened_only_past_the_bound() -> None:
+    assert binding_cells(6_600, 100, 80) == 80   # a fused biped's voxels and a hundred bones: as before
+    assert binding_cells(MAX_DISTANCE_PAIRS // MAX_BONES, MAX_BONES, 80) == 80
+    fewer = binding_cells(512_000, MAX_BONES, 80)   # a filled cube
+    assert fewer < 80 and (fewer / 80) ** 3 * 512_000 * MAX_BONES <= MAX_DISTANCE_PAIRS
+    assert binding_cells(10**9, MAX_BONES, 80) == MIN_BINDING_CELLS
 
 
 def test_the_document_walk_stops_at_the_bound() -> None:
