@@ -22,7 +22,7 @@
   (512 bones over the 5,000 voxels of a thin post: 2.8 s; 32 over the 512,000 of a filled cube at 80
   cells: 21 s, so 1,000 bones there ran past 300 s). Their product is held to ``MAX_DISTANCE_PAIRS``
   (about 4.5 s) by a coarser grid (``binding_cells``): a figure's skeleton of a hundred bones keeps the
-  80 cells, a 512-bone one on a filled box binds at about 20.
+  80 cells, a 512-bone one on a filled box binds at 17.
 """
 
 from __future__ import annotations
