@@ -108,6 +108,9 @@ class IMG23D_OT_skin_to_armature(_RigJob, bpy.types.Operator):
         armature = armatures[0]
         if not armature.data.bones:
             raise _inputs.InputError(f"The armature '{armature.name}' has no bones to skin the mesh to")
+        if len(armature.data.bones) > protocol.MAX_BONES:   # the protocol's one limit: said before any job
+            raise _inputs.InputError(f"The armature '{armature.name}' has {len(armature.data.bones):,} bones, more "
+                                     f"than the {protocol.MAX_BONES:,} img23d binds")
         self._armature = held.hold(armature)
         to_mesh = mesh.matrix_world.inverted() @ armature.matrix_world   # bones in the mesh's own space
         bones = list(armature.data.bones)

@@ -5,6 +5,7 @@ bones and names; bad input is one sentence."""
 
 from __future__ import annotations
 
+import img23d_protocol as protocol
 import pytest
 
 bpy = pytest.importorskip("bpy")
@@ -116,5 +117,22 @@ def test_rigging_without_a_mesh_or_an_armature_is_one_sentence(addon, scene) -> 
         bpy.ops.img23d.pose_test()
     figure = _figure("lonely")
     with pytest.raises(RuntimeError, match="Select the mesh and one armature"):
+        bpy.ops.img23d.skin_to_armature()
+    assert not figure.vertex_groups
+    # More bones than the protocol's result may carry: said before the job (it bound for minutes, and the
+    # add-on then refused the result).
+    armature = bpy.data.objects.new("Crowd Rig", bpy.data.armatures.new("Crowd Rig"))
+    bpy.context.scene.collection.objects.link(armature)
+    bpy.context.view_layer.objects.active = armature
+    bpy.ops.object.mode_set(mode="EDIT")
+    for n in range(protocol.MAX_BONES + 1):
+        bone = armature.data.edit_bones.new(f"b{n}")
+        bone.head, bone.tail = (0.0, 0.0, 0.9 + n * 1e-3), (0.0, 0.1, 0.9 + n * 1e-3)
+    bpy.ops.object.mode_set(mode="OBJECT")
+    for obj in bpy.context.view_layer.objects:
+        obj.select_set(obj in (figure, armature))
+    bpy.context.view_layer.objects.active = figure
+    with pytest.raises(RuntimeError, match=f"has {protocol.MAX_BONES + 1} bones, more than the "
+                                           f"{protocol.MAX_BONES} img23d binds"):
         bpy.ops.img23d.skin_to_armature()
     assert not figure.vertex_groups

@@ -4,10 +4,11 @@ rigging room's files.
 The file is read by img23d's one bounded glTF reader (``gltf.data``): its buffers (the GLB's
 binary chunk, ``data:`` URIs, a ``.bin`` beside a text glTF: only in the source's own folder) gathered
 into one binary blob, so a GLB and a glTF read alike, and every accessor decoded only from inside its
-buffer view. Before any array is decoded the node graph is checked (``check_nodes``: every index in
-range, each node one parent at most, no cycle, at most ``MAX_NODE_DEPTH`` deep) and the triangles are
-counted from the accessors' counts (``MAX_FACES``): a 10-million-face file is refused from its JSON,
-before its buffers are read.
+buffer view. Before pygltflib builds an object of it or any array is decoded, its JSON is counted and
+checked (``bounds.check_document``: its nodes, mesh nodes, objects and values, the node graph a forest
+of trees at most ``bounds.MAX_NODE_DEPTH`` deep, each skin's joints, the triangles from the accessors'
+counts): a 10-million-face file is refused from its JSON, before its buffers are read, and a file of
+420,000 nodes before pygltflib spends minutes building them.
 Positions come back in img23d's frame (``gltf.frame``: glTF is +Y up), with every node's transform applied.
 """
 
@@ -22,16 +23,13 @@ import pygltflib
 from img23d_protocol.mesh_file import MAX_FACES
 
 from . import data as gltf_data
+from .bounds import check_document
 from .data import GltfUnreadable, item
 from .frame import from_gltf, to_gltf
 
 TRIANGLES, TRIANGLE_STRIP, TRIANGLE_FAN = 4, 5, 6
 SURFACES = (TRIANGLES, TRIANGLE_STRIP, TRIANGLE_FAN)   # the primitive modes that have faces
-COMPRESSIONS = ("KHR_draco_mesh_compression", "EXT_meshopt_compression", "KHR_meshopt_compression")
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
-# Deeper than any character's chain (a spine, a neck, a 100-bone tail or rope) by far, and well inside
-# the recursion limit (1,000) that tree walks in Python, Blender's importer among them, run into.
-MAX_NODE_DEPTH = 512
 
 
 @dataclass(frozen=True)
@@ -56,29 +54,17 @@ class GltfMesh:
 
 
 def load(path: Path, folder: Path | None = None) -> Any:
-    """The file as a ``pygltflib.GLTF2`` with one binary blob, its node graph and triangles checked first
-    (``check_document``); relative URIs resolved from ``folder`` (default: the file's own), only there."""
+    """The file as a ``pygltflib.GLTF2`` with one binary blob, its JSON checked first
+    (``bounds.check_document``); relative URIs resolved from ``folder`` (default: the file's own), only there."""
     return read(path, folder).gltf
 
 
 def read(path: Path, folder: Path | None = None, max_faces: int = MAX_FACES,
          name: str | None = None) -> gltf_data.GltfRead:
-    """``load``'s glTF and every file its bytes came from (``gltf.data.GltfRead``); its nodes and
-    triangles (``check_document``) checked before any of its buffers is read; ``name``: the file's name
-    in what is said (``gltf.data.read_gltf``)."""
-    return gltf_data.read_gltf(path, folder, lambda gltf: check_document(gltf, max_faces), name)
-
-
-def check_document(gltf: Any, max_faces: int = MAX_FACES) -> None:
-    """What the JSON alone says: no mesh compression it needs (``COMPRESSIONS``), the node graph
-    (``check_nodes``) and at most ``max_faces`` triangles."""
-    needed = [name for name in gltf.extensionsRequired or [] if name in COMPRESSIONS]
-    if needed:
-        # Their accessors hold no data of their own: a Draco file was read as vertices all at the origin.
-        raise GltfUnreadable(f"the file's meshes are compressed with {needed[0]}, which img23d does not read: "
-                             "export it without mesh compression")
-    check_nodes(gltf)
-    check_triangles(gltf, max_faces)
+    """``load``'s glTF and every file its bytes came from (``gltf.data.GltfRead``); its JSON
+    (``bounds.check_document``) checked before any of its buffers is read or an object built of it;
+    ``name``: the file's name in what is said (``gltf.data.read_gltf``)."""
+    return gltf_data.read_gltf(path, folder, lambda document, said: check_document(document, said, max_faces), name)
 
 
 def check_triangles(gltf: Any, max_faces: int = MAX_FACES) -> None:
@@ -91,42 +77,6 @@ def check_triangles(gltf: Any, max_faces: int = MAX_FACES) -> None:
 def accessor(gltf: Any, index: int, max_count: int | None = None) -> np.ndarray:
     """The accessor's elements as a (count, width) array, bounded (``gltf.data.accessor``)."""
     return gltf_data.accessor(gltf, index, max_count)
-
-
-def check_nodes(gltf: Any) -> None:
-    """Refuse, in one sentence, a node graph that is not a forest of strict trees no deeper than
-    ``MAX_NODE_DEPTH`` (glTF 2.0 section 3.5.3), or a scene naming a node the file does not have: a
-    parent cycle among nodes once made the skeleton's reader walk up forever."""
-    count = len(gltf.nodes)
-    parent: dict[int, int] = {}
-    for index, node in enumerate(gltf.nodes):
-        for child in node.children or []:
-            item(gltf.nodes, child, "node")
-            if child in parent or child == index:
-                raise GltfUnreadable(f"node {child} is the child of two nodes or of itself, so the file's nodes "
-                                     "are not a tree")
-            parent[child] = index
-    for scene in gltf.scenes or []:
-        for root in scene.nodes or []:
-            item(gltf.nodes, root, "node")
-    if gltf.scenes:
-        item(gltf.scenes, gltf.scene or 0, "scene")
-    depth: dict[int, int] = {}
-    for start in range(count):
-        path = []
-        node: int | None = start
-        while node is not None and node not in depth:
-            path.append(node)
-            if len(path) > count:
-                raise GltfUnreadable(f"the file's nodes form a parent cycle (through node {start}), so they are "
-                                     "not a tree")
-            node = parent.get(node)
-        base = depth[node] if node is not None else 0
-        for steps, visited in enumerate(reversed(path), 1):
-            depth[visited] = base + steps
-        if depth[start] > MAX_NODE_DEPTH:
-            raise GltfUnreadable(f"the file's node tree is {depth[start]:,} nodes deep, deeper than the "
-                                 f"{MAX_NODE_DEPTH} img23d reads")
 
 
 def triangle_count(gltf: Any) -> int:

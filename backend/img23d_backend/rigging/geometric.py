@@ -38,7 +38,7 @@ import numpy as np
 
 from .geodesic import Distances, VoxelGraph, apart, bone_distances, segment_distance, voxel_graph
 from .inside import SurfaceSide, surface_side, trusted
-from .limits import check_shape_bones
+from .limits import MAX_DISTANCE_PAIRS, binding_cells, check_shape_bones
 from .medial import skeleton_from_shape
 from .names import chain_names, humanoid_names
 from .rigger import FROM_SHAPE, FROM_SHAPE_TEXT, GIVEN, SINGLE_BONE, Rig, Rigger, RigMesh, RigOptions, check_near
@@ -49,6 +49,7 @@ from .voxels import CELLS_ALONG_LONGEST, VoxelVolume, voxelise
 
 ALPHA = 0.5
 FLOOR = 0.05  # bench/rig_binding.py: RigNet precision 0.25 -> 0.56 on the biped, accuracy unchanged
+_BLOCK_VALUES = 2_000_000   # vertices times bones weighed at once (16 MB an array)
 
 
 @dataclass(frozen=True)
@@ -87,9 +88,14 @@ class Prepared:
     graph: VoxelGraph
 
 
-def prepare(positions: np.ndarray, triangles: np.ndarray, cells: int = CELLS_ALONG_LONGEST) -> Prepared:
+def prepare(positions: np.ndarray, triangles: np.ndarray, cells: int = CELLS_ALONG_LONGEST,
+            bones: int = 1) -> Prepared:
+    """The mesh's voxels, side and graph at ``cells`` along its longest side, or fewer where ``bones``
+    distance fields over them would pass ``limits.MAX_DISTANCE_PAIRS`` (``limits.binding_cells``)."""
     positions = np.asarray(positions, dtype=np.float64)
     volume = voxelise(positions, triangles, cells)
+    while (fewer := binding_cells(int(volume.filled.sum()), bones, cells)) != cells:
+        cells, volume = fewer, voxelise(positions, triangles, fewer)
     side = side_of(positions, triangles, volume)
     graph = voxel_graph(volume, side)
     if side is not None and not len(graph.cells):
@@ -105,26 +111,41 @@ def bind(positions: np.ndarray, triangles: np.ndarray, skeleton: Skeleton,
     mesh's voxels, side and graph when the caller has them already."""
     started = time.perf_counter()
     positions = np.asarray(positions, dtype=np.float64)
-    prepared = prepared if prepared is not None else prepare(positions, triangles, cells)
+    if prepared is None or len(prepared.graph.cells) * skeleton.count > MAX_DISTANCE_PAIRS:
+        prepared = prepare(positions, triangles, cells, skeleton.count)   # a coarser grid for many bones
     volume, side = prepared.volume, prepared.side
     found = bone_distances(volume, skeleton.heads, skeleton.tails, graph=prepared.graph)
-    distance = found.through[_read_voxels(positions, volume, found, side)]   # (V, J)
+    chosen = _read_voxels(positions, volume, found, side)
+    half_size = float(np.ptp(positions, axis=0).max()) / 2
+    radii = bone_radii(volume, skeleton.heads, skeleton.tails, side)
+    # A block of vertices at a time: each holds a few (V, J) arrays, 8 bytes a vertex and bone (a 2-million
+    # vertex mesh and 512 bones would hold 8 GB in each at once). Every vertex's weights are its own.
+    rows = max(_BLOCK_VALUES // skeleton.count, 1)
+    blocks = [_block_weights(positions[first:first + rows], found.through[chosen[first:first + rows]], skeleton,
+                             radii, half_size, volume.pitch) for first in range(0, len(positions), rows)]
+    skin = Skin(np.concatenate([block.joints for block, _ in blocks]),
+                np.concatenate([block.weights for block, _ in blocks]))
+    return Binding(skin=floored(skin), pitch=volume.pitch, voxels=int(volume.filled.sum()),
+                   fallback_vertices=sum(stranded for _, stranded in blocks), seconds=time.perf_counter() - started,
+                   sides_kept_apart=side is not None)
+
+
+def _block_weights(positions: np.ndarray, distance: np.ndarray, skeleton: Skeleton, radii: np.ndarray,
+                   half_size: float, pitch: float) -> tuple[Skin, int]:
+    """The strongest four weights of a block of vertices from their distances through the volume (V, J), and how
+    many of them no bone reaches (stranded)."""
     stranded = ~np.isfinite(distance).any(axis=1)
     if stranded.any():
         distance[stranded] = np.stack([segment_distance(positions[stranded], head, tail)
                                        for head, tail in zip(skeleton.heads, skeleton.tails)], axis=1)
-    half_size = float(np.ptp(positions, axis=0).max()) / 2
-    radii = bone_radii(volume, skeleton.heads, skeleton.tails, side)
     thickness = thickness_at(positions, skeleton.heads, skeleton.tails, radii)
     thickness[stranded] = float(np.median(radii))   # a speck off the body: the plain nearest bone
     # Distances in units of the bone's own thickness (a thick pelvis reaches as far out as its surface),
     # brought back to the mesh's scale by the bones' typical thickness. Under half a voxel apart is as
     # near as the grid can tell: the floor keeps the weight finite.
-    normalised = np.maximum(distance, volume.pitch / 2) / thickness * float(np.median(radii)) / half_size
+    normalised = np.maximum(distance, pitch / 2) / thickness * float(np.median(radii)) / half_size
     weights = np.where(np.isfinite(normalised), falloff(np.where(np.isfinite(normalised), normalised, 1.0)), 0.0)
-    return Binding(skin=floored(Skin.from_dense(weights)), pitch=volume.pitch, voxels=int(volume.filled.sum()),
-                   fallback_vertices=int(stranded.sum()), seconds=time.perf_counter() - started,
-                   sides_kept_apart=side is not None)
+    return Skin.from_dense(weights), int(stranded.sum())
 
 
 def side_of(positions: np.ndarray, triangles: np.ndarray, volume: VoxelVolume) -> SurfaceSide | None:
@@ -165,7 +186,7 @@ def rig(mesh: RigMesh, skeleton: Skeleton | None, options: RigOptions) -> Rig:
     started = time.perf_counter()
     if len(mesh.triangles) == 0:
         raise ValueError("the mesh has no surface (no triangles) to bind")
-    prepared = prepare(mesh.positions, mesh.triangles)
+    prepared = prepare(mesh.positions, mesh.triangles, bones=skeleton.count if skeleton is not None else 1)
     seconds = {"voxels": time.perf_counter() - started}
     notes: list[str] = []
     humanoid = False
@@ -190,6 +211,10 @@ def rig(mesh: RigMesh, skeleton: Skeleton | None, options: RigOptions) -> Rig:
                          + (", named as a humanoid (Mixamo's names)" if humanoid else ""))
     binding = bind(mesh.positions, mesh.triangles, skeleton, prepared=prepared)
     seconds["binding"] = binding.seconds
+    cells = round(float(np.ptp(mesh.positions, axis=0).max()) / binding.pitch)
+    if cells < CELLS_ALONG_LONGEST:
+        notes.append(f"{skeleton.count} bones were bound on a coarser grid ({cells} voxels along the mesh's longest "
+                     f"side, not {CELLS_ALONG_LONGEST}) to keep the binding to seconds")
     if binding.fallback_vertices:
         notes.append(f"{binding.fallback_vertices:,} vertices on loose pieces no bone reaches took the nearest "
                      "bones by straight-line distance")

@@ -25,7 +25,6 @@ from .bone_axes import blender_lengths
 from ..gltf.frame import from_gltf
 from ..gltf.scene import GltfUnreadable, load, world_matrices
 from .gltf_skin import TAIL_EXTRA
-from .limits import check_joints
 from .skeleton import BadSkeleton, Skeleton, tails_from_children
 
 
@@ -37,8 +36,7 @@ def read_skeleton(path: Path) -> Skeleton:
         raise BadSkeleton(str(exc)) from exc
     if not gltf.skins or not gltf.skins[0].joints:
         raise BadSkeleton(f"{path.name} has no skin with joints, so it holds no skeleton to bind to")
-    joints = list(gltf.skins[0].joints)
-    check_joints(len(joints), f"{path.name}'s skin")  # before any work per joint
+    joints = list(gltf.skins[0].joints)   # at most MAX_BONES, counted from the file's JSON (``gltf.bounds``)
     position = {node: n for n, node in enumerate(joints)}
     parent_of = {child: node for node, value in enumerate(gltf.nodes) for child in (value.children or [])}
     matrices = world_matrices(gltf)

@@ -11,20 +11,28 @@
   (``SAMPLE_BYTES``, ``SAMPLE_SECONDS``: 4 million samples, 1.1 s, 200 MB), so ``MAX_SURFACE_SAMPLES``
   (20 million: about 1.4 GB and 6 s) passes any ordinary mesh of up to ``MAX_FACES`` triangles, whose
   small triangles are sampled at their corners alone.
-- The skeleton's joints: at most ``MAX_JOINTS``. A game character has 50 to 200 bones, a film or
-  MetaHuman-style face rig several hundred; every joint costs the binding one more distance field over
-  the volume and one more column of every vertex's weights (a 2,000-joint skeleton ran for over 300 s).
+- The skeleton's joints: at most ``img23d_protocol.MAX_BONES`` (512), the bones a rig's result may carry
+  and the add-on reads: one limit, the protocol's, read here for the bones sent, by ``gltf.bounds`` for a
+  skeleton file's skin (before the file is built) and by the add-on. A game character has 50 to 200
+  bones, a film or MetaHuman-style face rig several hundred; every joint costs the binding one more
+  distance field over the volume and one more column of every vertex's weights. The backend bound 1,000,
+  so a 520-joint skeleton was bound for 203 s and its result then refused by the add-on.
+- The binding's distance fields: one run of Dijkstra's algorithm per bone over every node voxel
+  (``geodesic.bone_distances``), about 1.1 microseconds a voxel and bone on the 2-core CPU under load
+  (512 bones over the 5,000 voxels of a thin post: 2.8 s; 32 over the 512,000 of a filled cube at 80
+  cells: 21 s, so 1,000 bones there ran past 300 s). Their product is held to ``MAX_DISTANCE_PAIRS``
+  (about 4.5 s) by a coarser grid (``binding_cells``): a figure's skeleton of a hundred bones keeps the
+  80 cells, a 512-bone one on a filled box binds at 17.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from img23d_protocol import ErrorCode, ProtocolError
+from img23d_protocol import MAX_BONES, ErrorCode, ProtocolError
 
 from .skeleton import BadSkeleton
 from .voxels import CELLS_ALONG_LONGEST, pitch_for
 
-MAX_JOINTS = 1_000
 MAX_SURFACE_SAMPLES = 20_000_000
 SAMPLE_BYTES = 70
 SAMPLE_SECONDS = 0.3e-6
@@ -69,6 +77,22 @@ def check_shape_bones(count: int) -> None:
 
 
 def check_joints(count: int, where: str) -> None:
-    """Refuse (``BadSkeleton``, one sentence) a skeleton of more than ``MAX_JOINTS`` joints, before it is read."""
-    if count > MAX_JOINTS:
-        raise BadSkeleton(f"{where} has {count:,} joints, more than the {MAX_JOINTS:,} img23d binds")
+    """Refuse (``BadSkeleton``, one sentence) a skeleton of more than ``MAX_BONES`` joints, before it is read."""
+    if count > MAX_BONES:
+        raise BadSkeleton(f"{where} has {count:,} joints, more than the {MAX_BONES:,} bones img23d binds")
+
+
+# Node voxels times bones: the distance fields the binding computes (see the module's docstring).
+MAX_DISTANCE_PAIRS = 4_000_000
+MIN_BINDING_CELLS = 16   # 16^3 voxels times MAX_BONES is within MAX_DISTANCE_PAIRS
+
+
+def binding_cells(filled: int, bones: int, cells: int) -> int:
+    """The cells along the mesh's longest side at which the binding's ``bones`` distance fields fit
+    ``MAX_DISTANCE_PAIRS``, from its ``filled`` voxels at ``cells``: ``cells`` where they fit; else fewer, by
+    the cube root of the excess (a solid's voxels go as the cube of the cells: a thinner shape's go slower,
+    so the caller voxelises again and asks once more), never below ``MIN_BINDING_CELLS``."""
+    if filled * bones <= MAX_DISTANCE_PAIRS or cells <= MIN_BINDING_CELLS:
+        return cells
+    fewer = int(cells * (MAX_DISTANCE_PAIRS / (filled * bones)) ** (1 / 3))
+    return max(MIN_BINDING_CELLS, min(cells - 1, fewer))

@@ -96,7 +96,9 @@ def thickness_at(positions: np.ndarray, heads: np.ndarray, tails: np.ndarray, ra
     """Each point's reading of each bone's thickness (V, J), at the point of the bone nearest to it."""
     axis = tails - heads                                                    # (J, 3)
     length2 = np.maximum((axis * axis).sum(axis=1), 1e-24)
-    t = ((positions[:, None, :] - heads[None]) * axis[None]).sum(axis=2) / length2
+    # (p - h) . a as p . a - h . a: one matrix product, where a (V, J, 3) difference held 24 bytes a vertex
+    # and bone (1.2 GB for 100,000 vertices and 512 bones) and took 9 s of a 60,000-vertex, 400-bone binding.
+    t = (positions @ axis.T - np.einsum("jd,jd->j", heads, axis)) / length2
     position = np.clip(t, 0.0, 1.0) * (len(PROFILE) - 1)
     low = np.minimum(np.floor(position).astype(np.int64), len(PROFILE) - 2)
     frac = position - low
