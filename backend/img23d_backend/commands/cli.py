@@ -4,7 +4,8 @@
 outcome on stdout; ``serve`` is the JSON-lines service that the Blender add-on spawns (``serve_command``), and
 each other command is its own module's, registered on this parser.
 Exit codes: 0 everything asked for was made, 3 some targets failed, 1 the job failed,
-2 the command line was wrong, 130 (Ctrl-C) or 143 (SIGTERM) the job was cancelled by a signal
+2 the command line was wrong or the job was refused (a licence or a long job not accepted: ``options.REFUSALS``),
+130 (Ctrl-C) or 143 (SIGTERM) the job was cancelled by a signal
 (see ``interrupts``: its run folder's manifest says ``cancelled``).
 """
 
@@ -28,7 +29,7 @@ from ..models import env_probe
 from ..models.role_devices import MOVABLE_ROLES, device_for_argument
 from ..runs.folders import PICTURE_FILE, recover_interrupted
 from . import batch, chain, models, parts_command, picture_command, probe, rig_command, serve_command
-from .options import (EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, add_job_options, check_common, check_picture_path,
+from .options import (EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, add_job_options, check_common, check_picture_path,
                       failure_code, job_options, refused_usage, said_failure)
 from .picture_terms import picture_terms
 from .progress import command_job, command_logging, job_failed, log_to_stderr, stopped_early
@@ -279,8 +280,8 @@ def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> 
     names, options = args.names, args.options
     if names is None:  # --targets auto
         suggested = _suggest(args, engine, interrupts)
-        if suggested is None:
-            return EXIT_FAILED
+        if isinstance(suggested, int):
+            return suggested
         names, every_instance = suggested
         if every_instance:
             options.keep = "all"
@@ -333,9 +334,9 @@ def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> 
     return EXIT_PARTIAL if failed else EXIT_OK
 
 
-def _suggest(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> tuple[list[str], bool] | None:
+def _suggest(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> tuple[list[str], bool] | int:
     """The names the grounding model suggests (in a run folder of their own), and whether any
-    was seen more than once; None (after saying why) when it suggests nothing."""
+    was seen more than once; the exit code (after saying why) when it suggests nothing."""
     request = SuggestRequest(id=_job_id(), image=str(args.image))
     job = command_job(request.id, interrupts)
     printer = job.emit
@@ -344,7 +345,7 @@ def _suggest(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> t
     except ProtocolError as exc:
         printer.finish()
         print(f"error: suggesting names failed: {exc.message} [{exc.code.value}]", file=sys.stderr)
-        return None
+        return failure_code(exc)
     printer.finish()
     every = result.all_instances
     print(f"suggested: {', '.join(result.names)}" + (" (every instance)" if every else ""))

@@ -14,7 +14,7 @@ downloaded), exit 1 when one is damaged.
 ``models download NAME`` fetches one model into the Hugging Face cache with progress on stderr
 (``models.download``: resumable, file by file; Ctrl-C stops after the current file). A model whose
 licence restricts territory or use is refused, with nothing fetched, unless ``--accept-licence``
-is given. Exit codes: 0 done, 1 failed, refused or damaged, 2 the command line was wrong.
+is given. Exit codes: 0 done, 1 failed or damaged, 2 the command line was wrong or the licence not accepted.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from ..catalog import (DEFAULT_EDITOR, DEFAULT_PARTS, DEPTH, EDITORS, FAMILY_ROW
 from ..models.download import download
 from ..models.hub import offline_requested, part_folders, resolve_model_dir
 from ..editors.table import EDITOR_ROWS, tiny_editor
-from .options import EXIT_FAILED, EXIT_OK, said_failure
+from .options import EXIT_FAILED, EXIT_OK, failure_code, said_failure
 from .progress import ProgressPrinter
 
 
@@ -230,7 +230,7 @@ def _download(model: NamedModel, args: argparse.Namespace) -> int:
     except ProtocolError as exc:
         printer.finish()
         print(f"error: {exc.message} [{exc.code.value}]", file=sys.stderr)
-        return EXIT_FAILED
+        return failure_code(exc)   # a licence not accepted is a refusal (2), as in every command
     finally:
         interrupts.restore()
     printer.finish()
