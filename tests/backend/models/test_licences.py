@@ -21,7 +21,7 @@ from img23d_backend.commands import cli
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models import hub
 from img23d_backend.models.registry import DEPTH, GROUNDING, MATTING
-from img23d_backend.catalog import EDITORS, MATERIALS, PAINT, PARTS, SHAPE, model_set, tiny_model_set
+from img23d_backend.catalog import EDITORS, MATERIALS, PAINT, PARTS, RIGGING, SHAPE, model_set, tiny_model_set
 from img23d_backend.families.hunyuan3d.specs import DELIGHT, HUNYUAN3D_REVISIONS
 from img23d_backend.families.step1x.texture_folders import CLEAN_PAINT
 from img23d_backend.commands.models import offered_models
@@ -31,7 +31,7 @@ from img23d_protocol import (MODEL_LICENCES, NOT_OFFERED, ErrorCode, GenerateReq
 
 TENCENT = "tencent-hunyuan-3d-2.0-community"
 ALL_REAL = [*GROUNDING.values(), *MATTING.values(), *SHAPE.values(), DELIGHT, *PAINT.values(), CLEAN_PAINT,
-            *DEPTH.values(), *MATERIALS.values(), *EDITORS.values(), *PARTS.values()]
+            *DEPTH.values(), *MATERIALS.values(), *EDITORS.values(), *PARTS.values(), *RIGGING.values()]
 
 
 @pytest.fixture
