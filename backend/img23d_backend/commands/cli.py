@@ -26,6 +26,7 @@ from .. import __version__
 from ..env.interrupts import Interrupts
 from ..catalog import DEFAULT_EDITOR, DEFAULT_PAINT, EDITORS, GROUNDING, MATTING, PAINT, SHAPE
 from ..models import env_probe
+from ..models.hub import offline_requested
 from ..models.role_devices import MOVABLE_ROLES, device_for_argument
 from ..runs.folders import PICTURE_FILE, recover_interrupted
 from . import batch, chain, models, parts_command, picture_command, probe, rig_command, serve_command
@@ -289,7 +290,7 @@ def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> 
                               boxes=args.boxes, views=args.views, parts=args.parts, parts_grid=args.parts_grid,
                               prompt=args.prompt or "")
     if args.prompt:  # its model's terms and download, before the job's first line
-        print(picture_terms(engine.manager), flush=True)
+        print(picture_terms(engine.manager, args.offline or offline_requested()), flush=True)
     result, exit_failed = _ran(engine, request, interrupts)
     if result is None:
         return exit_failed
