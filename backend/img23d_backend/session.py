@@ -209,7 +209,7 @@ class Session:
         """Free the models' memory (the session can still run jobs: they load again)."""
         self.engine.manager.unload_all()
 
-    def generate(self, image: str | Path, names: Sequence[str] | str | None = None,
+    def generate(self, image: str | Path = "", names: Sequence[str] | str | None = None,
                  options: JobOptions | None = None, *, boxes: dict[str, list[float]] | None = None,
                  events: Events | None = None, cancel: CancelToken | None = None,
                  job: Job | None = None, views: dict[str, dict[str, str]] | None = None,
