@@ -10,7 +10,7 @@ face_target=..., bake_size=...)``::
         # Many jobs, models loaded once:
         with api.Session(out="runs", models=api.Models(device="cuda")) as session:
             result = session.generate("house.png", ["house", "chimney"], api.JobOptions(texture=False))
-            made = session.generate(prompt="a wooden barrel beside a small house", names=["barrel", "house"])
+            made = session.generate(prompt="a wooden barrel beside a small house", names="auto")  # from text
             print(result.run_dir, [m.mesh for m in result.meshes if m.status == "done"])
             painted = session.retexture("statue.glb", "statue.png")   # painted.mesh (a GLB), .texture, .uvs
             low = session.retopo("statue.glb", api.JobOptions(topology="quads", face_target=5000))  # .mesh, .finish
