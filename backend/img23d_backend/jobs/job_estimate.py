@@ -78,11 +78,11 @@ def generate_estimate(run: Any) -> JobEstimate:
     stages.append(("shape", host_seconds("shape", made, octree=octree)
                    + made * _model("shape", shape, shape_steps(shape, options.steps),
                                    1 if shape_kind(shape).embedded_guidance else 2, manager)))
-    stages.append(("clean-up", host_seconds("cleanup", made)))
+    stages.append(("clean-up", host_seconds("cleanup", made, octree=octree)))
     if texture:
         paint = manager.spec("paint")
         steps = paint_steps(paint, options.paint_steps) if paint.paint_kind is not None else 0
-        stages.append(("paint", host_seconds("paint", made, texture_side=options.texture_size)
+        stages.append(("paint", host_seconds("paint", made, texture_side=options.texture_size, octree=octree)
                        + made * _model("paint", paint, steps, 1, manager)))
         if options.materials and "materials" in roles:   # the model's compute, and its bake at this texture's size
             stages.append(("materials", made * run.engine.materials_model_seconds()

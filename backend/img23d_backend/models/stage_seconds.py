@@ -67,10 +67,11 @@ HOST: dict[str, HostSeconds] = {
     "matting": HostSeconds(per_job=0.3, per_object=0.05),        # loading, and each crop (a split's ten in 8 s)
     "depth": HostSeconds(per_job=0.2),
     "shape": HostSeconds(per_object=3.7, grid=True),              # 3.2 s quiet; 9.2 and 17.8 s loaded
-    "cleanup": HostSeconds(per_object=0.5),
-    # The unwrap, the delight and multiview calls whatever the texture (7.7 + 1.2 + 0.5 s quiet), then the renders,
-    # the bake and the fill, in proportion to its pixels (25 s quiet at 2048 px; 10.5 s at 512 px, probe 21.5).
-    "paint": HostSeconds(per_object=14.6, textured=34.3),         # 36 s quiet; 156 s at 2048 and 90 s at 512 loaded
+    "cleanup": HostSeconds(per_object=0.5, grid=True),            # its faces follow the grid's surface
+    # The unwrap (its faces follow the grid's surface), the delight and multiview calls (7.7 + 1.2 + 0.5 s quiet),
+    # then the renders, the bake and the fill, in proportion to the texture's pixels (25 s quiet at 2048 px; 10.5 s
+    # at 512 px, probe 21.5).
+    "paint": HostSeconds(per_object=14.6, textured=34.3, grid=True),  # 36 s quiet; 156 s at 2048, 90 s at 512 loaded
     "materials": HostSeconds(per_object=0.3, textured=32.5),      # 16.8 s quiet; 152 s at 2048, 7.2 s at 512 loaded
     # bench/results/game-ready-command-cpu.json: about 20 s an object (quads, 5,000 faces) at a load average of 5 to 6.
     "finish": HostSeconds(per_object=8.0),
