@@ -142,12 +142,22 @@ def render_preview(bpy, objects: list, out: Path) -> Path:
     return preview
 
 
+def say(doing: str) -> None:
+    """What the job does next, on stderr at once: each step is silent for seconds to minutes (stdout keeps the
+    results)."""
+    print(f"main job: {doing}", file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    say(f"building the add-on and installing it into a Blender user folder of its own ({args.out / 'blender-user'})")
     bpy = install_addon(args.out.resolve())
     clear_default_objects(bpy)
     configure(bpy, args)
+    backend = f"on {args.remote}" if args.remote else f"with {args.backend_python}"
+    say(f"generating {args.names!r} from {args.image.name} with the {args.models} models: the backend starts "
+        f"{backend} and loads its models first (about a minute on a CPU with the tiny ones)")
     try:
         bpy.ops.img23d.generate()
     except RuntimeError as exc:  # the operator's error report
@@ -158,11 +168,13 @@ def main(argv: list[str] | None = None) -> int:
         print("generate made no objects", file=sys.stderr)
         return 1
     blend = args.out.resolve() / "scene.blend"
+    say("rendering the preview (Cycles on the CPU, 16 samples)")
     try:
         preview = render_preview(bpy, objects, args.out.resolve())
     except RuntimeError as exc:
         print(f"preview failed: {exc}", file=sys.stderr)
         return 1
+    say(f"saving {blend.name}")
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
     sys.modules[ADDON_MODULE].runtime.shutdown()
     print(f"objects: {', '.join(sorted(o.name for o in objects))}")

@@ -81,6 +81,9 @@ LAZY_FIRST_PARTY = {
     # The family interface imports the model manager and the stages: the table's facts (which the
     # catalog reads to compose the model sets) must not wait for them; only a family asked for needs it.
     ("img23d_backend.families.table", "img23d_backend.families.family"),
+    # Likewise the rigger interface imports numpy: the catalog reads the riggers' rows (their specs, for the model
+    # list) on every start; only a rigger asked for needs it.
+    ("img23d_backend.rigging.table", "img23d_backend.rigging.rigger"),
     # The BiRefNet replica's remote code (one stand-in per size) imports torch and transformers
     # when it loads: only a build needs it.
     ("img23d_backend.replicas.birefnet", "img23d_backend.replicas.birefnet_tiny.BiRefNet_config"),

@@ -10,6 +10,7 @@ face_target=..., bake_size=...)``::
         # Many jobs, models loaded once:
         with api.Session(out="runs", models=api.Models(device="cuda")) as session:
             result = session.generate("house.png", ["house", "chimney"], api.JobOptions(texture=False))
+            made = session.generate(prompt="a wooden barrel beside a small house", names="auto")  # from text
             print(result.run_dir, [m.mesh for m in result.meshes if m.status == "done"])
             painted = session.retexture("statue.glb", "statue.png")   # painted.mesh (a GLB), .texture, .uvs
             low = session.retopo("statue.glb", api.JobOptions(topology="quads", face_target=5000))  # .mesh, .finish
@@ -43,10 +44,13 @@ __all__ = ["AUTO", "BatchEvent", "BatchReport", "CancelToken", "GenerateResult",
            "retopo"]
 
 
-def generate(image: str | Path, names: Sequence[str] | str | None = None, *, out: str | Path = "img23d-runs",
-             options: JobOptions | None = None, models: Models | None = None) -> GenerateResult:
-    """One Generate job in a session of its own (a pipeline with many pictures: ``Session`` or ``batch``)."""
-    return Session(out, models).generate(image, names, options)
+def generate(image: str | Path = "", names: Sequence[str] | str | None = None, *, prompt: str = "",
+             out: str | Path = "img23d-runs", options: JobOptions | None = None,
+             models: Models | None = None) -> GenerateResult:
+    """One Generate job in a session of its own (a pipeline with many pictures: ``Session`` or ``batch``):
+    from ``image``, or with ``prompt`` (and no image) from the picture the image editor makes of it, as
+    ``generate --prompt`` does (``names="auto"``: the names suggested from that picture)."""
+    return Session(out, models).generate(image, names, options, prompt=prompt)
 
 
 def retexture(mesh: str | Path, image: str | Path, *, out: str | Path = "img23d-runs",

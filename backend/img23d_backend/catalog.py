@@ -29,6 +29,7 @@ from .models.registry import (BIREFNET_REVISION, DEFAULT_GROUNDING, DEFAULT_MATT
 from .editors.table import DEFAULT_EDITOR, EDITOR_ROWS, tiny_editor
 from .materials.table import DEFAULT_MATERIALS, MATERIAL_ROWS
 from .parts.table import DEFAULT_PARTS, PARTS_ROWS
+from .rigging.table import RIGGER_ROWS
 
 FAMILY_FACTS: dict[str, FamilyFacts] = {name: facts_of(name) for name in FAMILIES}
 
@@ -57,6 +58,8 @@ class _RowSpecs(Mapping[str, ModelSpec]):
 MATERIALS: Mapping[str, ModelSpec] = _RowSpecs(MATERIAL_ROWS)
 EDITORS: Mapping[str, ModelSpec] = _RowSpecs(EDITOR_ROWS)
 PARTS: Mapping[str, ModelSpec] = _RowSpecs(PARTS_ROWS)
+# The riggers that run a model, by their --weights choice (``rig --weights model``: SkinTokens).
+RIGGING: Mapping[str, ModelSpec] = _RowSpecs(RIGGER_ROWS)
 
 
 def _rows(role: str) -> dict[str, ModelSpec]:
@@ -70,6 +73,13 @@ FAMILY_ROWS: dict[str, dict[str, ModelSpec]] = {role: _rows(role) for role in RO
 SHAPE = FAMILY_ROWS["shape"]
 # The --paint choices (a family with one paint model of its own offers none).
 PAINT = {name: FAMILY_ROWS["paint"][name] for facts in FAMILY_FACTS.values() for name in facts.paint_choices}
+
+# Every table of models img23d offers, by the role its models are listed under (``models``: role/choice, what
+# ``models download`` takes): the shared ones, each family's roles, each room's. A room whose table is not here
+# cannot be listed or downloaded before its first job (tests/backend/models/test_model_tables.py).
+MODEL_TABLES: tuple[tuple[str, Mapping[str, ModelSpec]], ...] = (
+    ("grounding", GROUNDING), ("matting", MATTING), *FAMILY_ROWS.items(), ("depth", DEPTH),
+    ("materials", MATERIALS), ("editor", EDITORS), ("parts", PARTS), ("rigging", RIGGING))
 
 # The default family's own shape model (its turbo one: made for 5 steps, the fast path with FlashVDM).
 DEFAULT_SHAPE = model_family(DEFAULT_FAMILY).shape

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
 from img23d_protocol import (ErrorCode, GenerateJobResult, GenerateRequest, JobOptions, JobResult, Manifest, Message,
-                             PartsJobResult, PartsRequest, ProtocolError, RetextureJobResult, RetextureRequest,
-                             RetopoJobResult, RetopoRequest,
+                             PartsJobResult, PartsRequest, PictureJobResult, PictureRequest, ProtocolError,
+                             RetextureJobResult, RetextureRequest, RetopoJobResult, RetopoRequest,
                              SuggestJobResult, SuggestRequest, parted_names_from_text, read_manifest, validate_targets)
 
 from .env.job_control import CancelToken
@@ -209,7 +209,7 @@ class Session:
         """Free the models' memory (the session can still run jobs: they load again)."""
         self.engine.manager.unload_all()
 
-    def generate(self, image: str | Path, names: Sequence[str] | str | None = None,
+    def generate(self, image: str | Path = "", names: Sequence[str] | str | None = None,
                  options: JobOptions | None = None, *, boxes: dict[str, list[float]] | None = None,
                  events: Events | None = None, cancel: CancelToken | None = None,
                  job: Job | None = None, views: dict[str, dict[str, str]] | None = None,
@@ -217,9 +217,15 @@ class Session:
         """One mesh per name in ``image`` (no names: the whole picture as one object; ``"auto"``:
         the names the grounding model suggests, every instance of each); ``views``: more pictures of
         names, ``{name: {side: picture}}`` (``img23d_protocol.views``); ``prompt``: the picture made from
-        this text instead (``image`` ""), as ``generate --prompt`` makes it."""
+        this text instead (``image`` ""), as ``generate --prompt`` makes it (with ``"auto"``: made first, in a run
+        folder of its own, then read as any picture: ``picture_for_names``)."""
         options = options or JobOptions()
         if isinstance(names, str) and names.strip().casefold() == AUTO:
+            if prompt:
+                picture = picture_for_names(prompt, options)
+                made = _ran(self.engine.run(picture, Job(id=picture.id, emit=events or _ignore,
+                                                         cancel=cancel or CancelToken())), PictureJobResult)
+                image, prompt = made.picture, ""
             names, every = self.suggest(image, options, events=events, cancel=cancel)
             if every:
                 options = JobOptions(**{**asdict(options), "keep": "all"})
@@ -305,6 +311,15 @@ class Session:
                                    options=options or JobOptions())
             job = job or Job(id=request.id, emit=events or _ignore, cancel=cancel or CancelToken())
             return _ran(self.engine.run(request, job), PartsJobResult)
+
+
+def picture_for_names(prompt: str, options: JobOptions) -> PictureRequest:
+    """A Generate from ``prompt`` whose names are suggested (``"auto"``, ``--targets auto``): its picture made first
+    as Make Picture makes one (its seed, side and acceptance of a long run the job's), whose names the grounding
+    model then suggests as for any picture, and which the Generate then reads; the picture's run keeps the prompt."""
+    return PictureRequest(id=_job_id(), prompt=prompt, options=JobOptions(
+        seed=options.seed, random_seed=options.random_seed, edit_size=options.edit_size,
+        accept_long=options.accept_long, accepted_licences=list(options.accepted_licences)))
 
 
 def _ran(result: JobResult, kind: type[R]) -> R:

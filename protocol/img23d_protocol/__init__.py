@@ -15,8 +15,8 @@ from .codec import (EVENT_TYPES, MAX_LINE_BYTES, REQUEST_TYPES, OverlongLine, bo
                     is_known_event, line_version, request_id_of, version_refusal)
 from .completion import (COMPLETE_HIDDEN_CHOICES, COMPLETED_FOLDER, COMPLETION_PICTURE, Completion,
                          check_completion_off, turned_off, validate_completion_off)
-from .costs import (ACCEPT_LONG_CHECKBOX, ACCEPT_LONG_FLAG, LONG_JOB_SECONDS, JobCost, StepCosts, duration, job_cost,
-                    long_job_refusal)
+from .costs import (ACCEPT_LONG_CHECKBOX, ACCEPT_LONG_FLAG, ESTIMATE_STAGE, LONG_JOB_SECONDS, JobCost, StepCosts,
+                    duration, job_cost, long_job_refusal)
 from .errors import ErrorCode, ProtocolError
 from .editors import DEFAULT_IMAGE_EDITOR, IMAGE_EDITORS, ImageEditor
 from .families import CLEAN, DEFAULT_FAMILY, HUNYUAN3D, MODEL_FAMILIES, ModelFamily, model_family
@@ -71,7 +71,7 @@ __all__ = [
     "turned_off", "validate_completion_off",
     "EVENT_TYPES", "MAX_LINE_BYTES", "REQUEST_TYPES", "OverlongLine", "bounded_lines", "check_peer_hello", "decode",
     "is_known_event", "line_version", "request_id_of", "version_refusal",
-    "ACCEPT_LONG_CHECKBOX", "ACCEPT_LONG_FLAG", "LONG_JOB_SECONDS", "JobCost", "StepCosts", "duration", "job_cost",
+    "ACCEPT_LONG_CHECKBOX", "ACCEPT_LONG_FLAG", "ESTIMATE_STAGE", "LONG_JOB_SECONDS", "JobCost", "StepCosts", "duration", "job_cost",
     "long_job_refusal",
     "ErrorCode", "ProtocolError",
     "DEFAULT_IMAGE_EDITOR", "IMAGE_EDITORS", "ImageEditor",

@@ -23,6 +23,10 @@ LONG_JOB_SECONDS = 3600.0
 # How the command line and the add-on accept a long job.
 ACCEPT_LONG_FLAG = "--accept-long"
 ACCEPT_LONG_CHECKBOX = "Accept Long Job"
+# The progress stage of a line that says what a job (or one long step of it) is expected to take, before it
+# starts: a sentence to keep in view, not a step of the work (the command line prints it whole, on a line of its
+# own above its progress bar, which overwrote and cut it at 110 characters within milliseconds).
+ESTIMATE_STAGE = "estimate"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 import pytest
 
@@ -58,6 +58,29 @@ def test_a_missing_interpreter_is_a_usage_error(tmp_path: Path, capsys: pytest.C
     assert "no backend Python at" in capsys.readouterr().err
 
 
+def test_the_main_job_says_each_step_before_it_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """scripts/demo.sh ran for a minute without a word (issue 87 item 6): each slow step is said first, on stderr.
+    Blender stands in here up to the Generate, which stops the job (the whole job runs in the test below)."""
+    job = _main_job()
+
+    def generate() -> None:
+        print("the operator ran", file=sys.stderr)
+        raise RuntimeError("stopped here")
+
+    bpy = SimpleNamespace(ops=SimpleNamespace(img23d=SimpleNamespace(generate=generate)))
+    monkeypatch.setattr(job, "install_addon", lambda out: bpy)
+    monkeypatch.setattr(job, "clear_default_objects", lambda bpy: None)
+    monkeypatch.setattr(job, "configure", lambda bpy, args: None)
+    python = _interpreter(tmp_path / "env")
+    assert job.main(["--backend-python", str(python), "--out", str(tmp_path / "out")]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("main job: building the add-on and installing it into a Blender user folder")
+    assert lines[1].startswith("main job: generating 'house, chimney, barrel' from house_scene.png with the tiny "
+                               f"models: the backend starts with {python} and loads its models first")
+    assert lines[2:] == ["the operator ran", "generate failed: stopped here"]
+
+
 def test_the_main_job_runs_with_its_backend_on_another_host(host, tmp_path: Path) -> None:
     """``scripts/main_job.py --remote``: Blender here, the backend over SSH on the loopback host."""
     import subprocess
@@ -71,6 +94,8 @@ def test_the_main_job_runs_with_its_backend_on_another_host(host, tmp_path: Path
                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "objects: barrel, chimney, house" in out.stdout
+    said = [line for line in out.stderr.splitlines() if line.startswith("main job: ")]
+    assert [line.split()[2] for line in said] == ["building", "generating", "rendering", "saving"], out.stderr[-2000:]
     [local_run] = [p for p in (tmp_path / "out" / "runs").iterdir() if p.is_dir() and not p.name.startswith("_")]
     assert (host_runs / local_run.name / "manifest.json").is_file()  # made there, mirrored here
     assert sorted(p.name for p in local_run.glob("*.glb")) == ["barrel.glb", "chimney.glb", "house.glb"]

@@ -20,6 +20,7 @@ from ..batch.limits import PICTURE_TIMEOUT, START_TIMEOUT
 from ..batch.record import close_record_file
 from ..catalog import model_set
 from ..env.interrupts import Interrupts, exit_code
+from ..models.hub import offline_requested
 from .options import EXIT_OK, EXIT_PARTIAL, add_job_options, job_options, said_failure
 from .picture_terms import picture_terms
 from .progress import log_to_stderr
@@ -92,7 +93,8 @@ def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
         if any(item.prompt and not item.problem for item in read_inputs(args.inputs)):
             chosen = model_set(models.models, grounding=models.grounding, matting=models.matting, shape=models.shape,
                                paint=models.paint, family=models.family, editor=models.editor)
-            print(picture_terms(chosen), file=sys.stderr if args.json else sys.stdout, flush=True)
+            print(picture_terms(chosen, models.offline or offline_requested()), file=sys.stderr if args.json else
+                  sys.stdout, flush=True)
         # A second Ctrl-C ends the process at once: batch.json still closes (the workers' pictures
         # close their own manifests as their pipes or their driver go).
         interrupts.abandon = lambda reason: close_record_file(args.out.expanduser(), reason)

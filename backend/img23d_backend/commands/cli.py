@@ -4,7 +4,8 @@
 outcome on stdout; ``serve`` is the JSON-lines service that the Blender add-on spawns (``serve_command``), and
 each other command is its own module's, registered on this parser.
 Exit codes: 0 everything asked for was made, 3 some targets failed, 1 the job failed,
-2 the command line was wrong, 130 (Ctrl-C) or 143 (SIGTERM) the job was cancelled by a signal
+2 the command line was wrong or the job was refused (a licence or a long job not accepted: ``options.REFUSALS``),
+130 (Ctrl-C) or 143 (SIGTERM) the job was cancelled by a signal
 (see ``interrupts``: its run folder's manifest says ``cancelled``).
 """
 
@@ -25,10 +26,11 @@ from .. import __version__
 from ..env.interrupts import Interrupts
 from ..catalog import DEFAULT_EDITOR, DEFAULT_PAINT, EDITORS, GROUNDING, MATTING, PAINT, SHAPE
 from ..models import env_probe
+from ..models.hub import offline_requested
 from ..models.role_devices import MOVABLE_ROLES, device_for_argument
 from ..runs.folders import PICTURE_FILE, recover_interrupted
 from . import batch, chain, models, parts_command, picture_command, probe, rig_command, serve_command
-from .options import (EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, add_job_options, check_common, check_picture_path,
+from .options import (EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, add_job_options, check_common, check_picture_path,
                       failure_code, job_options, refused_usage, said_failure)
 from .picture_terms import picture_terms
 from .progress import command_job, command_logging, job_failed, log_to_stderr, stopped_early
@@ -220,7 +222,7 @@ def check_arguments(args: argparse.Namespace) -> None:
     # "auto" is resolved by a suggest job once the engine is up (see _generate).
     auto = args.command == "generate" and args.targets.strip().casefold() == AUTO_TARGETS
     if args.command == "generate":
-        check_prompt_arguments(args, auto)  # a picture and a prompt at once: said before the picture is looked for
+        check_prompt_arguments(args)  # a picture and a prompt at once: said before the picture is looked for
     check_picture_path(getattr(args, "image", None))
     args.names, args.parts = (None, {}) if auto else _names_and_parts(args)
     if args.command == "detect" and not args.names:
@@ -254,6 +256,14 @@ def _boxes(args: argparse.Namespace) -> dict[str, list[float]]:
     return boxes
 
 
+def picture_for_names(prompt: str, options: JobOptions) -> Any:
+    """``session.picture_for_names``: the picture a prompt's ``--targets auto`` reads its names from (the engine's
+    modules: imported once the arguments are checked)."""
+    from ..session import picture_for_names as request
+
+    return request(prompt, options)
+
+
 def _engine(args: argparse.Namespace) -> Any:
     """The engine, as the Python API makes it (``api.make_engine``): a job here loads models, so what they need
     is probed first (``serve`` probes only what every backend needs before its hello)."""
@@ -277,18 +287,25 @@ def _ran(engine: Any, request: Any, interrupts: Interrupts) -> tuple[Any, int]:
 
 def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> int:
     names, options = args.names, args.options
+    image, prompt = str(args.image or ""), args.prompt or ""
+    if prompt:  # its model's terms and download, before the job's first line
+        print(picture_terms(engine.manager, args.offline or offline_requested()), flush=True)
+    picture = ""   # a picture made from the prompt before the Generate (--targets auto), to read its names from
     if names is None:  # --targets auto
-        suggested = _suggest(args, engine, interrupts)
-        if suggested is None:
-            return EXIT_FAILED
+        if prompt:
+            made, exit_failed = _ran(engine, picture_for_names(prompt, options), interrupts)
+            if made is None:
+                return exit_failed
+            image = picture = made.picture
+            prompt = ""
+        suggested = _suggest(image, engine, interrupts)
+        if isinstance(suggested, int):
+            return suggested
         names, every_instance = suggested
         if every_instance:
             options.keep = "all"
-    request = GenerateRequest(id=_job_id(), image=str(args.image or ""), targets=names, options=options,
-                              boxes=args.boxes, views=args.views, parts=args.parts, parts_grid=args.parts_grid,
-                              prompt=args.prompt or "")
-    if args.prompt:  # its model's terms and download, before the job's first line
-        print(picture_terms(engine.manager), flush=True)
+    request = GenerateRequest(id=_job_id(), image=image, targets=names, options=options, boxes=args.boxes,
+                              views=args.views, parts=args.parts, parts_grid=args.parts_grid, prompt=prompt)
     result, exit_failed = _ran(engine, request, interrupts)
     if result is None:
         return exit_failed
@@ -326,17 +343,17 @@ def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> 
         if done is not None and target.variation <= 1 and (done.completed or done.skipped):
             print(done.skipped or f"{target.target}: completed ({done.reason}): {Path(result.run_dir) / done.cutout}")
     if args.prompt:  # the picture it made, to look at or to start from again
-        print(f"picture made from the prompt: {Path(result.run_dir) / PICTURE_FILE}")
+        print(f"picture made from the prompt: {picture or Path(result.run_dir) / PICTURE_FILE}")
     print(f"run folder: {result.run_dir}")
     if options.random_seed:  # drawn by the backend: what the artist types to get this result again
         print(f"seed: {result.seed} (random; --seed {result.seed} makes the same objects)")
     return EXIT_PARTIAL if failed else EXIT_OK
 
 
-def _suggest(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> tuple[list[str], bool] | None:
-    """The names the grounding model suggests (in a run folder of their own), and whether any
-    was seen more than once; None (after saying why) when it suggests nothing."""
-    request = SuggestRequest(id=_job_id(), image=str(args.image))
+def _suggest(image: str, engine: Any, interrupts: Interrupts) -> tuple[list[str], bool] | int:
+    """The names the grounding model suggests for ``image`` (in a run folder of their own), and whether any
+    was seen more than once; the exit code (after saying why) when it suggests nothing."""
+    request = SuggestRequest(id=_job_id(), image=image)
     job = command_job(request.id, interrupts)
     printer = job.emit
     try:
@@ -344,7 +361,7 @@ def _suggest(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> t
     except ProtocolError as exc:
         printer.finish()
         print(f"error: suggesting names failed: {exc.message} [{exc.code.value}]", file=sys.stderr)
-        return None
+        return failure_code(exc)
     printer.finish()
     every = result.all_instances
     print(f"suggested: {', '.join(result.names)}" + (" (every instance)" if every else ""))

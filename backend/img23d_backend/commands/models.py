@@ -14,7 +14,7 @@ downloaded), exit 1 when one is damaged.
 ``models download NAME`` fetches one model into the Hugging Face cache with progress on stderr
 (``models.download``: resumable, file by file; Ctrl-C stops after the current file). A model whose
 licence restricts territory or use is refused, with nothing fetched, unless ``--accept-licence``
-is given. Exit codes: 0 done, 1 failed, refused or damaged, 2 the command line was wrong.
+is given. Exit codes: 0 done, 1 failed or damaged, 2 the command line was wrong or the licence not accepted.
 """
 
 from __future__ import annotations
@@ -31,12 +31,12 @@ from img23d_protocol import MODEL_FAMILIES, SHAPE_MODELS, TINY_MODELS, ErrorCode
 from ..env.interrupts import Interrupts
 from ..models import cache
 from ..models.damage import damage_sentence, find_damage, unchecked_files
-from ..catalog import (DEFAULT_EDITOR, DEFAULT_PARTS, DEPTH, EDITORS, FAMILY_ROWS, GROUNDING, MATERIALS, MATTING, PARTS,
-                       ModelSpec, default_tiny_root, tiny_matting, tiny_model_set)
+from ..catalog import (DEFAULT_EDITOR, DEFAULT_PARTS, MODEL_TABLES, ModelSpec, default_tiny_root, tiny_matting,
+                       tiny_model_set)
 from ..models.download import download
 from ..models.hub import offline_requested, part_folders, resolve_model_dir
 from ..editors.table import EDITOR_ROWS, tiny_editor
-from .options import EXIT_FAILED, EXIT_OK, said_failure
+from .options import EXIT_FAILED, EXIT_OK, failure_code, said_failure
 from .progress import ProgressPrinter
 
 
@@ -66,12 +66,8 @@ def offered_models(models: str = "default") -> list[NamedModel]:
                 # each other image editor's replica (the default one's is listed above)
                 *(NamedModel(f"editor/tiny-{choice}", tiny_editor(default_tiny_root(), choice))
                   for choice in EDITOR_ROWS if choice != DEFAULT_EDITOR)]
-    tables: list[tuple[str, dict[str, ModelSpec]]] = [
-        ("grounding", GROUNDING), ("matting", MATTING),
-        # Each family's shape, delight and paint models (a paint model may come from several repositories:
-        # its ``sources``).
-        *FAMILY_ROWS.items(), ("depth", DEPTH), ("materials", MATERIALS), ("editor", EDITORS), ("parts", PARTS)]
-    return [NamedModel(f"{role}/{choice}", spec) for role, table in tables for choice, spec in table.items()]
+    # Every table's (a paint model may come from several repositories: its ``sources``).
+    return [NamedModel(f"{role}/{choice}", spec) for role, table in MODEL_TABLES for choice, spec in table.items()]
 
 
 def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -230,7 +226,7 @@ def _download(model: NamedModel, args: argparse.Namespace) -> int:
     except ProtocolError as exc:
         printer.finish()
         print(f"error: {exc.message} [{exc.code.value}]", file=sys.stderr)
-        return EXIT_FAILED
+        return failure_code(exc)   # a licence not accepted is a refusal (2), as in every command
     finally:
         interrupts.restore()
     printer.finish()

@@ -20,6 +20,10 @@ from img23d_protocol import (ACCEPT_LONG_FLAG, COMPLETE_HIDDEN_CHOICES, DETAILED
 # Every command's exit codes (the module docstring of ``cli`` words them for users): all asked for was made; the
 # job failed; its arguments or input refused (nothing ran); some targets failed and the rest were made.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+# The refusals a person answers by changing the command (a flag to add, an input to fix): exit code 2 with bad
+# input, not 1, which a pipeline reads as a job that ran and failed (docs/cli.md's table). A licence or a long job
+# not accepted is refused before any model loads, so no run folder is made (they exited 1, a failed job's code).
+REFUSALS = frozenset({ErrorCode.BAD_REQUEST, ErrorCode.LICENCE_NOT_ACCEPTED, ErrorCode.LONG_JOB_NOT_ACCEPTED})
 
 
 def add_job_options(parser: argparse.ArgumentParser, game_ready: bool = True, hidden: bool = True) -> None:
@@ -172,8 +176,9 @@ def usage_message(exc: ProtocolError) -> str:
 
 
 def failure_code(exc: ProtocolError) -> int:
-    """The exit code a failure means: 2 for a bad request (arguments or input refused), 1 for any other."""
-    return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
+    """The exit code a failure means: 2 for a refusal (arguments or input refused, a licence or a long job not
+    accepted: ``REFUSALS``), 1 for any other."""
+    return EXIT_USAGE if exc.code in REFUSALS else EXIT_FAILED
 
 
 def said_failure(exc: ProtocolError) -> int:

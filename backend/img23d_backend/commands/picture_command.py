@@ -21,6 +21,7 @@ from img23d_protocol import (JobOptions, PictureJobResult, PictureRequest, Proto
 
 from ..editors.text_prompt import PICTURE_MULTIPLE, PICTURE_SIDES, check_side
 from ..env.interrupts import Interrupts
+from ..models.hub import offline_requested
 from .options import EXIT_OK, RANDOM, refused_usage, seed_argument
 from .picture_terms import picture_terms
 from .progress import ProgressPrinter, log_to_stderr
@@ -58,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
 
         result = session_job.run_command(
             args.out, Models.from_args(args), request, printer, interrupts, PictureJobResult,
-            before=lambda session: print(picture_terms(session.engine.manager), flush=True))
+            before=lambda session: print(picture_terms(session.engine.manager, args.offline or offline_requested()),
+                                         flush=True))
     if isinstance(result, int):
         return result   # stopped or failed, said already
     for number, (path, seed) in enumerate(zip(result.pictures, result.seeds, strict=True), 1):

@@ -19,14 +19,16 @@ from ..models.registry import GB
 ROLE = "editor"
 
 
-def picture_terms(manager: Any) -> str:
-    """One sentence naming the picture's model, its licence and (not cached) its download's size."""
+def picture_terms(manager: Any, offline: bool = False) -> str:
+    """One sentence naming the picture's model, its licence and (not cached) its download's size; ``offline``
+    (--offline, or downloads switched off): no download is promised, since none can happen (the job's own sentence
+    says the model is missing)."""
     spec = manager.spec(ROLE)
     stated = spec.licence
     licence = stated.licence.name if stated is not None else "licence unknown"
     said = f"the picture is made from the prompt by {spec.display} ({licence})"
     entry = cache.describe(spec, cache.scan_cache() if spec.local_path is None else None, [])
-    if entry.state == "cached":
+    if entry.state == "cached" or offline:
         return said
     here = f", {entry.size_bytes / GB:.1f} GB of it here" if entry.state == "partial" else ""
     return f"{said}: about {spec.size_bytes / GB:.1f} GB to download first{here}"

@@ -1,5 +1,6 @@
 """How a command shows a job's protocol events: a one-line progress bar on a terminal, plain lines
-elsewhere; what it says of a job that did not finish; and where its log lines go (stderr)."""
+elsewhere, and a job's estimate (``ESTIMATE_STAGE``) as a whole line of its own that stays, above the bar; what it
+says of a job that did not finish; and where its log lines go (stderr)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time
 from contextlib import contextmanager
 from typing import Any, Iterator, TextIO
 
-from img23d_protocol import Artifact, Error, ErrorCode, Message, Progress, ProtocolError
+from img23d_protocol import ESTIMATE_STAGE, Artifact, Error, ErrorCode, Message, Progress, ProtocolError
 
 from ..env.heartbeat import interval_seconds
 from ..env.interrupts import Interrupts, exit_code
@@ -43,14 +44,21 @@ def command_logging() -> Iterator[None]:
         root.setLevel(level)
 
 
+def is_terminal(stream: TextIO) -> bool:
+    """Whether ``stream`` is a terminal, where the bar is redrawn in place (a test stands in a terminal here)."""
+    return stream.isatty()
+
+
 class ProgressPrinter:
-    """Shows protocol events as a one-line progress bar on a terminal, plain lines elsewhere."""
+    """Shows protocol events as a one-line progress bar on a terminal, plain lines elsewhere; an estimate as a
+    whole line that stays (on a terminal the bar overwrote it within milliseconds, cut at ``BAR_CHARS``)."""
 
     WIDTH = 24
+    BAR_CHARS = 110   # the bar's line on a terminal: one line of a narrow one, redrawn in place
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
-        self.tty = stream.isatty()
+        self.tty = is_terminal(stream)
         self.run_dir: str | None = None
         self._last_stage = ""
         self._last_line = 0.0
@@ -76,11 +84,14 @@ class ProgressPrinter:
             self._line(f"  ! {message.target or ''}: {message.message} [{message.code}]")
 
     def _progress(self, p: Progress) -> None:
+        if p.stage == ESTIMATE_STAGE:
+            self._estimate(p.message)
+            return
         fraction = p.step / p.total if p.total else 0.0
         filled = int(fraction * self.WIDTH)
         text = f"[{p.stage:<9}] {'#' * filled}{'.' * (self.WIDTH - filled)} {p.step}/{p.total} {p.message}"
         if self.tty:
-            self.stream.write("\r" + text[:110].ljust(110))
+            self.stream.write("\r" + text[:self.BAR_CHARS].ljust(self.BAR_CHARS))
             self.stream.flush()
             self._open_line = True
         elif p.stage != self._last_stage or p.step in (0, p.total) \
@@ -89,6 +100,14 @@ class ProgressPrinter:
             # "drawing up to 40 parts, about 90 s"): said before the work, in a log as on a terminal.
             self._line(text)
         self._last_stage = p.stage
+
+    def _estimate(self, text: str) -> None:
+        """What the job expects to take, whole, on a line of its own; on a terminal the bar is cleared first and
+        drawn again below it by the next event."""
+        if self.tty and self._open_line:
+            self.stream.write("\r" + " " * self.BAR_CHARS + "\r")
+            self._open_line = False
+        self._line(f"expected: {text}")
 
     def _line(self, text: str) -> None:
         if self._open_line:

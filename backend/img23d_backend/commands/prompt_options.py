@@ -1,7 +1,8 @@
 """``generate``'s picture or ``--prompt`` (issue 76): the picture argument, the prompt and the made picture's side,
 and their checks once every argument is read, before anything is loaded: one of a picture or a prompt, the prompt
-checked as the protocol checks it (``validate_prompt``), ``--picture-size`` only with a prompt (it is then the job's
-``--edit-size``: the area the image editor paints at), and no ``--targets auto`` for a picture not yet made.
+checked as the protocol checks it (``validate_prompt``), and ``--picture-size`` only with a prompt (it is then the job's
+``--edit-size``: the area the image editor paints at). ``--targets auto`` with a prompt reads its names from the
+picture once it is made (``cli._generate``).
 """
 
 from __future__ import annotations
@@ -30,17 +31,10 @@ def add_prompt_arguments(gen: argparse.ArgumentParser) -> None:
                           "(--edit-size)")
 
 
-def check_prompt_arguments(args: argparse.Namespace, auto: bool) -> None:
-    """One of a picture or a prompt, each refusal one sentence; ``auto``: ``--targets auto`` was given."""
-    _check_prompt(args)
-    if auto and args.prompt:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "--targets auto reads a picture there is not yet: with --prompt, "
-                                                   "give the names, or none for one object")
-
-
-def _check_prompt(args: argparse.Namespace) -> None:
+def check_prompt_arguments(args: argparse.Namespace) -> None:
     """generate's picture or prompt, one of them, the prompt checked as the protocol checks it; --picture-size
-    only with a prompt, and then it is the job's --edit-size (the area the image editor paints at)."""
+    only with a prompt, and then it is the job's --edit-size (the area the image editor paints at). Each refusal
+    is one sentence."""
     if args.prompt is not None and not args.prompt:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "--prompt is empty: type what the picture should show")
     prompt = validate_prompt(args.prompt or "")

@@ -22,6 +22,7 @@ from ..models import dtypes, preflight, role_devices, step_costs
 from ..models.hub import offline_requested
 from ..models.manager import ModelManager, Policy
 from ..models.memory import device_memory
+from ..models.stage_seconds import host_seconds
 from ..catalog import PAINT_ROLES, ModelSet, shape_kind
 from ..runs.folders import RunFolder
 from ..editors import costs as editor_costs
@@ -117,12 +118,20 @@ class EngineContext:
         views = step_costs.request_references(request, EditorOptions.of(editor).pictures) if editor else ()
         # Each model's weights in 16 bits as its spec states them: a replica of another size works in proportion.
         completion = editor_costs.completion_costs(editor, self.device, views) if editor is not None else None
-        # The material model runs on the paint model's views, at their side where it is smaller than its own.
-        view_side = int(self.manager.spec("paint").options.get("view_size", 0)) if "paint" in roles else 0
-        materials = (materials_seconds(self.manager.spec("materials"), self.device, view_side)
-                     if "materials" in roles else 0.0)
+        # The material model's compute, and the bake of its maps at the default texture's size (its tiny replica's
+        # whole time: the model's alone said "about 1 s" of 5 to 6).
+        materials = self.materials_model_seconds() + host_seconds("materials", 1) if "materials" in roles else 0.0
         most = editor_costs.most_edit_pixels(editor) if editor is not None else 0
         return step_costs.step_costs(self.device, completion, pixels, materials, most)
+
+    def materials_model_seconds(self) -> float:
+        """One painted object's material step by the set's model alone (``materials.costs``), on the paint model's
+        views, at their side where it is smaller than the model's own; 0 without a material model."""
+        roles = self.manager.roles
+        if "materials" not in roles:
+            return 0.0
+        view_side = int(self.manager.spec("paint").options.get("view_size", 0)) if "paint" in roles else 0
+        return materials_seconds(self.manager.spec("materials"), self.device, view_side)
 
     def limits(self) -> dict[str, int]:
         """The largest settings one target fits with, beside the models its stage holds."""

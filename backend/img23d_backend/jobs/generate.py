@@ -26,7 +26,8 @@ from ..stages.mesh.tail import Tail
 from ..stages.paint.unwrap import Unwrapper
 from ..views.given import ObjectViews, prepare_views, read_given
 from ..views.memory import check_views_memory
-from . import completing, cutting, finishing, generate_parts, materials, prompt_picture, shaping, splat_files
+from . import (completing, cutting, finishing, generate_parts, job_estimate, materials, prompt_picture, shaping,
+               splat_files)
 from .shape_views import views_memory
 from .base import OutOfMemory, check_names_apart, plain_number
 from .context import EngineContext
@@ -96,6 +97,7 @@ class GenerateRun(PaintingRun[G]):
 
     def body(self) -> GenerateJobResult:
         manifest = self.run_folder.manifest
+        job_estimate.say(self)   # every stage it will run, before the first: a line of its own
         image = prompt_picture.make_input(self) if prompt_picture.prompt_of(self.request) else self.load_input()
         records = self._plan_targets(image)
         manifest.records = records

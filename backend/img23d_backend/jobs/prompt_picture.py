@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from img23d_protocol import (Artifact, ArtifactKind, GenerateRequest, PictureRequest, RegenerateRequest,
-                             check_boxes, check_picture_or_prompt, duration, name_from_prompt, seed_at,
-                             validate_prompt)
+from img23d_protocol import (ESTIMATE_STAGE, Artifact, ArtifactKind, GenerateRequest, PictureRequest,
+                             RegenerateRequest, check_boxes, check_picture_or_prompt, duration, name_from_prompt,
+                             seed_at, validate_prompt)
 
 from ..editors.picture_costs import expected_picture_seconds
 from ..editors.text_picture import ROLE, check_picture_memory, make_pictures, picture_size
 from ..editors.text_prompt import check_maker, check_side
+from ..models.stage_seconds import host_seconds
 from ..models.step_costs import device_label, refuse_long_run
 from ..readers.images import LoadedImage, load_image
 from ..runs.folders import PICTURE_FILE
@@ -105,9 +106,12 @@ def object_name(request: GenerateRequest | RegenerateRequest) -> str:
 
 def expected_seconds(manager: Any, side: int) -> float:
     """How long the image editor takes to make a picture of ``side`` (0: the model's own) on its device: its
-    measured picture from text scaled to this device (``editors.picture_costs``)."""
+    measured picture from text scaled to this device (``editors.picture_costs``), and the loading and the pipeline's
+    own work beside it (``models.stage_seconds``: a tiny replica's whole time, 7 to 16 s where its compute alone
+    said about 1 s)."""
     width, height = picture_size(manager, side)
-    return expected_picture_seconds(manager.spec(ROLE), manager.device_of(ROLE), width, height)
+    return (expected_picture_seconds(manager.spec(ROLE), manager.device_of(ROLE), width, height)
+            + host_seconds("picture", 1))
 
 
 @dataclass(frozen=True)
@@ -120,21 +124,25 @@ class KeptPicture:
 
 
 def make_input(run: StepContext) -> LoadedImage:
-    """The picture made from ``run``'s prompt, kept in its run folder as its picture (``make_inputs`` with one)."""
-    [kept] = make_inputs(run, 1)
+    """The picture made from ``run``'s prompt, kept in its run folder as its picture (``make_inputs`` with one; the
+    Generate's own estimate names its time among its stages)."""
+    [kept] = make_inputs(run, 1, say_estimate=False)
     return kept.image
 
 
-def make_inputs(run: StepContext, count: int) -> list[KeptPicture]:
+def make_inputs(run: StepContext, count: int, say_estimate: bool = True) -> list[KeptPicture]:
     """``count`` pictures made from ``run``'s prompt, from the job's seed on (one a seed), each kept in its run
     folder (``variation_file``: the first as its picture), recorded in its manifest (the first as the run's
     ``image``, the others under its ``variations``), announced as a ``picture`` artifact with its seed and read back
-    as any picture is (``KeptPicture``); their expected time said before they start."""
+    as any picture is (``KeptPicture``); their expected time said before they start (``say_estimate``), as a line of
+    its own."""
     width, height = picture_size(run.manager, run.options.edit_size)
     what = f"a {width} x {height} picture" if count == 1 else f"{count} pictures of {width} x {height}"
-    expected = count * expected_seconds(run.manager, run.options.edit_size)
-    run.progress(STAGE, 0, 1, f"making {what} from the prompt: {duration(expected)} expected on "
-                              f"{device_label(run.manager.device_of(ROLE))}")
+    if say_estimate:   # a line of its own that stays (a Generate's estimate names the picture among its stages)
+        expected = count * expected_seconds(run.manager, run.options.edit_size)
+        run.progress(ESTIMATE_STAGE, 0, 0, f"{duration(expected)} on {device_label(run.manager.device_of(ROLE))}: "
+                                           f"making {what} from the prompt")
+    run.progress(STAGE, 0, 1, f"making {what} from the prompt")
     seeds = [seed_at(run.options.seed, offset) for offset in range(count)]
     with run.stage(STAGE):
         made = make_pictures(run.manager, prompt_of(run.request), seeds, run.job.cancel, side=run.options.edit_size)

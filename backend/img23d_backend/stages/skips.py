@@ -118,7 +118,12 @@ def _stopped(what: str, exc: BaseException, kind: type[_Stopped]) -> _Stopped:
     what failed and why."""
     if is_out_of_memory(exc):
         placement.release_cached_memory()
-    log.error("%s: %r", what, exc)
+    if isinstance(exc, ProtocolError):
+        # Its sentence reaches the user as the job's or the skip's own, with its code: an error line with the
+        # exception's repr as well said it twice on the command line (-v shows this one).
+        log.info("%s: %s", what, exc.message)
+    else:  # a library's failure: its type and whole message, for a report (the sentence quotes the start)
+        log.error("%s: %r", what, exc)
     return kind(_code(exc), f"{what}: {reason(exc)}", f"{type(exc).__name__}: {exc}"[:300])
 
 

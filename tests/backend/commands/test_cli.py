@@ -16,6 +16,7 @@ import trimesh
 from cli_inprocess import RunCli
 from ctrl_c import killed_if_left, rest_of_stderr, stopped_during_start_up, wait_for_line
 from testdata import FAST_OPTIONS, HOUSE, SUBJECT
+from img23d_backend.commands import progress
 
 pytestmark = pytest.mark.process  # its subject is img23d's processes (pytest.ini)
 
@@ -100,16 +101,25 @@ def test_real_models_offline_say_what_is_missing_and_keep_the_run(backend_env: d
     assert (run / "input.png").is_file()
 
 
-def test_generate_textured_on_the_subject(cli: RunCli, tmp_path: Path) -> None:
+def test_generate_textured_on_the_subject(cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A painted object, and with ``--splats`` its Gaussian splats beside its GLB (issue 57): in the
-    manifest and the printed results, each Gaussian on the GLB's surface, coloured from its texture."""
+    manifest and the printed results, each Gaussian on the GLB's surface, coloured from its texture. On a
+    terminal, the job's estimate first, a whole line that stays, naming every stage, the paint's and the material
+    step's too (issue 87 item 5: the bar overwrote it at once, and a prompt's estimate named the picture alone)."""
     from splat_render import read_like_antimatter15
     from testdata import SUBJECT
 
+    monkeypatch.setattr(progress, "is_terminal", lambda stream: True)
     flags = [f for f in FAST_FLAGS if f != "--no-texture"]
     out = cli("generate", str(SUBJECT), "--models", "tiny", "--device", "cpu", "--out", str(tmp_path),
               *flags, "--texture-size", "256", "--paint-steps", "2", "--delight-steps", "2", "--splats")
     assert out.returncode == 0, out.stderr
+    shown = [line.split("\r")[-1].rstrip() for line in out.stderr.split("\n")]   # what the terminal shows
+    [estimate] = [line for line in shown if line.startswith("expected: ")]
+    assert estimate.startswith("expected: about ") and " on this CPU (" in estimate
+    for stage in ("matting", "depth", "shape", "clean-up", "paint", "materials", "export"):
+        assert f" {stage} about " in estimate, (stage, estimate)
+    assert out.stderr.index(estimate) < out.stderr.index("[paint")   # said before the stages, the bar below it
     [run] = list(tmp_path.iterdir())
     mesh = trimesh.load(run / "snowman.glb", force="mesh")
     assert mesh.visual.uv is not None and len(mesh.visual.uv) == len(mesh.vertices)

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from cli_inprocess import RunCli
 from img23d_backend.commands import picture_terms as terms
 from img23d_backend.editors import text_picture
 from img23d_backend.editors.flux2_klein.model import KLEIN_BYTES, KLEIN_SPEC
@@ -43,3 +44,24 @@ def test_the_prompts_model_its_licence_and_its_download_said_before(tmp_path: Pa
                                                     "here")
     monkeypatch.setattr(cache, "describe", described("cached", KLEIN_BYTES))
     assert terms.picture_terms(_Manager()) == f"the picture is made from the prompt by {model}"
+
+
+def test_offline_nothing_is_promised_to_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    said = terms.picture_terms(_Manager(), offline=True)
+    assert said == "the picture is made from the prompt by black-forest-labs/FLUX.2-klein-4B@e7b7dc27f9 (Apache License 2.0)"
+
+
+def test_offline_the_missing_picture_model_is_one_sentence_said_once(cli: RunCli, hub_cache: Path,
+                                                                      tmp_path: Path) -> None:
+    """Issue 87 item 9: the model's absence was said twice (a log line with the exception's repr, then the job's
+    sentence) after a promise of 14.9 GB to download that --offline forbids."""
+    done = cli("generate", "--prompt", "a wooden barrel", "--offline", "--models", "default", "--device", "cpu",
+               "--accept-long", "--out", tmp_path / "runs")
+    assert done.returncode == 1, done.stderr
+    said = done.stdout + done.stderr
+    assert "download" not in done.stdout and "ProtocolError" not in said, said
+    assert said.count("FLUX.2-klein-4B@e7b7dc27f9 is not downloaded and downloads are switched off") == 1, said
+    assert "[model_missing]" in done.stderr

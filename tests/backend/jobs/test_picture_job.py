@@ -13,8 +13,8 @@ from PIL import Image
 
 from img23d_backend.catalog import tiny_model_set
 from img23d_backend.jobs import Engine, EngineSettings, Job
-from img23d_protocol import (Artifact, ArtifactKind, ErrorCode, JobOptions, PictureJobResult, PictureRequest, Progress,
-                             ProtocolError)
+from img23d_protocol import (ESTIMATE_STAGE, Artifact, ArtifactKind, ErrorCode, JobOptions, PictureJobResult,
+                             PictureRequest, Progress, ProtocolError)
 
 PROMPT = "a wooden barrel beside a small house"
 
@@ -43,8 +43,10 @@ def test_the_picture_alone_with_its_prompt_and_its_time_said_first(engine: Engin
     assert manifest["kind"] == "picture" and manifest["status"] == "finished"
     assert manifest["image"]["prompt"]["prompt"] == PROMPT and manifest["image"]["prompt"]["seed"] == 5
     assert not list(folder.glob("*.glb"))  # no grounding, no shape: the picture alone
-    said = [e.message for e in events if isinstance(e, Progress) and e.stage == "picture"]
-    assert said[0].startswith("making a 256 x 256 picture from the prompt: about ") and " expected on this CPU" in said[0]
+    # Its expected time first, a line of its own (ESTIMATE_STAGE: the command line keeps it above its bar).
+    said = [e.message for e in events if isinstance(e, Progress) and e.stage == ESTIMATE_STAGE]
+    assert said[0].startswith("about ") and " on this CPU (" in said[0], said
+    assert said[0].endswith("): making a 256 x 256 picture from the prompt"), said
     [picture] = [e for e in events if isinstance(e, Artifact) and e.kind == ArtifactKind.PICTURE]
     assert picture.path == result.picture and picture.image_size == [256, 256] and picture.seed == 5
 
@@ -89,5 +91,5 @@ def test_variations_make_one_picture_a_seed_to_pick_from(engine: Engine) -> None
     assert all(len(v["sha256"]) == 64 for v in manifest["image"]["variations"])
     announced = [(e.path, e.seed) for e in events if isinstance(e, Artifact) and e.kind == ArtifactKind.PICTURE]
     assert announced == list(zip(result.pictures, [5, 6, 7]))
-    said = [e.message for e in events if isinstance(e, Progress) and e.stage == "picture"]
-    assert said[0].startswith("making 3 pictures of 96 x 96 from the prompt: about ")
+    said = [e.message for e in events if isinstance(e, Progress) and e.stage == ESTIMATE_STAGE]
+    assert said[0].startswith("about ") and said[0].endswith(": making 3 pictures of 96 x 96 from the prompt")

@@ -41,7 +41,9 @@ def test_a_slow_device_refuses_a_long_job_in_one_sentence_naming_the_estimate_an
     monkeypatch.setenv("IMG23D_FAILPOINTS", SLOW)
     code = cli.main([*COMPLETING, "--out", str(tmp_path)])
     err = capsys.readouterr().err.strip()
-    assert code != 0 and len(err.splitlines()) == 1, err
+    # A refusal before anything ran exits 2, as a wrong command line does (docs/cli.md): 1 is a failed job's, with
+    # a run folder whose manifest says why, and there is none.
+    assert code == 2 and len(err.splitlines()) == 1, err
     assert err.startswith("error: this job would take hours: completing hidden objects about ")
     assert " h (2 objects at " in err
     assert "on this CPU (" in err and "pass --accept-long on the command line to start it anyway" in err

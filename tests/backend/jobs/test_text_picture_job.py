@@ -89,8 +89,6 @@ def test_a_picture_that_holds_none_of_the_names_says_so_per_name_and_keeps_the_p
      "--picture-size and --edit-size both set the area the image editor paints at for a prompt: give one"),
     (("picture.png", "--picture-size", "512"), "--picture-size is the size of a picture made from --prompt; a picture "
                                                "given is read at its own size"),
-    (("--prompt", PROMPT, "--targets", "auto"), "--targets auto reads a picture there is not yet: with --prompt, give "
-                                                "the names, or none for one object"),
 ])
 def test_bad_input_is_one_sentence_and_writes_nothing(cli: RunCli, tmp_path: Path, arguments: tuple[str, ...],
                                                       sentence: str) -> None:

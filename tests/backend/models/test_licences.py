@@ -21,7 +21,7 @@ from img23d_backend.commands import cli
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models import hub
 from img23d_backend.models.registry import DEPTH, GROUNDING, MATTING
-from img23d_backend.catalog import EDITORS, MATERIALS, PAINT, PARTS, SHAPE, model_set, tiny_model_set
+from img23d_backend.catalog import EDITORS, MATERIALS, PAINT, PARTS, RIGGING, SHAPE, model_set, tiny_model_set
 from img23d_backend.families.hunyuan3d.specs import DELIGHT, HUNYUAN3D_REVISIONS
 from img23d_backend.families.step1x.texture_folders import CLEAN_PAINT
 from img23d_backend.commands.models import offered_models
@@ -31,7 +31,7 @@ from img23d_protocol import (MODEL_LICENCES, NOT_OFFERED, ErrorCode, GenerateReq
 
 TENCENT = "tencent-hunyuan-3d-2.0-community"
 ALL_REAL = [*GROUNDING.values(), *MATTING.values(), *SHAPE.values(), DELIGHT, *PAINT.values(), CLEAN_PAINT,
-            *DEPTH.values(), *MATERIALS.values(), *EDITORS.values(), *PARTS.values()]
+            *DEPTH.values(), *MATERIALS.values(), *EDITORS.values(), *PARTS.values(), *RIGGING.values()]
 
 
 @pytest.fixture
@@ -129,7 +129,7 @@ def _fake_shape_hub(hub_cache: Path, patch: pytest.MonkeyPatch) -> FakeHub:
 def test_a_restricted_download_is_refused_without_consent_and_fetches_nothing(
         hub_cache: Path, online: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     fake = _fake_shape_hub(hub_cache, monkeypatch)
-    assert cli.main(["models", "download", "shape/2mini-turbo"]) == 1
+    assert cli.main(["models", "download", "shape/2mini-turbo"]) == 2  # a refusal, as in every command
     error = capsys.readouterr().err
     assert "was not downloaded: its licence (Tencent Hunyuan 3D 2.0 Community License" in error
     assert "--accept-licence" in error and "[licence_not_accepted]" in error
@@ -190,7 +190,8 @@ def test_generate_on_the_command_line_refuses_without_accept_licence(
         capsys: pytest.CaptureFixture[str]) -> None:
     calls = _recording_snapshots(monkeypatch)
     out = tmp_path / "runs"
-    assert cli.main(["generate", str(HOUSE), "--targets", "house", "--device", "cpu", "--out", str(out)]) == 1
+    # Refused before any model loads, with no run folder: exit 2, not a failed job's 1 (docs/cli.md).
+    assert cli.main(["generate", str(HOUSE), "--targets", "house", "--device", "cpu", "--out", str(out)]) == 2
     assert "[licence_not_accepted]" in capsys.readouterr().err and all(calls)
     assert not any(out.iterdir()) if out.exists() else True
     # --accept-long: on a CPU the default job's material step may be estimated at an hour or more,

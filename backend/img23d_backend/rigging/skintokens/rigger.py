@@ -35,18 +35,15 @@ from ..names import chain_names, humanoid_names
 from ..rigger import Rig, RigMesh, RigOptions
 from ..skeleton import BadSkeleton, Skeleton
 from ..skin import Skin
-from .config import CHECKPOINT_FILE, CHECKPOINT_SHA256, FILES, REPO_ID, REVISION
+from .config import FILES
 from .decoding import DecodingSettings
+from .facts import ROLE, ROW, SPEC
 from .loader import load_skintokens, loaded_network
 from .pipeline import RigSettings, rig_mesh
 from .replica import write_replica
 
 NAME = "SkinTokens"
-ROLE = "rigging"   # its role in the model manager (a rig job registers it on first use)
-SPEC = ModelSpec(role=ROLE, repo_id=REPO_ID, revision=REVISION, allow_patterns=FILES, exact_files=True,
-                 size_bytes=1_600_000_000, options={"sha256": {CHECKPOINT_FILE: CHECKPOINT_SHA256}})
-TINY_FOLDER = "skintokens"
-TINY_BYTES = 8 << 20
+TINY_FOLDER, TINY_BYTES = ROW.tiny_folder, ROW.tiny_bytes
 # The tiny replica's decoding: two beams and a short sequence (its random weights never choose the end
 # sooner than the grammar forces it); the real model decodes as upstream does (``DecodingSettings``).
 TINY_DECODING = DecodingSettings(beams=2, max_new_tokens=48)
@@ -73,9 +70,8 @@ def spec_for(models: str, tiny_root: Path) -> ModelSpec:
     if it is not there yet)."""
     if models != "tiny":
         return SPEC
-    folder = model_folder("tiny", tiny_root)
-    return ModelSpec(role=ROLE, repo_id=f"tiny/{TINY_FOLDER}", local_path=folder, allow_patterns=FILES,
-                     exact_files=True, size_bytes=TINY_BYTES, options={"replica": "tiny"})
+    model_folder("tiny", tiny_root)
+    return ROW.tiny_spec(tiny_root)
 
 
 def full_size_spec(root: Path) -> ModelSpec:

@@ -1,0 +1,107 @@
+"""What a Generate is expected to take, every stage it will run, said once before its first stage as a line of its
+own (``ESTIMATE_STAGE``): the picture made from a prompt, grounding, matting, completion, depth, shape, clean-up,
+paint, materials, the game-ready finish and the GLBs' writing, each as the job's options and models will run it.
+
+Only the picture had an estimate (the other slow steps were weighed against the hour, not said): a Generate from a
+prompt said "about 1 s" for its picture and nothing of its paint, then ran 18 minutes on a CPU. Each stage's seconds
+are its work beside its model (``models.stage_seconds.HOST``, scaled by the CPU's probe) and its model's compute
+(the picture's, the completion's and the material step's own estimates, the shape's and the paint's from
+``stage_seconds.MODEL``); ``models/stage_seconds.py`` says how far off they may be.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from img23d_protocol import ESTIMATE_STAGE, box_for, duration
+
+from ..catalog import paint_steps, shape_kind, shape_steps
+from ..models.stage_seconds import MODEL, host_seconds
+from ..models.step_costs import device_label
+from ..models.throughput import probe
+from . import prompt_picture
+
+
+@dataclass(frozen=True)
+class StageTime:
+    stage: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class JobEstimate:
+    """A job's stages, each with its expected seconds, on ``device`` (as a sentence names it)."""
+
+    device: str
+    stages: tuple[StageTime, ...]
+
+    @property
+    def total_s(self) -> float:
+        return sum(stage.seconds for stage in self.stages)
+
+    def sentence(self) -> str:
+        """"about 4 min on this CPU (AMD EPYC): the picture about 8 s, grounding about 2 s, ..., export about 5 s"."""
+        each = ", ".join(f"{stage.stage} {duration(stage.seconds)}" for stage in self.stages)
+        return f"{duration(self.total_s)} on {self.device}: {each}"
+
+
+def say(run: Any) -> JobEstimate:
+    """The Generate ``run``'s estimate, said as its own line before its first stage."""
+    estimate = generate_estimate(run)
+    run.progress(ESTIMATE_STAGE, 0, 0, estimate.sentence())
+    return estimate
+
+
+def generate_estimate(run: Any) -> JobEstimate:
+    """Every stage the Generate ``run`` will run, with its seconds on this machine (``run``: a ``GenerateRun``)."""
+    request, options, manager = run.request, run.options, run.manager
+    roles = manager.roles
+    names = list(request.targets)
+    objects = max(1, len(names))            # every instance of a name ("all") is not known before grounding
+    made = objects * max(1, options.variations)   # each candidate is shaped, painted and written
+    texture = options.texture and run.engine.can_paint
+    shape = manager.spec("shape")
+    octree = shape_kind(shape).octree_for(options.octree_resolution)
+    stages: list[tuple[str, float]] = []
+    if prompt_picture.prompt_of(request):
+        stages.append(("the picture", prompt_picture.expected_seconds(manager, options.edit_size)))
+    if any(box_for(request.boxes, name) is None for name in names):
+        stages.append(("grounding", host_seconds("grounding", 0)))   # one answer names them all
+    stages.append(("matting", host_seconds("matting", objects)))
+    if options.complete_hidden != "never" and "editor" in roles:
+        # "auto" completes the objects it finds covered: at most every one
+        completing = "completion up to" if options.complete_hidden == "auto" else "completion"
+        stages.append((completing, objects * run.engine.step_costs(request).completion_seconds(options.edit_size)))
+    stages.append(("depth", host_seconds("depth", objects)))
+    stages.append(("shape", host_seconds("shape", made, octree=octree)
+                   + made * _model("shape", shape, shape_steps(shape, options.steps),
+                                   1 if shape_kind(shape).embedded_guidance else 2, manager)))
+    stages.append(("clean-up", host_seconds("cleanup", made, octree=octree)))
+    if texture:
+        paint = manager.spec("paint")
+        steps = paint_steps(paint, options.paint_steps) if paint.paint_kind is not None else 0
+        stages.append(("paint", host_seconds("paint", made, texture_side=options.texture_size, octree=octree)
+                       + made * _model("paint", paint, steps, 1, manager)))
+        if options.materials and "materials" in roles:   # the model's compute, and its bake at this texture's size
+            stages.append(("materials", made * run.engine.materials_model_seconds()
+                           + host_seconds("materials", made, texture_side=options.texture_size)))
+    if options.topology != "as-generated":
+        stages.append(("game-ready finish", host_seconds("finish", made)))
+    stages.append(("export", host_seconds("export", made, texture_side=options.texture_size if texture else 0)))
+    return JobEstimate(device=device_label(manager.device_of("shape")),
+                       stages=tuple(StageTime(stage, seconds) for stage, seconds in stages))
+
+
+def _model(stage: str, spec: Any, steps: int, passes: int, manager: Any) -> float:
+    """One object's compute by the model ``spec`` of ``stage``, at its share of the published weights, on its
+    device's probe (float32 on a CPU, float16 on a GPU)."""
+    figure = MODEL[stage]
+    device = manager.device_of(spec.role)
+    dtype = torch.float32 if getattr(device, "type", str(device)) == "cpu" else torch.float16
+    share = spec.size_bytes / figure.published_bytes if spec.size_bytes else 1.0
+    return figure.seconds(steps, passes, share, probe(device, dtype).gflops)
+
+
+__all__ = ["JobEstimate", "StageTime", "generate_estimate", "say"]
