@@ -5,7 +5,8 @@ variations are loaded beside it (``load``), for the artist to pick another.
 
 Each is packed into the .blend (a moved .blend kept only a link to a run folder it no longer had) and tagged with
 the prompt and seed it was made from: a Generate from it names its run and objects from the prompt, and says in
-one sentence when the panel's Prompt is another (``prompt_unused``). Each is checked from its header before it is
+one sentence when the panel's Prompt is another (``prompt_unused``), and sends the prompt and seed with the picture
+for its run's manifest to keep (``made_from``). Each is checked from its header before it is
 loaded, within its job's picture budget (``texture_guard.picture_budget``), and Make Picture takes no more pictures
 than it asked for (``load_made``)."""
 
@@ -20,8 +21,10 @@ from img23d_client import texture_guard
 
 from . import scene_import
 
-# On a made picture's image: the prompt it was made from (its seed beside it, as "img23d_seed": ``scene_import.tag``).
+# On a made picture's image: the prompt and the seed it was made from (``scene_import.tag``: a seed past 32 bits as
+# its digits).
 PROMPT_TAG = scene_import.PROP_PREFIX + "prompt"
+SEED_TAG = scene_import.PROP_PREFIX + "seed"
 
 
 class TooMany(Exception):
@@ -97,6 +100,26 @@ def made_prompt(image: bpy.types.Image) -> str:
     """The prompt ``image`` was made from (``PROMPT_TAG``), "" for any other image."""
     value = image.get(PROMPT_TAG)
     return value if isinstance(value, str) else ""
+
+
+def made_from(image: bpy.types.Image) -> tuple[str, int | None]:
+    """What a Generate from ``image`` sends of it (``image_prompt``, ``image_seed``): the prompt and seed img23d made
+    it from, each as the backend checks it; ("", None) for any other image. A tag edited into what the backend
+    refuses (a prompt of 3,000 characters, a seed of -1) is left out: it is a record, and the picture is still sent."""
+    prompt = made_prompt(image)
+    if not prompt.strip():
+        return "", None
+    try:
+        prompt = protocol.validate_image_prompt(prompt)
+    except protocol.ProtocolError:
+        prompt = ""
+    seed = image.get(SEED_TAG)
+    if isinstance(seed, str) and seed.isascii() and seed.isdigit():  # a seed past 32 bits, kept as its digits
+        seed = int(seed)
+    try:
+        return prompt, protocol.validate_image_seed(seed) if isinstance(seed, int) else None
+    except protocol.ProtocolError:
+        return prompt, None
 
 
 def made_name(image: bpy.types.Image) -> str:

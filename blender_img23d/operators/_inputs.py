@@ -40,6 +40,15 @@ def image_file(context: bpy.types.Context) -> tuple[Path, str]:
     return path, path.stem
 
 
+def picked_made_from(context: bpy.types.Context) -> tuple[str, int | None]:
+    """The picked image's prompt and seed when img23d made it (``made_pictures.made_from``), sent beside it so that
+    its run's manifest says what its picture was made from; ("", None) for a file or any other image."""
+    settings = context.scene.img23d
+    if settings.image_source != "DATABLOCK" or settings.image is None:
+        return "", None
+    return made_pictures.made_from(settings.image)
+
+
 def image_picked(context: bpy.types.Context) -> bool:
     """Whether the panel has an image picked (a file named, or an image of the .blend chosen)."""
     settings = context.scene.img23d

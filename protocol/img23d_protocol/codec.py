@@ -19,7 +19,8 @@ from .parted_names import validate_parts
 from .parts_models import check_parts_model
 from .picture import PictureRequest, check_picture_prompt
 from .plain import NotPlainJSON, finite_number, loads
-from .prompt import check_picture_or_prompt, validate_prompt
+from .prompt import (check_made_from, check_picture_or_prompt, validate_image_prompt, validate_image_seed,
+                     validate_prompt)
 from .rig_bones import validate_bones
 from .rig_levels import check_one_skeleton, validate_levels
 from .version import PROTOCOL_MAJOR
@@ -139,6 +140,10 @@ def _build(cls: type[Message], data: dict[str, Any]) -> Message:
             value = check_parts_model(value)
         elif name == "prompt" and cls in (GenerateRequest, PictureRequest):
             value = validate_prompt(value)
+        elif name == "image_prompt" and cls is GenerateRequest:
+            value = validate_image_prompt(value)
+        elif name == "image_seed" and cls is GenerateRequest:
+            value = validate_image_seed(value)
         elif name == "completion_off":
             value = validate_completion_off(value)
         elif name == "views":
@@ -169,6 +174,7 @@ def _build(cls: type[Message], data: dict[str, Any]) -> Message:
     message = cls(**values)
     if isinstance(message, GenerateRequest):
         check_picture_or_prompt(message.image, message.prompt, required=False)
+        check_made_from(message.image, message.image_prompt, message.image_seed)
     elif isinstance(message, PictureRequest):
         check_picture_prompt(message.prompt)
     elif isinstance(message, RigRequest):

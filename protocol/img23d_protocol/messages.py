@@ -91,6 +91,10 @@ class GenerateRequest(PictureNamesRequest):
     # (1.24) What the picture should show, when the artist has none (``prompt.py``): the backend makes the
     # picture from it, then reads it as any picture. ``image`` is then empty: a request gives one or the other.
     prompt: str = ""
+    # (1.27) What ``image`` was made from when img23d made it (Make Picture, a Generate from a prompt): its prompt and
+    # seed, which the run's manifest keeps beside the picture (``prompt.py``). ""/None: none, or an older add-on.
+    image_prompt: str = ""
+    image_seed: int | None = None
 
 
 @dataclass

@@ -6,6 +6,10 @@ dropped without a word (the chain reads the picture), so it is refused instead.
 
 A prompt's short name (``name_from_prompt``) is shared by both sides: the backend names a picture's run folder and
 a prompt's one object by it, the add-on a picture's collection and the run it makes from a picked picture.
+
+(1.27) A picked picture that img23d made from a prompt (Make Picture's, a Generate's) is sent with that prompt and
+its seed (``image_prompt``, ``image_seed``), which the run's manifest keeps; they are checked as a prompt and a
+seed are (``validate_image_prompt``, ``validate_image_seed``), and only beside a picture (``check_made_from``).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import unicodedata
 from typing import Any
 
 from .errors import ErrorCode, ProtocolError
+from .options import OPTION_RANGES
 
 # FLUX.2 [klein] 4B's text encoder (Qwen3 in diffusers' Flux2KleinPipeline) reads at most
 # ``max_sequence_length`` = 512 tokens of the chat-templated prompt and truncates the rest without a
@@ -37,23 +42,55 @@ def validate_prompt(value: Any) -> str:
     """A request's prompt as it arrived, checked: text, not only spaces, at most ``MAX_PROMPT_CHARS``
     characters, no control characters but line breaks and tabs, no half of a UTF-16 pair (what JSON's
     ``\\ud800`` escapes decode to: text that cannot be written as UTF-8). "" is no prompt."""
+    return _checked_text(value, "prompt", "the prompt", "type what the picture should show",
+                         "as the text model reads no more")
+
+
+def validate_image_prompt(value: Any) -> str:
+    """(1.27) A generate request's ``image_prompt``, the prompt its picture was made from, checked as a prompt is
+    (``validate_prompt``): it goes into the run's manifest, written as UTF-8. "" (or none, from an older add-on) is
+    a picture made from no prompt, or one img23d did not make."""
+    return _checked_text("" if value is None else value, "image_prompt", "the picture's prompt (image_prompt)",
+                         "send none for a picture made from no prompt", "as a prompt may be")
+
+
+def validate_image_seed(value: Any) -> int | None:
+    """(1.27) A generate request's ``image_seed``, the seed its picture was made from: a whole number in the range a
+    seed is given in (``OPTION_RANGES["seed"]``); None (absent, from an older add-on) is none."""
+    allowed = OPTION_RANGES["seed"]
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not allowed.low <= value <= allowed.high:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"image_seed (the picture's seed) must be a whole number from "
+                                                   f"{allowed.low:,} to {int(allowed.high):,}, or none")
+    return value
+
+
+def check_made_from(image: str, image_prompt: str, image_seed: int | None) -> None:
+    """Refuse, in one sentence, a picture's prompt or seed (``image_prompt``, ``image_seed``) in a request without a
+    picture: they say what a picked picture was made from, and a request from a prompt has none to say it of."""
+    if not image and (image_prompt or image_seed is not None):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "image_prompt and image_seed say what a picked picture was made "
+                                                   "from: send them with the picture, or send neither")
+
+
+def _checked_text(value: Any, key: str, what: str, blank: str, why_short: str) -> str:
     if not isinstance(value, str):
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "prompt must be a string")
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{key} must be a string")
     if not value:
         return value
     if not value.strip():
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "the prompt holds only spaces: type what the picture should show")
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{what} holds only spaces: {blank}")
     if len(value) > MAX_PROMPT_CHARS:
         raise ProtocolError(ErrorCode.BAD_REQUEST,
-                            f"the prompt is {len(value):,} characters; at most {MAX_PROMPT_CHARS:,}, as the "
-                            "text model reads no more")
+                            f"{what} is {len(value):,} characters; at most {MAX_PROMPT_CHARS:,}, {why_short}")
     for ch in value:
         category = unicodedata.category(ch)
         if category == "Cc" and ch not in PROMPT_WHITESPACE:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"the prompt contains a control character (U+{ord(ch):04X}); "
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{what} contains a control character (U+{ord(ch):04X}); "
                                                        "only line breaks and tabs may be in it")
         if category == "Cs":
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"the prompt is not valid text (a lone U+{ord(ch):04X}, "
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{what} is not valid text (a lone U+{ord(ch):04X}, "
                                                        "half of a UTF-16 pair): send it as UTF-8")
     return value
 

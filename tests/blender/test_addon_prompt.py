@@ -111,13 +111,17 @@ def test_make_picture_loads_the_picture_and_picks_it_and_generate_reads_it(addon
         bpy.ops.img23d.generate()
     [request] = sent
     assert request.prompt == "" and Path(request.image).name == "wooden barrel beside.png"
+    # With its prompt and seed, which the run's manifest keeps (a Generate from it recorded neither).
+    assert (request.image_prompt, request.image_seed) == (PROMPT, 4)
     assert Path(request.image).read_bytes() == packed
     assert addon.operators._inputs.image_file(bpy.context)[1] == "wooden barrel beside"
     assert "Prompt is not used" not in capfd.readouterr().out  # the picture's own prompt: nothing to say
     # An edited Prompt, with the picture picked, is said in one sentence (it was ignored without a word).
     settings.prompt = "a red cart"
+    image["img23d_seed"] = str(2**40)  # a seed past Blender's 32 bits, kept as its digits
     with pytest.raises(RuntimeError, match="stopped here by the test"):
         bpy.ops.img23d.generate()
+    assert (sent[-1].image_prompt, sent[-1].image_seed) == (PROMPT, 2**40)  # the picture's own, not the panel's
     assert (f"The Prompt is not used while an image is picked: Generate makes the objects from '{image.name}' (made "
             "from another prompt); press Make Picture for the Prompt's picture, or clear Image to make it with the "
             "objects") in capfd.readouterr().out

@@ -67,3 +67,36 @@ def test_neither_picture_nor_prompt_is_the_jobs_to_refuse() -> None:
     check_picture_or_prompt("/x/barrel.png", "")
     check_picture_or_prompt("", "a barrel")
     assert validate_prompt("") == ""
+
+
+def test_a_picked_pictures_prompt_and_seed_travel_with_it() -> None:
+    """(1.27) A picture img23d made, picked: its prompt and seed go with it, for the run's manifest to keep (a
+    Generate from it recorded neither); a request of an older add-on, without them, has none."""
+    sent = GenerateRequest(id="g-1", image="/runs/_inputs/wooden barrel beside.png",
+                           image_prompt="a wooden barrel beside a small house, 家\n", image_seed=2**63 - 1)
+    request = decode(sent.to_line(), REQUEST_TYPES)
+    assert request == sent and isinstance(request, GenerateRequest)
+    older = decode(_line(image="/x/barrel.png"), REQUEST_TYPES)
+    assert (older.image_prompt, older.image_seed) == ("", None)
+    assert decode(_line(image="/x/barrel.png", image_prompt=None, image_seed=None), REQUEST_TYPES) == older
+
+
+@pytest.mark.parametrize("fields, words", [
+    ({"image_prompt": "x" * (MAX_PROMPT_CHARS + 1)},
+     rf"the picture's prompt \(image_prompt\) is {MAX_PROMPT_CHARS + 1:,} characters; at most {MAX_PROMPT_CHARS:,}"),
+    ({"image_prompt": "a barrel\x1b[2J"}, r"image_prompt\) contains a control character \(U\+001B\)"),
+    ({"image_prompt": " \n"}, r"image_prompt\) holds only spaces"),
+    ({"image_prompt": 7}, "image_prompt must be a string"),
+    ({"image_seed": -1}, "image_seed .* must be a whole number from 0 to 9,223,372,036,854,775,807, or none"),
+    ({"image_seed": 2**63}, "image_seed .* must be a whole number from 0"),
+    ({"image_seed": 4.0}, "image_seed .* must be a whole number"),
+    ({"image_seed": True}, "image_seed .* must be a whole number"),
+    ({"image_seed": "4"}, "image_seed .* must be a whole number"),
+    ({"image": "", "prompt": "a barrel", "image_seed": 4}, "say what a picked picture was made from"),
+    ({"image": "", "image_prompt": "a barrel"}, "say what a picked picture was made from"),
+])
+def test_a_bad_picture_prompt_or_seed_is_one_sentence(fields: dict, words: str) -> None:
+    with pytest.raises(ProtocolError, match=words) as excinfo:
+        decode(_line(**{"image": "/x/barrel.png", **fields}), REQUEST_TYPES)
+    assert excinfo.value.code == ErrorCode.BAD_REQUEST
+    assert "\n" not in excinfo.value.message

@@ -56,6 +56,7 @@ class GenerateRun(PaintingRun[G]):
             boxes = {name: [plain_number(v) for v in box] if isinstance(box, (list, tuple)) else box
                      for name, box in boxes.items()}
         request.boxes = validate_boxes(boxes)
+        prompt_picture.check_picked(request)  # a picked picture's prompt and seed, kept in the manifest
         check_boxes(request.boxes, request.targets)
         check_names_apart([name for name in request.targets if box_for(request.boxes, name) is None])
         check_completion_off(request.completion_off, request.targets)
@@ -94,6 +95,13 @@ class GenerateRun(PaintingRun[G]):
     @classmethod
     def folder_label(cls, request: G) -> str:
         return prompt_picture.object_name(request) or super().folder_label(request)
+
+    def load_input(self) -> LoadedImage:
+        """The picked picture, read as every job reads one; the manifest keeps beside it what img23d made it from
+        (its prompt and seed), when the add-on sent them (``prompt_picture.picked_record``)."""
+        image = super().load_input()
+        self.run_folder.manifest.image.update(prompt_picture.picked_record(self.request))
+        return image
 
     def body(self) -> GenerateJobResult:
         manifest = self.run_folder.manifest

@@ -10,6 +10,10 @@ keeps its picture (``PICTURE_FILE``) and read back through the image reader, so 
 as it reads an artist's file; the manifest's ``image`` names no source file and keeps, under ``prompt``, the
 artist's text, the template it was put in and the seed (``editors.text_prompt.PromptRecord``). Without
 names, the one object is named by the prompt's first words (``img23d_protocol.name_from_prompt``).
+
+A Generate from a picture img23d made earlier (Make Picture's, picked in the add-on) carries that picture's prompt
+and seed (``image_prompt``, ``image_seed``): its manifest keeps them under ``image``'s ``prompt`` the same way
+(``picked_record``), so the run says what its picture was made from.
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from img23d_protocol import (ESTIMATE_STAGE, Artifact, ArtifactKind, GenerateRequest, PictureRequest,
-                             RegenerateRequest, check_boxes, check_picture_or_prompt, duration, name_from_prompt,
-                             seed_at, validate_prompt)
+                             RegenerateRequest, check_boxes, check_made_from, check_picture_or_prompt, duration,
+                             name_from_prompt, seed_at, validate_image_prompt, validate_image_seed, validate_prompt)
 
 from ..editors.picture_costs import expected_picture_seconds
 from ..editors.text_picture import ROLE, check_picture_memory, make_pictures, picture_size
@@ -54,6 +58,25 @@ def check_request(request: GenerateRequest | RegenerateRequest) -> bool:
     if prompt:
         check_side(request.options.edit_size)
     return bool(prompt)
+
+
+def check_picked(request: GenerateRequest | RegenerateRequest) -> None:
+    """Refuse, in one sentence each, a picked picture's prompt or seed (``image_prompt``, ``image_seed``) that is not
+    one, or that comes without a picture: checked on arrival from the wire, and again here for a request made in
+    this process, before the manifest keeps them."""
+    if isinstance(request, GenerateRequest):
+        request.image_prompt = validate_image_prompt(request.image_prompt)
+        request.image_seed = validate_image_seed(request.image_seed)
+        check_made_from(request.image, request.image_prompt, request.image_seed)
+
+
+def picked_record(request: Request) -> dict[str, Any]:
+    """What the manifest's ``image`` adds for a picked picture img23d made: under ``prompt``, as a picture made from a
+    prompt keeps its own (``PromptRecord``: ``prompt``, ``seed``), the prompt and seed it was made from, those the
+    request carries; {} for any other picture (an artist's, or one from an older add-on)."""
+    prompt, seed = getattr(request, "image_prompt", ""), getattr(request, "image_seed", None)
+    record = {**({"prompt": prompt} if prompt else {}), **({"seed": seed} if seed is not None else {})}
+    return {"prompt": record} if record else {}
 
 
 def check_model(request: PromptRequest, engine: EngineContext) -> None:

@@ -1,4 +1,5 @@
-"""The leases this process holds on the folders it is writing under a runs folder (a run, an upload, the warm-up's).
+"""The leases this process holds on the folders it is writing under a runs folder (a run, an upload, the warm-up's),
+and on a batch folder's lock (``batch/lock.py``: a file, renewed the same way).
 
 A folder's lease is its modification time: while this process holds the folder, one daemon thread sets that time
 to now every ``RENEW_SECONDS``. A backend sharing the runs folder that cannot tell whether the folder's owner
@@ -71,7 +72,12 @@ def expired(folder: Path, renew_seconds: float = RENEW_SECONDS) -> bool:
         touched = folder.stat().st_mtime
     except OSError:
         return False  # gone, or not ours to read: nothing here to tidy
-    return time.time() - touched > max(EXPIRES_SECONDS, 20 * renew_seconds)
+    return time.time() - touched > lapses_after(renew_seconds)
+
+
+def lapses_after(renew_seconds: float = RENEW_SECONDS) -> float:
+    """How long a lease renewed every ``renew_seconds`` may go unrenewed before it has lapsed (``expired``)."""
+    return max(EXPIRES_SECONDS, 20 * renew_seconds)
 
 
 def _touch(folder: Path) -> bool:

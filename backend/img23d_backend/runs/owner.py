@@ -1,7 +1,9 @@
-"""Who owns a run folder, an upload or a warm-up folder under a runs folder, and whether that owner is gone.
+"""Who owns a run folder, an upload or a warm-up folder under a runs folder, or a batch folder's lock, and whether
+that owner is gone.
 
 A backend at start tidies what dead backends left in its runs folder: runs left "running" are marked
-interrupted, their reserves removed, uploads and warm-up folders deleted. A runs folder may be shared: by two
+interrupted, their reserves removed, uploads and warm-up folders deleted; a batch takes over a batch folder's lock
+(``batch/lock.py``) whose batch is gone. A runs folder (a batch's output folder) may be shared: by two
 machines, by two machines of one host name (clones, containers with host networking), by two containers on
 one kernel that each number their processes from 1. A process id names one process only within one boot of
 one kernel and one pid namespace: its ``pid_space`` here (the boot id and the namespace; "" where the system
@@ -12,8 +14,8 @@ judged:
   started at another time (the pid was given out again); alive otherwise, however long it has been quiet;
 - anywhere else (another machine, another container, this machine before a reboot): by its lease
   (``lease.py``), which a live owner renews every 30 seconds: gone once it has lapsed for minutes;
-- recorded by an older img23d (no lease): as that img23d judged it, by its pid on a host of this name, and
-  never on another host, where its pid means nothing.
+- recorded by an older img23d (no lease): as that img23d judged it, by its pid (and its start time, where it
+  kept one: a batch lock's) on a host of this name, and never on another host, where its pid means nothing.
 
 A folder of its own (an upload's, a warm-up's) carries its owner in its name,
 ``<pid>-<machine>-<start time>-<random>`` (``folder_prefix``): ``<machine>`` is 8 hex digits of the host
@@ -65,15 +67,25 @@ class Owner:
                    started=started if started is not None and math.isfinite(started) else None,
                    lease=lease if lease is not None and math.isfinite(lease) and lease > 0 else None)
 
-    def gone(self, folder: Path) -> bool:
-        """Whether this owner is provably not writing ``folder`` any more: dead in this pid space, or its
-        lease on ``folder`` lapsed. An owner that cannot be judged is taken as alive."""
+    def local(self) -> bool:
+        """Whether this owner's pid names a process here, so that whether it runs can be seen: the same host name
+        and pid space (an older img23d's, which kept no pid space: the same host name)."""
         here = Owner.me()
         if self.lease is None:  # an older img23d's: its host name was all it had
-            return self.host in ("", here.host) and not _running(self.pid, None)
-        if self.host == here.host and self.pid_space == here.pid_space:
+            return self.host in ("", here.host)
+        return self.host == here.host and self.pid_space == here.pid_space
+
+    def gone(self, path: Path) -> bool:
+        """Whether this owner is provably not writing ``path`` (a folder, a lock file) any more: dead in this pid
+        space, or its lease on ``path`` lapsed. An owner that cannot be judged is taken as alive."""
+        if self.local():
             return not _running(self.pid, self.started)
-        return expired(folder, self.lease)
+        return self.lease is not None and expired(path, self.lease)
+
+    def is_me(self) -> bool:
+        """Whether this owner is this very process (a process of this pid space with its pid, started when it did):
+        a machine of this host name elsewhere has processes of the same pids."""
+        return self.local() and self.pid == os.getpid() and _running(self.pid, self.started)
 
 
 def folder_prefix(who: Owner | None = None) -> str:
@@ -141,7 +153,8 @@ def _running(pid: int | None, started: float | None) -> bool:
     now = _started(pid)
     if now is None:
         return False
-    return started is None or not now or abs(now - started) < _SAME_START_SECONDS
+    # No start time recorded (0.0: one that could not be read) or none readable now: the pid alone tells.
+    return not started or not now or abs(now - started) < _SAME_START_SECONDS
 
 
 def _started(pid: int) -> float | None:
