@@ -5,9 +5,9 @@ wheel's name say the same (tests/wire/test_wheel.py checks). A peer with another
 is refused at the handshake; a newer minor adds fields an older peer ignores.
 """
 
-__version__ = "1.26.0"
+__version__ = "1.27.0"
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 26  # 1: models, download, delete (the model manager); 2: retexture;
+PROTOCOL_MINOR = 27  # 1: models, download, delete (the model manager); 2: retexture;
 # 3: the environment error code, and the environment the backend's hello describes;
 # 4: hello limits (the largest settings the backend's memory holds);
 # 5: suggest, the layout options (fov_degrees, estimate_fov, ground) and the "layout" artifact;
@@ -57,3 +57,6 @@ PROTOCOL_MINOR = 26  # 1: models, download, delete (the model manager); 2: retex
 #     "picture" artifact (Make Picture's, and a Generate's picture made from its prompt)
 # 26: a picture request's variations make that many pictures to pick from (one a seed), and its result lists them
 #     (pictures, seeds)
+# 27: a generate request's image_prompt and image_seed (the picked picture's, recorded in its run); the
+#     "estimate" progress stage (a whole line the client keeps); has_content (a prompt of invisible characters
+#     is empty); a manifest's owner (pid_space, pid_started, lease_seconds: two machines of one host name apart)
