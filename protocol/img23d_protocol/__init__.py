@@ -36,7 +36,7 @@ from .parted_names import (MAX_PARTS_PER_OBJECT, check_parts, names_without_part
 from .options import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, KEEP_CHOICES, OPTION_RANGES, TOPOLOGY_CHOICES,
                       SHARPNESS_CHOICES, SYMMETRY_CHOICES, VOLUME_DECODERS, Allowed, JobOptions, OptionError, check_budget_gb, over_limits,
                       seed_at)
-from .prompt import MAX_PROMPT_CHARS, check_picture_or_prompt, validate_prompt
+from .prompt import MAX_PROMPT_CHARS, check_picture_or_prompt, has_content, validate_prompt
 from .parts_models import DEFAULT_PARTS_MODEL, PARTS_MODELS, PartsModel, check_parts_model, offered_grids
 from .paint_models import (CLEAN_PAINT_MODEL, DEFAULT_PAINT_MODEL, PAINT_MODELS, PaintModelKind, describe_default_paint_steps,
                            paint_model_kind)
@@ -96,7 +96,7 @@ __all__ = [
     "SHARPNESS_CHOICES", "SYMMETRY_CHOICES",
     "Allowed", "JobOptions", "OptionError", "check_budget_gb", "over_limits",
     "DEFAULT_PARTS_MODEL", "PARTS_MODELS", "PartsModel", "check_parts_model", "offered_grids",
-    "MAX_PROMPT_CHARS", "check_picture_or_prompt", "validate_prompt",
+    "MAX_PROMPT_CHARS", "check_picture_or_prompt", "has_content", "validate_prompt",
     "NO_PROMPT", "PictureJobResult", "PictureRequest", "check_picture_prompt",
     "CLEAN_PAINT_MODEL", "DEFAULT_PAINT_MODEL", "PAINT_MODELS", "PaintModelKind", "describe_default_paint_steps", "paint_model_kind",
     "dumps", "plain",

@@ -61,6 +61,7 @@ def test_the_same_prompt_and_seed_make_the_same_picture_another_seed_another(eng
 @pytest.mark.parametrize("prompt, options, sentence", [
     ("", {}, "no prompt given: type what the picture should show"),
     (" \n", {}, "the prompt holds only spaces: type what the picture should show"),
+    ("\ufeff\u200d\u3164", {}, r"the prompt holds only invisible characters \(such as U\+FEFF"),   # issue 88
     ("x" * 100_000, {}, "the prompt is 100,000 characters"),
     (PROMPT, {"edit_size": 300}, "multiple of 16"),
 ])
