@@ -26,7 +26,7 @@ from .messages import (MODEL_STATES, Artifact, CancelRequest, Chunk, DeleteReque
                        PartsRequest, Progress, RIG_WEIGHTS, RigRequest, RegenerateRequest, Result, RetextureRequest, RetopoRequest, RunsRequest, ShutdownRequest, StatusRequest, SuggestRequest,
                        UploadRequest)
 from .mesh_file import MESH_ARRAYS, MeshFile, StoredArray, read_mesh_file, write_mesh_file
-from .names import (MAX_KEYS, MAX_TARGET_CHARS, MAX_TARGETS, names_from_text, split_names, validate_keys,
+from .names import (MAX_KEYS, MAX_TARGET_CHARS, MAX_TARGETS, has_word, names_from_text, split_names, validate_keys,
                     validate_targets)
 from .rig_bones import MAX_BONES, RigBone, validate_bones
 from .rig_levels import MAX_LEVELS, check_one_skeleton, validate_levels
@@ -88,7 +88,7 @@ __all__ = [
     "CHUNK_BYTES", "MAX_FILE_BYTES", "Receiver", "check_announced", "check_file_name", "decode_chunk",
     "encode_chunk", "file_digest", "iter_chunks", "local_path",
     "MESH_ARRAYS", "MeshFile", "StoredArray", "read_mesh_file", "write_mesh_file",
-    "MAX_KEYS", "MAX_TARGET_CHARS", "MAX_TARGETS", "names_from_text", "split_names", "validate_keys",
+    "MAX_KEYS", "MAX_TARGET_CHARS", "MAX_TARGETS", "has_word", "names_from_text", "split_names", "validate_keys",
     "MAX_PARTS_PER_OBJECT", "check_parts", "names_without_parts", "parted_names_from_text", "split_parted_names",
     "validate_parts",
     "validate_targets",

@@ -79,6 +79,8 @@ def test_bad_usage_exits_2_with_a_message(cli: RunCli, tmp_path: Path) -> None:
     out = cli("generate", str(HOUSE), "--targets", "house, House", "--models", "tiny",
               "--out", str(tmp_path))
     assert out.returncode == 2 and "asked for twice" in out.stderr
+    out = cli("generate", str(HOUSE), "--targets", "house, ---", "--models", "tiny", "--out", str(tmp_path))
+    assert out.returncode == 2 and "name 2 ('---') has no letter or digit, so it can never be found" in out.stderr
     out = cli("generate", str(HOUSE), "--models", "tiny", "--steps", "-1", "--out", str(tmp_path))
     assert out.returncode == 2 and "--steps -1 is out of range" in out.stderr
     out = cli("generate", str(HOUSE), "--models", "tiny", "--device", "cuda", "--out", str(tmp_path))
