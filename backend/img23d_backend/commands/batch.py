@@ -2,7 +2,7 @@
 
 Exit codes: 0 every picture done (or done before), 3 some failed, 1 the batch could not run
 (another batch holds the folder, the disk is full), 2 the command line or an input was wrong,
-130/143 cancelled by Ctrl-C/SIGTERM (``batch.json`` and the running pictures' manifests say
+130/143/129 cancelled by Ctrl-C/SIGTERM/a hang-up (``batch.json`` and the running pictures' manifests say
 ``cancelled``; running the command again goes on).
 """
 
