@@ -22,7 +22,8 @@ from img23d_protocol import (Artifact, ArtifactKind, GenerateRequest, PictureReq
                              check_boxes, check_picture_or_prompt, duration, seed_at, validate_prompt)
 
 from ..editors.picture_costs import expected_picture_seconds
-from ..editors.text_picture import ROLE, check_picture_memory, make_pictures, picture_size
+from ..editors.pipeline import CancelledPartway
+from ..editors.text_picture import ROLE, MadePicture, check_picture_memory, make_pictures, picture_size
 from ..editors.text_prompt import check_maker, check_side, name_from_prompt
 from ..models.step_costs import device_label, refuse_long_run
 from ..readers.images import LoadedImage, load_image
@@ -128,29 +129,52 @@ def make_inputs(run: StepContext, count: int) -> list[KeptPicture]:
     """``count`` pictures made from ``run``'s prompt, from the job's seed on (one a seed), each kept in its run
     folder (``variation_file``: the first as its picture), recorded in its manifest (the first as the run's
     ``image``, the others under its ``variations``), announced as a ``picture`` artifact with its seed and read back
-    as any picture is (``KeptPicture``); their expected time said before they start."""
+    as any picture is (``KeptPicture``); their expected time said before they start, and of several, each as it is
+    drawn. A cancel once some are drawn keeps those (they were discarded): written, recorded and announced as any,
+    the manifest's ``image`` saying how many were asked and kept (``cancelled``), then the cancel goes on."""
     width, height = picture_size(run.manager, run.options.edit_size)
     what = f"a {width} x {height} picture" if count == 1 else f"{count} pictures of {width} x {height}"
     expected = count * expected_seconds(run.manager, run.options.edit_size)
     run.progress(STAGE, 0, 1, f"making {what} from the prompt: {duration(expected)} expected on "
                               f"{device_label(run.manager.device_of(ROLE))}")
     seeds = [seed_at(run.options.seed, offset) for offset in range(count)]
-    with run.stage(STAGE):
-        made = make_pictures(run.manager, prompt_of(run.request), seeds, run.job.cancel, side=run.options.edit_size)
-        folder = run.run_folder
-        paths = [folder.write_image(variation_file(number), picture.image) for number, picture in enumerate(made, 1)]
-        kept = [KeptPicture(load_image(path), path, seed) for path, seed in zip(paths, seeds, strict=True)]
-        records = [{"copy": folder.relative(picture.path), **picture.image.manifest_fields()} for picture in kept]
-        # Its source is "": no file was given (``Manifest.image_source``, which Import Run names its collection
-        # after, falls back to the run's name); "prompt" says how it was made.
-        folder.manifest.image = {"source": "", **records[0], "made_by": run.manager.spec(ROLE).display,
-                                 "prompt": made[0].record.to_dict()}
+
+    def drawn(index: int) -> None:
         if count > 1:
-            folder.manifest.image["variations"] = [{**record, "seed": picture.seed}
-                                                   for record, picture in zip(records[1:], kept[1:], strict=True)]
+            run.progress(STAGE, index + 1, count, f"picture {index + 1} of {count} drawn (seed {seeds[index]})")
+
+    stopped: CancelledPartway | None = None
+    with run.stage(STAGE):
+        try:
+            made = make_pictures(run.manager, prompt_of(run.request), seeds, run.job.cancel,
+                                 side=run.options.edit_size, denoised=drawn)
+        except CancelledPartway as exc:
+            made, stopped = exc.done, exc
+        kept = _keep(run, made)
+        if stopped is not None:
+            run.run_folder.manifest.image["cancelled"] = {"asked": count, "kept": len(kept)}
     for picture in kept:
         run.job.emit(Artifact(job=run.job.id, kind=ArtifactKind.PICTURE, path=str(picture.path),
                               image_size=list(picture.image.size), seed=picture.seed))
+    if stopped is not None:
+        raise stopped   # the run closes as cancelled, its pictures kept
+    return kept
+
+
+def _keep(run: StepContext, made: list[MadePicture]) -> list[KeptPicture]:
+    """The pictures ``made`` written into ``run``'s folder (the first as its picture), read back, and recorded in its
+    manifest (the first as its ``image``, the others under its ``variations``)."""
+    folder = run.run_folder
+    paths = [folder.write_image(variation_file(number), picture.image) for number, picture in enumerate(made, 1)]
+    kept = [KeptPicture(load_image(path), path, picture.record.seed) for path, picture in zip(paths, made, strict=True)]
+    records = [{"copy": folder.relative(picture.path), **picture.image.manifest_fields()} for picture in kept]
+    # Its source is "": no file was given (``Manifest.image_source``, which Import Run names its collection
+    # after, falls back to the run's name); "prompt" says how it was made.
+    folder.manifest.image = {"source": "", **records[0], "made_by": run.manager.spec(ROLE).display,
+                             "prompt": made[0].record.to_dict()}
+    if len(kept) > 1:
+        folder.manifest.image["variations"] = [{**record, "seed": picture.seed}
+                                               for record, picture in zip(records[1:], kept[1:], strict=True)]
     return kept
 
 
