@@ -58,6 +58,7 @@ LAZY_FIRST_PARTY = {
     # light: their engines, pools and Ray come once their arguments are checked.
     ("img23d_backend.commands.batch", "img23d_backend.api"),
     ("img23d_backend.commands.batch", "img23d_backend.batch.progress"),
+    ("img23d_backend.commands.batch", "img23d_backend.batch.preflight"),
     ("img23d_backend.commands.batch", "img23d_backend.batch.ray_pool"),
     ("img23d_backend.commands.chain", "img23d_backend.session"),
     ("img23d_backend.commands.chain", "img23d_backend.layout.relayout"),

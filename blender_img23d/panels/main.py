@@ -112,7 +112,7 @@ def draw_prompt(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup, i
     """The Prompt (used when no image is picked) and Make Picture, which makes the picture alone and picks it."""
     row = layout.row(align=True)
     row.prop(settings, "prompt")
-    if settings.prompt.strip() and settings.complete_hidden == "never":  # else drawn beside Complete Hidden
+    if protocol.has_content(settings.prompt) and settings.complete_hidden == "never":  # else beside Complete Hidden
         row.prop(settings, "edit_size", text="")  # the picture's side too
     if made_pictures.prompt_unused(settings):  # Generate says it in full; here, before it is pressed
         layout.label(text="Prompt not used while an image is picked: Make Picture uses it", icon="INFO")

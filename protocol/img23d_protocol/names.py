@@ -32,9 +32,16 @@ def names_from_text(text: str, field_name: str = "the names") -> list[str]:
     return validate_targets(names)
 
 
-def validate_targets(targets: Any, most: int = MAX_TARGETS) -> list[str]:
+def has_word(name: str) -> bool:
+    """Whether ``name`` holds a letter or a digit: the grounding's matching reads a name by its words (runs of
+    letters and digits, the rest separating them), so a name without one ("---", "!!") matches no answer."""
+    return any(ch.isalnum() for ch in name)
+
+
+def validate_targets(targets: Any, most: int = MAX_TARGETS, *, looked_for: bool = True) -> list[str]:
     """Check a request's target list (``most``: at most so many names); an empty list means "the whole image as
-    one object"."""
+    one object". ``looked_for``: the names are looked for on a picture, so each needs a letter or a digit
+    (``has_word``); False for a name that only names files (a Re-texture's object, named after its mesh file)."""
     if not isinstance(targets, list):
         raise ProtocolError(ErrorCode.BAD_REQUEST, "targets must be a list of names")
     if len(targets) > most:
@@ -56,6 +63,9 @@ def validate_targets(targets: Any, most: int = MAX_TARGETS) -> list[str]:
         if hidden is not None:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"name {index + 1} contains an invisible or line-breaking "
                                                        f"character ({_described(hidden)}): type it again without it")
+        if looked_for and not has_word(name):   # it was asked for, matched nothing, and the job ran on
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"name {index + 1} ({name!r}) has no letter or digit, so it "
+                                                       "can never be found: name the object in words")
         folded = name.casefold()
         if folded in seen:
             raise ProtocolError(ErrorCode.BAD_REQUEST,

@@ -89,11 +89,24 @@ OPTION_RANGES: dict[str, Allowed] = {
 
 
 class OptionError(ProtocolError):
-    """A ``bad_request`` about one option, naming it and what it may be."""
+    """A ``bad_request`` about one option, naming it, what is wrong with it (``problem``) and what it may be."""
 
-    def __init__(self, option: str, value: Any, allowed: str) -> None:
-        super().__init__(ErrorCode.BAD_REQUEST, f"option {option}={value!r} is out of range: it must be {allowed}")
-        self.option, self.value, self.allowed = option, value, allowed
+    def __init__(self, option: str, value: Any, allowed: str, problem: str = "is out of range") -> None:
+        super().__init__(ErrorCode.BAD_REQUEST, f"option {option}={value!r} {problem}: it must be {allowed}")
+        self.option, self.value, self.allowed, self.problem = option, value, allowed, problem
+
+
+def whole_number_error(option: str, value: Any) -> OptionError:
+    """The sentence for a whole-number option given something else (a fraction, a bool, a text): the wire's
+    decoding and ``JobOptions.validate`` (the Python API's options, which arrive unread) say the same."""
+    allowed = OPTION_RANGES.get(option)
+    return OptionError(option, value, f"a whole number, {allowed.describe()}" if allowed else "a whole number",
+                       "is not a whole number")
+
+
+def is_whole_number(value: Any) -> bool:
+    """Whether ``value`` is an int as a whole-number option takes it (a bool is not, though Python counts it one)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def seed_at(seed: int, offset: int) -> int:
@@ -207,8 +220,13 @@ class JobOptions:
                               " or ".join(repr(c) for c in COMPLETE_HIDDEN_CHOICES))
         if not all(isinstance(key, str) for key in self.accepted_licences):
             raise OptionError("accepted_licences", self.accepted_licences, "a list of licence keys (strings)")
+        whole = {f.name for f in fields(self) if f.type in ("int", int)}
         for name, allowed in OPTION_RANGES.items():
             value = getattr(self, name)
+            # A fraction for a whole number (variations=2.5, steps=2.5, seed=0.5 from the Python API) ran until a
+            # model took it (a TypeError's traceback), or ran as its whole part while the manifest kept the fraction.
+            if name in whole and not is_whole_number(value):
+                raise whole_number_error(name, value)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not allowed.admits(value):
                 raise OptionError(name, value, allowed.describe())
 
@@ -255,8 +273,9 @@ def _coerce(name: str, value: Any, kind: type) -> Any:
         if isinstance(value, bool):
             return value
     elif kind is int:
-        if isinstance(value, int) and not isinstance(value, bool):
+        if is_whole_number(value):
             return value
+        raise whole_number_error(name, value)
     elif kind is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)

@@ -38,10 +38,30 @@ _LEADING = {"a", "an", "the", "some", "one"}
 _WORD = re.compile(r"[^\W_]+(?:['-][^\W_]+)*")
 
 
+# Characters that show nothing though they are neither spaces nor format characters (Unicode's default-ignorable
+# letters and marks, and the blank Braille pattern): a prompt of these alone reads as empty to the artist, yet the
+# text model was given it and a picture was made from nothing in particular.
+BLANK_CHARACTERS = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0") | frozenset(
+    map(chr, [*range(0x180B, 0x1810), *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)]))
+
+
+def shows_something(ch: str) -> bool:
+    """Whether ``ch`` shows on the page: not a space or line break, a control or format character (U+200B, U+2060,
+    U+FEFF, the joiners, bidirectional marks, tag characters) or another blank (``BLANK_CHARACTERS``)."""
+    return not (ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zs", "Zl", "Zp") or ch in BLANK_CHARACTERS)
+
+
+def has_content(text: str) -> bool:
+    """Whether a prompt holds anything to read: a character that shows (``shows_something``). The one rule the
+    command line, the Python API, the wire and the add-on apply to a prompt."""
+    return any(shows_something(ch) for ch in text)
+
+
 def validate_prompt(value: Any) -> str:
     """A request's prompt as it arrived, checked: text, not only spaces, at most ``MAX_PROMPT_CHARS``
     characters, no control characters but line breaks and tabs, no half of a UTF-16 pair (what JSON's
-    ``\\ud800`` escapes decode to: text that cannot be written as UTF-8). "" is no prompt."""
+    ``\\ud800`` escapes decode to: text that cannot be written as UTF-8), and something that shows (``has_content``:
+    not only zero-width spaces or other invisible characters). "" is no prompt."""
     return _checked_text(value, "prompt", "the prompt", "type what the picture should show",
                          "as the text model reads no more")
 
@@ -92,6 +112,11 @@ def _checked_text(value: Any, key: str, what: str, blank: str, why_short: str) -
         if category == "Cs":
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{what} is not valid text (a lone U+{ord(ch):04X}, "
                                                        "half of a UTF-16 pair): send it as UTF-8")
+    if not has_content(value):   # zero-width spaces alone: a picture was made from nothing
+        unseen = next(ch for ch in value if not ch.isspace())
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{what} holds only invisible characters (such as "
+                                                   f"U+{ord(unseen):04X} {unicodedata.name(unseen, 'unnamed')}): "
+                                                   f"{blank}")
     return value
 
 

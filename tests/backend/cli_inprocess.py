@@ -26,7 +26,7 @@ import pytest
 from img23d_backend.commands import cli
 
 # The signals a command's Ctrl-C handling takes over (env.interrupts) and must give back.
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # Set by a library on its first import in a process, the same each time: not a command's doing (torch's
 # compiler its cache folder, OpenCV's loader the folder of its own libraries).
 IMPORT_SET = frozenset({"TORCHINDUCTOR_CACHE_DIR", "LD_LIBRARY_PATH"})

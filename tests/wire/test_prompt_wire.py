@@ -8,7 +8,7 @@ import json
 import pytest
 
 from img23d_protocol import (MAX_PROMPT_CHARS, REQUEST_TYPES, ErrorCode, GenerateRequest, ProtocolError,
-                             check_picture_or_prompt, decode, request_id_of, validate_prompt)
+                             check_picture_or_prompt, decode, has_content, request_id_of, validate_prompt)
 
 
 def _line(**fields: object) -> str:
@@ -24,6 +24,10 @@ def test_a_prompt_alone_is_a_request() -> None:
 
 @pytest.mark.parametrize("fields, words", [
     ({"prompt": "   \n\t"}, "only spaces"),
+    # Issue 88: a prompt of format characters and other blanks alone showed nothing, and a picture was made from it
+    ({"prompt": "\u200b"}, r"only invisible characters \(such as U\+200B ZERO WIDTH SPACE\)"),
+    ({"prompt": " \u2060\u180e\u00ad\u202e\U000E0041 "}, r"only invisible characters \(such as U\+2060 WORD JOINER\)"),
+    ({"prompt": "\u2800\u3164\ufe0f\u034f"}, r"only invisible characters \(such as U\+2800 BRAILLE"),
     ({"prompt": "x" * (MAX_PROMPT_CHARS + 1)}, f"is {MAX_PROMPT_CHARS + 1:,} characters; at most {MAX_PROMPT_CHARS:,}"),
     ({"prompt": "x" * 100_000}, "is 100,000 characters"),
     ({"prompt": "a red\x1b[2J barrel"}, r"control character \(U\+001B\)"),
@@ -58,6 +62,11 @@ def test_invalid_utf8_from_the_wire_is_refused_and_names_its_request() -> None:
         decode(raw, REQUEST_TYPES)
     assert excinfo.value.code == ErrorCode.BAD_REQUEST
     assert request_id_of(raw) == "p-1"  # the add-on learns which request was refused
+
+
+def test_a_prompt_with_something_that_shows_among_invisible_characters_is_a_prompt() -> None:
+    assert validate_prompt("\u200ba barrel\u200d") == "\u200ba barrel\u200d"
+    assert has_content("\U0001F6E2\ufe0f") and has_content("\u0628\u200c\u0647") and not has_content("\u200c\t")
 
 
 def test_neither_picture_nor_prompt_is_the_jobs_to_refuse() -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import img23d_protocol as protocol
-from img23d_protocol import (MAX_TARGET_CHARS, MAX_TARGETS, ErrorCode, JobOptions, ProtocolError, split_names,
-                             validate_targets)
+from img23d_protocol import (MAX_TARGET_CHARS, MAX_TARGETS, ErrorCode, JobOptions, ProtocolError, names_from_text,
+                             split_names, validate_targets)
 from protocol_errors import _code
 
 
@@ -133,11 +135,28 @@ def test_bad_targets_are_refused_with_a_reason(targets, fragment):
     assert fragment in excinfo.value.message
 
 
+# An emoji beside the name's words (an emoji alone is no name the grounding can find: it has no word).
 @pytest.mark.parametrize("name", ["\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",   # Persian: needs U+200C
-                                  "\U0001F469\u200d\U0001F52C",                              # woman scientist emoji
-                                  "\U0001F3F4\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F"])  # Scotland
+                                  "scientist \U0001F469\u200d\U0001F52C",                    # woman scientist emoji
+                                  "flag \U0001F3F4\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F"])
 def test_names_that_join_or_shape_script_and_emoji_are_kept(name):
     assert validate_targets([name]) == [name]
+
+
+@pytest.mark.parametrize("names, fragment", [
+    (["---"], "name 1 ('---') has no letter or digit, so it can never be found: name the object in words"),
+    (["house", "!!"], "name 2 ('!!') has no letter or digit"),
+    (["\U0001F469\u200d\U0001F52C"], "has no letter or digit"),
+])
+def test_a_name_without_a_letter_or_digit_is_refused_as_one_never_found(names, fragment):
+    """Issue 88: the grounding reads a name by its words (letters and digits), so "---" matched nothing, yet the
+    job loaded its models and ran to say it was not found. A Re-texture's name only names files: it may."""
+    with pytest.raises(ProtocolError, match=re.escape(fragment)) as excinfo:
+        validate_targets(names)
+    assert _code(excinfo) == ErrorCode.BAD_REQUEST
+    with pytest.raises(ProtocolError, match="has no letter or digit"):
+        names_from_text(", ".join(names), "Names")   # the add-on's Names field and --targets
+    assert validate_targets(["---"], looked_for=False) == ["---"]
 
 
 def test_a_name_at_the_length_limit_is_fine():

@@ -18,12 +18,14 @@ from typing import Callable, Sequence
 from img23d_protocol import ErrorCode, ProtocolError, check_views, names_without_parts
 
 from ..env.job_control import CancelToken
+from ..jobs.engine import plain_numbers
 from ..runs.folders import disk_error
 from .dispatch import drive
 from .inputs import AUTO, BatchItem, auto_for_prompt, picture_hash, prompt_hash, read_inputs
 from .local import LocalPool
 from .lock import BatchLock
 from .pool import Pool
+from .preflight import check_before_start
 from .ray_pool import RayPool, connect
 from .record import BatchRecord, Entry, Same, options_key
 from .settings import BatchEvent, BatchSettings
@@ -61,6 +63,7 @@ def plan(settings: BatchSettings) -> Plan:
     is written: an unreadable record is reported, and kept aside once the batch holds the folder)."""
     default = _default_names(settings.names)
     items = read_inputs(settings.inputs)
+    check_before_start(items, settings.options, settings.models)   # what every line would fail on: said once
     entries: list[Entry] = []
     same: list[Same] = []
     hashes: dict[Path, str] = {}      # each picture read once, however often it is listed
@@ -155,6 +158,8 @@ def run_batch(settings: BatchSettings, cancel: CancelToken | None = None,
               ) -> BatchReport:
     """Run the batch to its end (or to ``cancel``); ``batch.json`` says where it stands all along."""
     started = time.perf_counter()
+    # NumPy's numbers as Python's, as a job's options are (the record's key is JSON): checked as the batch plans.
+    settings = replace(settings, options=plain_numbers(settings.options))
     cancel = cancel or CancelToken()
     emit = on_event or (lambda event: None)
     for name, value in (("start_timeout", settings.start_timeout), ("picture_timeout", settings.picture_timeout)):

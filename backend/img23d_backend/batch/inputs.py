@@ -19,6 +19,7 @@ protocol's own form, ``"views": {"chair": {"back": "chair_back.jpg"}}``; CSV a c
 side, whose header says which (``view:chair:back``; the list then needs its header row), each
 row's cell that picture's path (empty: none). A view's path is relative to the list's folder too.
 
+A list is read within bounds (``list_file``: a regular file, its bytes and lines bounded before its rows are read).
 Every problem is one sentence naming the file and line (``ProtocolError(bad_request)``); the
 pictures' contents are not read here (a corrupt picture fails alone, when its job loads it),
 only hashed: the hash, with the options, tells a picture already done from a new one.
@@ -38,6 +39,8 @@ from typing import Iterator
 
 from img23d_protocol import (ErrorCode, ProtocolError, check_picture_or_prompt, names_without_parts, validate_prompt,
                              validate_views)
+
+from .list_file import check_lines, read_list_bytes
 
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 LIST_SUFFIXES = (".jsonl", ".csv")
@@ -104,6 +107,8 @@ def read_inputs(inputs: list[str]) -> list[BatchItem]:
         elif path.suffix.lower() in LIST_SUFFIXES:
             items.extend(_read_list(path))
         elif path.suffix.lower() in PICTURE_SUFFIXES:
+            if not path.is_file():   # a named pipe's hash waited for a writer, a device's read for ever
+                raise ProtocolError(ErrorCode.BAD_REQUEST, f"{path} is not a picture file")
             items.append(BatchItem(path.resolve()))
         else:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{path} is neither a picture ({', '.join(PICTURE_SUFFIXES)}) "
@@ -112,13 +117,10 @@ def read_inputs(inputs: list[str]) -> list[BatchItem]:
 
 
 def _read_list(path: Path) -> Iterator[BatchItem]:
-    try:
-        # No newline translation: each format ends its lines by its own rules (csv: a quoted cell may
-        # hold a line break; JSON Lines: "\n" only). utf-8-sig: a spreadsheet's "CSV UTF-8" starts
-        # with a byte-order mark, which would otherwise become part of the first column's name.
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the list {path} cannot be read: {exc.strerror or exc}") from exc
+    # No newline translation: each format ends its lines by its own rules (csv: a quoted cell may
+    # hold a line break; JSON Lines: "\n" only). utf-8-sig: a spreadsheet's "CSV UTF-8" starts
+    # with a byte-order mark, which would otherwise become part of the first column's name.
+    data = read_list_bytes(path)   # a regular file within its bounds
     # A spreadsheet's "Unicode Text" is UTF-16 with its byte-order mark; any other encoding (Windows-1252, a
     # spreadsheet's plain "CSV") was the codec's raw message.
     encoding = "utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
@@ -127,6 +129,7 @@ def _read_list(path: Path) -> Iterator[BatchItem]:
     except UnicodeDecodeError as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"the list {path} is not UTF-8 text (byte {exc.start + 1:,} is "
                                                    f"not): save it as UTF-8 (a spreadsheet's \"CSV UTF-8\")") from exc
+    check_lines(path, text)
     rows = _jsonl_rows(path, text) if path.suffix.lower() == ".jsonl" else _csv_rows(path, text)
     found = False
     for row in rows:

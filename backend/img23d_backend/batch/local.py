@@ -6,7 +6,7 @@ folder. A worker that dies mid-picture is noticed through its process sentinel; 
 retries its picture and this pool starts a new worker in its place (a bounded number of
 times); a worker whose picture ran past the batch's time limit is killed and replaced the same
 way (``interrupt``). A worker takes pictures once it says it is ready; one that never does is
-ended by the driver's start timeout (``give_up``). A worker ignores Ctrl-C (the driver cancels
+ended by the driver's start timeout (``give_up``). A worker ignores Ctrl-C and a hang-up (the driver cancels
 its picture over the pipe, so its manifest closes as cancelled) and ends by itself when the
 driver's end of the pipe closes.
 """
@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
-import signal
 import threading
 import time
 from dataclasses import replace
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from ..env.interrupts import ignore_in_worker
 from .pool import DeathWatch, WorkerLost
 from .work import Worker, WorkerSettings, WorkItem, WorkResult
 
@@ -30,7 +30,7 @@ _CANCEL, _STOP = "cancel", "stop"
 
 def worker_main(conn: Connection, settings: WorkerSettings, device: str) -> None:
     """A worker process's whole life: make the engine, then run pictures until told to stop."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides what Ctrl-C does
+    ignore_in_worker()  # the driver decides what Ctrl-C and a hang-up do
     # Started daemonic (so the driver's exit ends it), and multiprocessing forbids a daemonic process
     # children: the paint step's UV unwrap worker and the finish's remesh worker are this worker's, and
     # each ends with it (env.children.end_with_parent). Painting failed in every local batch without this.

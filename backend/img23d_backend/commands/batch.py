@@ -2,7 +2,7 @@
 
 Exit codes: 0 every picture done (or done before), 3 some failed, 1 the batch could not run
 (another batch holds the folder, the disk is full), 2 the command line or an input was wrong,
-130/143 cancelled by Ctrl-C/SIGTERM (``batch.json`` and the running pictures' manifests say
+130/143/129 cancelled by Ctrl-C/SIGTERM/a hang-up (``batch.json`` and the running pictures' manifests say
 ``cancelled``; running the command again goes on).
 """
 
@@ -84,13 +84,16 @@ def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
 
             import_ray()  # before anything else: without Ray, one sentence on how to install it
         from .. import api
+        from ..batch.preflight import check_before_start
         from ..batch.progress import BatchPrinter
 
         models = api.Models.from_args(args)
         printer = BatchPrinter(sys.stdout, sys.stderr, as_json=args.json)
         # A list's prompt lines: their picture's model, licence and download said once, before the batch starts,
         # as generate --prompt says them (stdout is the machines' with --json: then on stderr).
-        if any(item.prompt and not item.problem for item in read_inputs(args.inputs)):
+        items = read_inputs(args.inputs)
+        check_before_start(items, options, models)   # before the terms: a batch that cannot start says only why
+        if any(item.prompt and not item.problem for item in items):
             chosen = model_set(models.models, grounding=models.grounding, matting=models.matting, shape=models.shape,
                                paint=models.paint, family=models.family, editor=models.editor)
             print(picture_terms(chosen, models.offline or offline_requested()), file=sys.stderr if args.json else

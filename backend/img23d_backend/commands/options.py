@@ -171,7 +171,7 @@ FLAGS = {"seed": "--seed", "steps": "--steps", "octree_resolution": "--octree-re
 
 def usage_message(exc: ProtocolError) -> str:
     if isinstance(exc, OptionError) and exc.option in FLAGS:
-        return f"{FLAGS[exc.option]} {exc.value!r} is out of range: it must be {exc.allowed}"
+        return f"{FLAGS[exc.option]} {exc.value!r} {exc.problem}: it must be {exc.allowed}"
     return exc.message
 
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 import uuid
-from typing import Callable
+from typing import Callable, TextIO
 
-from img23d_protocol import (JobOptions, PictureJobResult, PictureRequest, ProtocolError, check_budget_gb,
-                             check_picture_prompt)
+from img23d_protocol import (Artifact, ArtifactKind, JobOptions, Message, PictureJobResult, PictureRequest,
+                             ProtocolError, check_budget_gb, check_picture_prompt)
 
 from ..editors.text_prompt import PICTURE_MULTIPLE, PICTURE_SIDES, check_side
 from ..env.interrupts import Interrupts
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     except ProtocolError as exc:
         return refused_usage(exc)
     log_to_stderr(args.verbose)
-    printer = ProgressPrinter(sys.stderr)
+    printer = _PicturePrinter(sys.stderr)
     with Interrupts() as interrupts:
         from ..session import Models   # the engine: seconds, a signal's window
         from . import session_job
@@ -61,15 +61,36 @@ def run(args: argparse.Namespace) -> int:
             args.out, Models.from_args(args), request, printer, interrupts, PictureJobResult,
             before=lambda session: print(picture_terms(session.engine.manager, args.offline or offline_requested()),
                                          flush=True))
-    if isinstance(result, int):
-        return result   # stopped or failed, said already
-    for number, (path, seed) in enumerate(zip(result.pictures, result.seeds, strict=True), 1):
-        label = "picture" if len(result.pictures) == 1 else f"picture {number}"
-        print(f"{label} (seed {seed}): {path}")
+    if isinstance(result, int):   # stopped or failed, said already; the pictures a cancel kept, said here
+        if printer.pictures:
+            _print_pictures([made.path for made in printer.pictures], [made.seed for made in printer.pictures],
+                            request.options.variations)
+            print(f"kept: {len(printer.pictures)} of {request.options.variations} pictures, made before the cancel")
+        return result
+    _print_pictures(result.pictures, result.seeds, len(result.pictures))
     print(f"run folder: {result.run_dir}")
     picked = result.picture if len(result.pictures) == 1 else "PICKED.png"
     print(f"to make its objects: python -m img23d_backend generate {picked} --targets \"...\"")
     return EXIT_OK
+
+
+class _PicturePrinter(ProgressPrinter):
+    """The command's progress printer, which also keeps each picture announced (a cancelled run keeps those made)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(stream)
+        self.pictures: list[Artifact] = []
+
+    def __call__(self, message: Message) -> None:
+        if isinstance(message, Artifact) and message.kind == ArtifactKind.PICTURE:
+            self.pictures.append(message)
+        super().__call__(message)
+
+
+def _print_pictures(paths: list[str], seeds: list[int | None], asked: int) -> None:
+    for number, (path, seed) in enumerate(zip(paths, seeds, strict=True), 1):
+        label = "picture" if asked == 1 else f"picture {number}"
+        print(f"{label} (seed {seed}): {path}")
 
 
 def _request(args: argparse.Namespace) -> PictureRequest:

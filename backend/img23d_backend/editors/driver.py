@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import PIL.Image
 from img23d_protocol import ErrorCode, ProtocolError
@@ -42,7 +42,7 @@ from ..env.job_control import CancelToken
 from ..stages.skips import editor_unavailable
 from .memory import DECODE, DENOISE, ENCODE, EditorPhase, check_editor_activations, editor_placement
 from .parts import EditorOptions, editor_dtype
-from .pipeline import EditorModel, EditRequest
+from .pipeline import CancelledPartway, EditorModel, EditRequest
 from .table import DEFAULT_EDITOR, EDITOR_ROWS, EDITOR_TABLE, editor_for_pipeline
 
 log = logging.getLogger(__name__)
@@ -61,18 +61,20 @@ def edit_images(manager: Any, requests: Sequence[EditRequest], cancel: CancelTok
 
 
 def run_phases(manager: Any, requests: Sequence[EditRequest], cancel: CancelToken,
-               pixels: int) -> list[PIL.Image.Image]:
+               pixels: int, denoised: Callable[[int], None] | None = None) -> list[PIL.Image.Image]:
     """The three phases over ``requests`` at about ``pixels`` a picture (what the placement and the memory
     checks count), each request's picture back; ``skips.EditorUnavailable`` with one sentence when the
     editor cannot be loaded or run, or does not fit (a cancel stays a cancel). ``edit_images`` runs crops
     through it, ``text_picture`` a picture made from text. A request without an instruction is the caller's
-    ``bad_request``: the editor would run, told nothing."""
+    ``bad_request``: the editor would run, told nothing. ``denoised``: the caller keeps what is made (pictures
+    made from text, to pick from): it is told each request's index as its denoising ends, and a cancel then
+    decodes the requests denoised by then and raises ``CancelledPartway`` with their pictures (it discarded them)."""
     for number, request in enumerate(requests, 1):
         if not request.instruction.strip():
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"edit {number} has no instruction: say what the editor "
                                                        "should do to the picture")
     try:
-        return _edit(manager, list(requests), cancel, pixels)
+        return _edit(manager, list(requests), cancel, pixels, denoised)
     except ProtocolError as exc:
         if exc.code is ErrorCode.CANCELLED:
             raise
@@ -81,7 +83,8 @@ def run_phases(manager: Any, requests: Sequence[EditRequest], cancel: CancelToke
         raise editor_unavailable(manager, exc) from exc
 
 
-def _edit(manager: Any, requests: list[EditRequest], cancel: CancelToken, pixels: int) -> list[PIL.Image.Image]:
+def _edit(manager: Any, requests: list[EditRequest], cancel: CancelToken, pixels: int,
+          denoised: Callable[[int], None] | None = None) -> list[PIL.Image.Image]:
     itemsize = editor_dtype(manager.device).itemsize
     spec = manager.spec("editor")
     # A model that does not fit is told apart from the default editor, which the sentence then offers.
@@ -98,10 +101,24 @@ def _edit(manager: Any, requests: list[EditRequest], cancel: CancelToken, pixels
     with _phase(manager, ENCODE, pixels, canvas, itemsize, cancel) as model:
         run = editor_for_pipeline(type(model.pipeline).__name__).phases
         instructions = run.encode(model, requests, manager.device, cancel)
-    with _phase(manager, DENOISE, pixels, canvas, itemsize, cancel, references) as model:
-        latents = run.denoise(model, requests, instructions, cancel)
-    with _phase(manager, DECODE, pixels, canvas, itemsize, cancel) as model:
-        return run.decode(model, requests, latents, cancel)
+    try:
+        with _phase(manager, DENOISE, pixels, canvas, itemsize, cancel, references) as model:
+            model.denoised = denoised
+            latents = run.denoise(model, requests, instructions, cancel)
+    except CancelledPartway as stopped:
+        if denoised is None:
+            raise
+        latents = stopped.done
+    if denoised is None:
+        with _phase(manager, DECODE, pixels, canvas, itemsize, cancel) as model:
+            return run.decode(model, requests, latents, cancel)
+    # What was denoised is decoded whatever the cancel (seconds, against minutes of denoising), and kept.
+    finishing = CancelToken()
+    with _phase(manager, DECODE, pixels, canvas, itemsize, finishing) as model:
+        pictures = run.decode(model, requests[:len(latents)], latents, finishing)
+    if cancel.cancelled:
+        raise CancelledPartway(pictures)
+    return pictures
 
 
 @contextmanager

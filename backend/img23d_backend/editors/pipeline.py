@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import PIL.Image
+from img23d_protocol import ErrorCode, ProtocolError
 
 from ..env.job_control import CancelToken
 from .canvas import Canvas, choose
@@ -70,15 +71,26 @@ class EditorDefaults:
         return cls(int(parameters["num_inference_steps"].default), float(parameters["guidance_scale"].default))
 
 
+class CancelledPartway(ProtocolError):
+    """A cancel that came once some of a call's requests were done: ``done`` holds theirs, in order (the denoising
+    phase's latents, then the decoded pictures), for a caller that keeps what was made (``driver.run_phases``)."""
+
+    def __init__(self, done: list[Any]) -> None:
+        super().__init__(ErrorCode.CANCELLED, "the job was cancelled")
+        self.done = done
+
+
 @dataclass
 class EditorModel:
-    """diffusers' pipeline over the parts one phase holds, its defaults, the area it edits at, and the
-    most pictures one edit gives it (the registry's)."""
+    """diffusers' pipeline over the parts one phase holds, its defaults, the area it edits at, the
+    most pictures one edit gives it (the registry's), and who is told each request's index as its denoising ends
+    (``denoised``: a picture made from text says so)."""
 
     pipeline: Any
     defaults: EditorDefaults
     working_pixels: int
     pictures_at_most: int = 1
+    denoised: Callable[[int], None] | None = None
 
     @classmethod
     def of(cls, parts: dict[str, EditorPart]) -> "EditorModel":
@@ -153,12 +165,13 @@ def denoise_each(model: EditorModel, requests: Sequence[EditRequest], cancel: Ca
                  call: Callable[[int, EditRequest, Canvas, Any], Any]) -> list[CanvasLatents]:
     """Phase 2's loop, every editor's: for each request its canvas and its seeded generator, and
     ``call(index, request, canvas, generator)`` (the editor's own pipeline call, ``output_type="latent"``)
-    under inference mode; its latents. A cancel is checked before each request and each transformer call."""
+    under inference mode; its latents. A cancel is checked before each request and each transformer call; one that
+    comes once some requests are denoised raises ``CancelledPartway`` with their latents."""
     import torch
 
     hook = model.pipeline.transformer.register_forward_pre_hook(lambda module, args: cancel.check())
+    latents: list[CanvasLatents] = []
     try:
-        latents = []
         for index, request in enumerate(requests):
             cancel.check()
             canvas = model.canvas_of(request)
@@ -166,6 +179,12 @@ def denoise_each(model: EditorModel, requests: Sequence[EditRequest], cancel: Ca
             with torch.inference_mode():
                 output = call(index, request, canvas, generator)
             latents.append(CanvasLatents(output.images, canvas))
+            if model.denoised is not None:
+                model.denoised(index)
         return latents
+    except ProtocolError as exc:
+        if exc.code is ErrorCode.CANCELLED and latents:
+            raise CancelledPartway(latents) from exc
+        raise
     finally:
         hook.remove()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import PIL.Image
 
@@ -25,7 +25,7 @@ from .driver import run_phases
 from ..models.preflight import Room
 from .memory import editor_placement
 from .parts import EditorOptions, editor_dtype
-from .pipeline import EditRequest
+from .pipeline import CancelledPartway, EditRequest
 from .text_prompt import PICTURE_TEMPLATE, PromptRecord, check_maker, check_side, default_size, picture_prompt
 
 log = logging.getLogger(__name__)
@@ -63,23 +63,31 @@ def make_picture(manager: Any, text: str, seed: int, cancel: CancelToken, side: 
     return made
 
 
-def make_pictures(manager: Any, text: str, seeds: Sequence[int], cancel: CancelToken,
-                  side: int = 0) -> list[MadePicture]:
+def make_pictures(manager: Any, text: str, seeds: Sequence[int], cancel: CancelToken, side: int = 0,
+                  denoised: Callable[[int], None] | None = None) -> list[MadePicture]:
     """One picture per seed of ``seeds`` (Make Picture's variations: the artist picks one), in that order, made
     from the artist's ``text`` in one pass of the editor's phases (its parts move once, not once a picture; the
     denoising takes one picture at a time, so the memory is one picture's); the editor off the device afterwards,
-    whatever happened. ``ProtocolError(bad_request)`` when the editor does not make pictures from text (before
-    anything is loaded); ``skips.EditorUnavailable`` with one sentence when it cannot be loaded, run or fitted."""
+    whatever happened. ``denoised`` is told each picture's index as its denoising ends. A cancel once some are
+    denoised raises ``CancelledPartway`` with theirs (``MadePicture``, the first seeds'): kept, not discarded.
+    ``ProtocolError(bad_request)`` when the editor does not make pictures from text (before anything is loaded);
+    ``skips.EditorUnavailable`` with one sentence when it cannot be loaded, run or fitted."""
     check_maker(manager.spec(ROLE))
     width, height = picture_size(manager, side)
     model_text = picture_prompt(text)
     log.info("making %d %d x %d picture(s) from the prompt (seeds %s)", len(seeds), width, height,
              ", ".join(map(str, seeds)))
+
+    def made(images: list[PIL.Image.Image]) -> list[MadePicture]:
+        return [MadePicture(image.convert("RGB"), PromptRecord(prompt=text, template=PICTURE_TEMPLATE,
+                                                               model_text=model_text, seed=seed, size=(width, height)))
+                for image, seed in zip(images, seeds)]
+
     try:
         images = run_phases(manager, [EditRequest(None, model_text, seed=seed, size=(width, height)) for seed in seeds],
-                            cancel, width * height)
+                            cancel, width * height, denoised=denoised or (lambda index: None))
+    except CancelledPartway as stopped:
+        raise CancelledPartway(made(stopped.done)) from stopped
     finally:
         manager.offload(ROLE)  # grounding and shape come next: the device is theirs
-    return [MadePicture(image.convert("RGB"), PromptRecord(prompt=text, template=PICTURE_TEMPLATE,
-                                                           model_text=model_text, seed=seed, size=(width, height)))
-            for image, seed in zip(images, seeds, strict=True)]
+    return made(images)

@@ -1,4 +1,5 @@
-"""Ctrl-C and SIGTERM during a command-line job: a cancellation, never an exception in library code.
+"""Ctrl-C, SIGTERM and a hang-up (SIGHUP) during a command-line job: a cancellation, never an exception in library
+code.
 
 Python turns SIGINT into ``KeyboardInterrupt`` wherever the main thread happens to be. Inside
 a library that is a lottery: trimesh wraps an import in ``except BaseException``, so a Ctrl-C
@@ -30,13 +31,33 @@ from .job_control import CancelToken
 GRACE_SECONDS = 10.0
 ABANDON_LOOK_SECONDS = 0.25   # past the grace, how often the watcher looks for a job to abandon
 SIGNALS = tuple(s for s in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None)) if s is not None)
+HANGUP = getattr(signal, "SIGHUP", None)   # POSIX only
 # The service also stops on a hang-up (a terminal closed under Blender reaches its whole process
 # group): by default SIGHUP would end it on the spot, leaving its workers and its job's manifest.
-SERVE_SIGNALS = SIGNALS + tuple(s for s in (getattr(signal, "SIGHUP", None),) if s is not None)
+SERVE_SIGNALS = SIGNALS + tuple(s for s in (HANGUP,) if s is not None)
+
+
+def command_signals() -> tuple[int, ...]:
+    """The signals a command takes as a cancel: Ctrl-C, SIGTERM and a hang-up (its terminal closed, its SSH link
+    dropped), which by default ended it on the spot (exit 129) with its manifest left ``running`` and a batch's lock
+    left behind. A hang-up the process ignores stays ignored: ``nohup`` asked it to outlive its terminal (the
+    installer's command line keeps it so too)."""
+    if HANGUP is None or signal.getsignal(HANGUP) is signal.SIG_IGN:
+        return SIGNALS
+    return SIGNALS + (HANGUP,)
+
+
+def ignore_in_worker() -> None:
+    """First in a worker process of a command's (a batch's worker, the UV unwrap's): Ctrl-C and a hang-up reach the
+    terminal's whole process group, and the command decides what they do (it cancels the worker's work, or kills
+    it); the worker's own KeyboardInterrupt, or its death by SIGHUP, would only lose that work mid-way."""
+    for signum in (signal.SIGINT, HANGUP):
+        if signum is not None:
+            signal.signal(signum, signal.SIG_IGN)
 
 
 def exit_code(signum: int) -> int:
-    """The shell's convention for "ended by signal N": 130 after Ctrl-C, 143 after SIGTERM."""
+    """The shell's convention for "ended by signal N": 130 after Ctrl-C, 143 after SIGTERM, 129 after a hang-up."""
     return 128 + int(signum)
 
 
@@ -72,7 +93,7 @@ class Interrupts:
         self._reader, self._writer = socket.socketpair()
         self._writer.setblocking(False)
         self._previous_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
-        for signum in SIGNALS:
+        for signum in command_signals():
             self._previous[signum] = signal.signal(signum, _ignore)
         threading.Thread(target=self._watch, name="signal-watcher", daemon=True).start()
         return self
@@ -127,7 +148,7 @@ class Interrupts:
         self.received.append(signum)
         self.token.cancel()
         more = " (press Ctrl-C again to stop at once)" if len(self.received) == 1 else ""
-        os.write(2, f"\n{signal.Signals(signum).name}: cancelling the job{more}\n".encode())
+        _say(f"\n{signal.Signals(signum).name}: cancelling the job{more}\n")
 
     def _give_up(self, when: str) -> None:
         """The job did not stop: close its manifest here and end the process (the main thread
@@ -135,8 +156,17 @@ class Interrupts:
         assert self.signal is not None
         if self.abandon is not None:
             self.abandon(f"interrupted by {self.name}; the job did not stop {when}")
-        os.write(2, f"{self.name}: stopped\n".encode())
+        _say(f"{self.name}: stopped\n")
         os._exit(exit_code(self.signal))
+
+
+def _say(text: str) -> None:
+    """``text`` on stderr from the watcher thread; a terminal that hung up (EIO) must not end the watcher, which
+    still has the job to stop and its manifest to close."""
+    try:
+        os.write(2, text.encode())
+    except OSError:
+        pass
 
 
 class Interrupted(BaseException):

@@ -27,7 +27,8 @@ from img23d_protocol import (ESTIMATE_STAGE, Artifact, ArtifactKind, GenerateReq
                              name_from_prompt, seed_at, validate_image_prompt, validate_image_seed, validate_prompt)
 
 from ..editors.picture_costs import expected_picture_seconds
-from ..editors.text_picture import ROLE, check_picture_memory, make_pictures, picture_size
+from ..editors.pipeline import CancelledPartway
+from ..editors.text_picture import ROLE, MadePicture, check_picture_memory, make_pictures, picture_size
 from ..editors.text_prompt import check_maker, check_side
 from ..models.stage_seconds import host_seconds
 from ..models.step_costs import device_label, refuse_long_run
@@ -158,7 +159,9 @@ def make_inputs(run: StepContext, count: int, say_estimate: bool = True) -> list
     folder (``variation_file``: the first as its picture), recorded in its manifest (the first as the run's
     ``image``, the others under its ``variations``), announced as a ``picture`` artifact with its seed and read back
     as any picture is (``KeptPicture``); their expected time said before they start (``say_estimate``), as a line of
-    its own."""
+    its own, and of several, each as it is drawn. A cancel once some are drawn keeps those (they were discarded):
+    written, recorded and announced as any, the manifest's ``image`` saying how many were asked and kept
+    (``cancelled``), then the cancel goes on."""
     width, height = picture_size(run.manager, run.options.edit_size)
     what = f"a {width} x {height} picture" if count == 1 else f"{count} pictures of {width} x {height}"
     if say_estimate:   # a line of its own that stays (a Generate's estimate names the picture among its stages)
@@ -167,22 +170,45 @@ def make_inputs(run: StepContext, count: int, say_estimate: bool = True) -> list
                                            f"making {what} from the prompt")
     run.progress(STAGE, 0, 1, f"making {what} from the prompt")
     seeds = [seed_at(run.options.seed, offset) for offset in range(count)]
-    with run.stage(STAGE):
-        made = make_pictures(run.manager, prompt_of(run.request), seeds, run.job.cancel, side=run.options.edit_size)
-        folder = run.run_folder
-        paths = [folder.write_image(variation_file(number), picture.image) for number, picture in enumerate(made, 1)]
-        kept = [KeptPicture(load_image(path), path, seed) for path, seed in zip(paths, seeds, strict=True)]
-        records = [{"copy": folder.relative(picture.path), **picture.image.manifest_fields()} for picture in kept]
-        # Its source is "": no file was given (``Manifest.image_source``, which Import Run names its collection
-        # after, falls back to the run's name); "prompt" says how it was made.
-        folder.manifest.image = {"source": "", **records[0], "made_by": run.manager.spec(ROLE).display,
-                                 "prompt": made[0].record.to_dict()}
+
+    def drawn(index: int) -> None:
         if count > 1:
-            folder.manifest.image["variations"] = [{**record, "seed": picture.seed}
-                                                   for record, picture in zip(records[1:], kept[1:], strict=True)]
+            run.progress(STAGE, index + 1, count, f"picture {index + 1} of {count} drawn (seed {seeds[index]})")
+
+    stopped: CancelledPartway | None = None
+    with run.stage(STAGE):
+        try:
+            made = make_pictures(run.manager, prompt_of(run.request), seeds, run.job.cancel,
+                                 side=run.options.edit_size, denoised=drawn)
+        except CancelledPartway as exc:
+            if not exc.done:
+                raise
+            made, stopped = exc.done, exc
+        kept = _keep(run, made)
+        if stopped is not None:
+            run.run_folder.manifest.image["cancelled"] = {"asked": count, "kept": len(kept)}
     for picture in kept:
         run.job.emit(Artifact(job=run.job.id, kind=ArtifactKind.PICTURE, path=str(picture.path),
                               image_size=list(picture.image.size), seed=picture.seed))
+    if stopped is not None:
+        raise stopped   # the run closes as cancelled, its pictures kept
+    return kept
+
+
+def _keep(run: StepContext, made: list[MadePicture]) -> list[KeptPicture]:
+    """The pictures ``made`` written into ``run``'s folder (the first as its picture), read back, and recorded in its
+    manifest (the first as its ``image``, the others under its ``variations``)."""
+    folder = run.run_folder
+    paths = [folder.write_image(variation_file(number), picture.image) for number, picture in enumerate(made, 1)]
+    kept = [KeptPicture(load_image(path), path, picture.record.seed) for path, picture in zip(paths, made, strict=True)]
+    records = [{"copy": folder.relative(picture.path), **picture.image.manifest_fields()} for picture in kept]
+    # Its source is "": no file was given (``Manifest.image_source``, which Import Run names its collection
+    # after, falls back to the run's name); "prompt" says how it was made.
+    folder.manifest.image = {"source": "", **records[0], "made_by": run.manager.spec(ROLE).display,
+                             "prompt": made[0].record.to_dict()}
+    if len(kept) > 1:
+        folder.manifest.image["variations"] = [{**record, "seed": picture.seed}
+                                               for record, picture in zip(records[1:], kept[1:], strict=True)]
     return kept
 
 

@@ -44,7 +44,7 @@ class RetextureRun(PaintingRun[RetextureRequest]):
     @classmethod
     def check_request(cls, request: RetextureRequest) -> None:
         super().check_request(request)
-        validate_targets([request.name])  # it names files, as a target does
+        validate_targets([request.name], looked_for=False)  # it names files, as a target does
         if not request.mesh:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "no mesh given")
         if not Path(request.mesh).is_file():
@@ -74,7 +74,7 @@ class RetextureRun(PaintingRun[RetextureRequest]):
         image = self.load_input()
         mesh_copy = self.run_folder.copy_in("input_mesh.npz", source)
         artist = load_artist_mesh(mesh_copy)
-        [name] = validate_targets([self.request.name])
+        [name] = validate_targets([self.request.name], looked_for=False)
         record = TargetRecord(target=name, stem=self.run_folder.unique_stem(name, 1), seed=self.options.seed,
                               faces=artist.face_count, vertices=int(len(artist.positions)))
         self.run_folder.manifest.targets = [name]

@@ -46,7 +46,7 @@ class RetopoRun(JobRun[RetopoRequest]):
 
     @classmethod
     def check_request(cls, request: RetopoRequest) -> None:
-        validate_targets([request.name])  # it names files, as a target does
+        validate_targets([request.name], looked_for=False)  # it names files, as a target does
         if request.options.topology == AS_GENERATED:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "retopo remakes a mesh as 'triangles' or 'quads': "
                                                        "topology 'as-generated' would leave it as it is")
@@ -68,7 +68,7 @@ class RetopoRun(JobRun[RetopoRequest]):
         return f"{request.name}-retopo"
 
     def body(self) -> RetopoJobResult:
-        [name] = validate_targets([self.request.name])
+        [name] = validate_targets([self.request.name], looked_for=False)
         with self.stage("load"):
             copy = self.run_folder.copy_in(INPUT, self.request.mesh)
             artist = load_artist_mesh(copy, COLOUR_LIMITS)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from batch_files import (FAST_FLAGS, batch, batch_changing_pictures, by_name, check_changed_during, manifests, pictures,
                          record)
+from img23d_backend.batch import list_file
 from img23d_backend.batch.driver import BatchEvent, BatchReport
 from img23d_backend.batch.inputs import read_inputs
 from img23d_backend.batch.lock import BatchLock
@@ -266,6 +269,43 @@ def test_missing_inputs_and_empty_folders_are_one_sentence(tmp_path: Path) -> No
                            ([str(tmp_path / "notes.txt")], "is neither a picture"), ([], "at least one picture")):
         with pytest.raises(ProtocolError, match=needle):
             read_inputs(inputs)
+
+
+def _read_within(inputs: list[str], seconds: float = 10.0) -> str:
+    """What ``read_inputs`` says of ``inputs``, on a thread bounded by ``seconds`` (a list it waits on fails)."""
+    said: list[str] = []
+
+    def read() -> None:
+        try:
+            read_inputs(inputs)
+            said.append("read")
+        except ProtocolError as exc:
+            said.append(exc.message)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(seconds)
+    assert said, f"reading {inputs} did not end within {seconds:g} s"
+    return said[0]
+
+
+def test_a_list_that_is_no_file_or_too_long_is_one_sentence_before_it_is_read(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 88: a list was read whole with no bound (a 1.5 GB CSV peaked at 10.8 GB before its sentence, a list
+    linked to /dev/zero read to a MemoryError), and a named pipe with no writer waited in silence."""
+    pictures(tmp_path, 1)
+    os.mkfifo(tmp_path / "pipe.csv")
+    (tmp_path / "device.csv").symlink_to(os.devnull)
+    os.mkfifo(tmp_path / "pipe.png")
+    assert "pipe.csv is a named pipe, not a file: give a .jsonl or .csv file" in _read_within([str(tmp_path / "pipe.csv")])
+    assert "device.csv is a device, not a file" in _read_within([str(tmp_path / "device.csv")])
+    assert "pipe.png is not a picture file" in _read_within([str(tmp_path / "pipe.png")])
+    with open(tmp_path / "huge.csv", "wb") as huge:  # sparse: its size is said before a byte is read
+        huge.truncate(list_file.MAX_LIST_BYTES + 1)
+    assert "huge.csv is 32.0 MB; a list may be at most 32.0 MB: split it" in _read_within([str(tmp_path / "huge.csv")])
+    (tmp_path / "long.csv").write_text("picture-0.png\n" * 5)
+    monkeypatch.setattr(list_file, "MAX_LIST_LINES", 4)
+    assert "long.csv has 5 lines; a list may have at most 4: split it" in _read_within([str(tmp_path / "long.csv")])
 
 
 # A worker's run with hostile names, sizes or counts: tests/addon/test_run_home.py plays each on

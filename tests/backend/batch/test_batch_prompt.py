@@ -18,6 +18,8 @@ from img23d_backend.batch.driver import BatchEvent, plan
 from img23d_backend.batch.inputs import prompt_hash, read_inputs
 from img23d_backend.batch.progress import BatchPrinter
 from img23d_backend.batch.settings import BatchSettings
+from img23d_backend.session import Models
+from img23d_protocol import ErrorCode, JobOptions, ProtocolError
 
 
 def _list(folder: Path, name: str, text: str) -> str:
@@ -100,6 +102,34 @@ def test_the_commands_auto_names_fail_a_prompts_line_alone_in_one_sentence(tmp_p
                                                                   "there is not yet: a prompt's line names what to make "
                                                                   "(or none: the prompt's object is one object)")
     assert (picture.status, picture.names) == ("pending", "auto")
+
+
+def test_what_every_line_would_fail_on_is_one_sentence_before_the_batch_starts(tmp_path: Path) -> None:
+    """Issue 88: --edit-size 300 with prompt lines (no picture side), --symmetry x for a shape model without labels and
+    an image editor that makes no pictures each started the workers and failed every line alone in the same sentence;
+    a fraction for a whole number from the Python API likewise."""
+    listed = _list(tmp_path, "list.jsonl", '{"prompt": "a wooden barrel"}\n{"image": "picture-0.png"}\n'
+                                           '{"prompt": "a small house"}\n')
+    pictures_only = _list(tmp_path, "pictures.jsonl", '{"image": "picture-0.png"}\n')
+
+    def refused(inputs: str, options: JobOptions = JobOptions(), models: Models = Models()) -> str:
+        with pytest.raises(ProtocolError) as caught:
+            plan(BatchSettings(inputs=[inputs], out=tmp_path / "out", options=options, models=models))
+        assert caught.value.code is ErrorCode.BAD_REQUEST
+        return caught.value.message
+
+    assert refused(listed, JobOptions(edit_size=300)) == (
+        "a picture of 300 x 300 pixels cannot be made: its side must be a multiple of 16 from 256 to 2,048 (the "
+        "nearest is 304) (a prompt's picture is made at the edit size, --edit-size); every prompt's line (list.jsonl "
+        "line 1 and 1 more) would fail on it, so the batch did not start")
+    assert refused(listed, models=Models(editor="qwen-image-edit-2511")).startswith(
+        "the image editor qwen-image-edit-2511 edits pictures but does not make one from text")
+    assert refused(pictures_only, JobOptions(symmetry="x")).startswith("symmetry and sharpness need a shape model")
+    assert refused(pictures_only, JobOptions(variations=2.5)).startswith("option variations=2.5 is not a whole number")
+    assert not tmp_path.joinpath("out").exists()
+    # A picture's line completes its crops at any edit size in range: a list of pictures plans.
+    assert [e.status for e in plan(BatchSettings(inputs=[pictures_only], out=tmp_path / "out",
+                                                 options=JobOptions(edit_size=300))).record.entries] == ["pending"]
 
 
 @pytest.mark.process  # its subject is the batch command, as test_batch.py's

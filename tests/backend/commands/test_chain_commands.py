@@ -180,3 +180,17 @@ def test_numpys_numbers_are_numbers_to_the_api(session: api.Session, monkeypatch
     [request] = sent
     assert request.options.seed == 850 and type(request.options.seed) is int
     assert request.boxes == {"chimney": [600.0, 80.0, 760.0, 600.0]}
+
+
+@pytest.mark.parametrize("option, value", [("variations", 2.5), ("steps", 2.5), ("seed", 0.5), ("seed", True)])
+def test_a_fraction_for_a_whole_number_is_one_sentence_before_anything_runs(session: api.Session, option: str,
+                                                                            value: object) -> None:
+    """Issue 88: variations=2.5 and steps=2.5 ended in a TypeError's traceback once the models had loaded; seed=0.5 ran
+    as seed 0 while the manifest kept 0.5, which no reader took back. The wire refused them; the API now does too."""
+    runs = session.engine.settings.runs_dir
+    before = set(runs.iterdir())
+    with pytest.raises(api.ProtocolError) as caught:
+        session.generate(HOUSE, ["house"], api.JobOptions(**{**FAST_OPTIONS, option: value}))
+    assert caught.value.code is ErrorCode.BAD_REQUEST
+    assert caught.value.message.startswith(f"option {option}={value!r} is not a whole number: it must be a whole number")
+    assert set(runs.iterdir()) == before   # nothing written

@@ -80,6 +80,8 @@ def test_bad_usage_exits_2_with_a_message(cli: RunCli, tmp_path: Path) -> None:
     out = cli("generate", str(HOUSE), "--targets", "house, House", "--models", "tiny",
               "--out", str(tmp_path))
     assert out.returncode == 2 and "asked for twice" in out.stderr
+    out = cli("generate", str(HOUSE), "--targets", "house, ---", "--models", "tiny", "--out", str(tmp_path))
+    assert out.returncode == 2 and "name 2 ('---') has no letter or digit, so it can never be found" in out.stderr
     out = cli("generate", str(HOUSE), "--models", "tiny", "--steps", "-1", "--out", str(tmp_path))
     assert out.returncode == 2 and "--steps -1 is out of range" in out.stderr
     out = cli("generate", str(HOUSE), "--models", "tiny", "--device", "cuda", "--out", str(tmp_path))
@@ -237,6 +239,36 @@ print(f"cpu {time.process_time() - started:.3f}", flush=True)
 interrupts.abandon = lambda reason: print("abandoned", flush=True)
 time.sleep(30)
 """
+
+
+_HANG_UP = r"""
+import os, signal, sys, time
+if sys.argv[1] == "nohup":
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)   # as nohup starts a command
+from img23d_backend.env.interrupts import Interrupts, exit_code
+with Interrupts(grace=30) as interrupts:   # as picture, generate and batch run their job
+    os.kill(os.getpid(), signal.SIGHUP)   # the terminal closed
+    deadline = time.monotonic() + (1 if sys.argv[1] == "nohup" else 10)   # the watcher cancels within milliseconds
+    while not interrupts.token.cancelled and time.monotonic() < deadline:
+        time.sleep(0.01)
+print("cancelled" if interrupts.token.cancelled else "carried on", flush=True)
+sys.exit(exit_code(interrupts.signal) if interrupts.signal else 0)
+"""
+
+
+@pytest.mark.parametrize("started", ["in a terminal", "nohup"])
+def test_a_hang_up_cancels_the_job_as_sigterm_does_unless_nohup_ignores_it(backend_env: dict[str, str],
+                                                                          started: str) -> None:
+    """Issue 88: a closed terminal's SIGHUP ended picture, generate and batch on the spot (129) with the manifest left
+    'running' and batch.lock left; it now cancels the job as SIGTERM does (the command closes its run, exit 129).
+    Under nohup, which asks a command to outlive its terminal, it stays ignored and the job carries on."""
+    done = subprocess.run([sys.executable, "-c", _HANG_UP, started], env=backend_env, capture_output=True, text=True,
+                          timeout=60)
+    if started == "nohup":
+        assert (done.returncode, done.stdout, done.stderr) == (0, "carried on\n", ""), done
+    else:
+        assert (done.returncode, done.stdout) == (129, "cancelled\n"), done
+        assert "SIGHUP: cancelling the job" in done.stderr
 
 
 def test_a_signal_before_the_job_is_made_waits_without_spinning_then_abandons_it(backend_env: dict[str, str]) -> None:

@@ -44,6 +44,8 @@ def test_the_picture_after_the_top_seed_has_a_seed_that_can_be_given_again(cli: 
 @pytest.mark.parametrize("args, sentence", [
     (("--prompt", "  "), "the prompt holds only spaces"),
     (("--prompt", ""), "no prompt given"),
+    # Issue 88: zero-width spaces alone made a picture from nothing
+    (("--prompt", "\u200b\u200b \u2060"), "the prompt holds only invisible characters (such as U+200B ZERO WIDTH"),
     (("--prompt", PROMPT, "--variations", "9"), "variations"),
     (("--prompt", PROMPT, "--picture-size", "300"), "multiple of 16"),
 ])

@@ -63,6 +63,7 @@ def test_the_same_prompt_and_seed_make_the_same_picture_another_seed_another(eng
 @pytest.mark.parametrize("prompt, options, sentence", [
     ("", {}, "no prompt given: type what the picture should show"),
     (" \n", {}, "the prompt holds only spaces: type what the picture should show"),
+    ("\ufeff\u200d\u3164", {}, r"the prompt holds only invisible characters \(such as U\+FEFF"),   # issue 88
     ("x" * 100_000, {}, "the prompt is 100,000 characters"),
     (PROMPT, {"edit_size": 300}, "multiple of 16"),
 ])
@@ -93,3 +94,32 @@ def test_variations_make_one_picture_a_seed_to_pick_from(engine: Engine) -> None
     assert announced == list(zip(result.pictures, [5, 6, 7]))
     said = [e.message for e in events if isinstance(e, Progress) and e.stage == ESTIMATE_STAGE]
     assert said[0].startswith("about ") and said[0].endswith(": making 3 pictures of 96 x 96 from the prompt")
+
+
+def test_a_cancel_at_the_second_of_three_pictures_keeps_the_first(engine: Engine) -> None:
+    """Issue 88: a cancel at picture k of N discarded the k - 1 pictures already drawn (the run kept none). Each
+    picture drawn is said; a cancel after the first keeps it: written, announced, in the manifest as kept (1 of 3)
+    while the run says cancelled."""
+    job = Job(id="p", emit=lambda event: None)
+    events: list = []
+
+    def emit(event: object) -> None:
+        events.append(event)
+        if isinstance(event, Progress) and event.stage == "picture" and event.step == 1:
+            job.cancel.cancel()   # as the artist's Cancel after "picture 1 of 3 drawn"
+
+    job.emit = emit
+    with pytest.raises(ProtocolError) as caught:
+        engine.run(PictureRequest(id="p", prompt=PROMPT, options=JobOptions(seed=5, variations=3)), job)
+    assert caught.value.code == ErrorCode.CANCELLED
+    [said] = [e.message for e in events if isinstance(e, Progress) and e.stage == "picture" and e.step == 1]
+    assert said == "picture 1 of 3 drawn (seed 5)"
+    folder = job.run_folder.root
+    assert sorted(p.name for p in folder.glob("input*.png")) == ["input.png"]
+    [kept] = [e for e in events if isinstance(e, Artifact) and e.kind == ArtifactKind.PICTURE]
+    assert (kept.path, kept.seed) == (str(folder / "input.png"), 5)
+    assert Image.open(kept.path).size == (96, 96)   # decoded whole, though the cancel came first
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["status"] == "cancelled" and manifest["errors"][-1]["code"] == "cancelled"
+    assert manifest["image"]["copy"] == "input.png" and manifest["image"]["prompt"]["seed"] == 5
+    assert manifest["image"]["cancelled"] == {"asked": 3, "kept": 1} and "variations" not in manifest["image"]

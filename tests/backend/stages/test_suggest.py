@@ -25,7 +25,7 @@ def _box(label: str | None, size: float, x: float = 0.0) -> Detection:
 
 def test_labels_naming_the_same_thing_become_one_name_largest_box_first() -> None:
     found = [_box("Barrel", 10), _box("tree", 5), _box("barrels", 30), _box("red_barrel", 8), _box(None, 50),
-             _box("red barrel", 9), _box("  ", 4)]
+             _box("red barrel", 9), _box("  ", 4), _box("---", 6)]   # "---": no word, a name no job finds (issue 88)
     suggestions = suggest_names(found)
     assert [s.name for s in suggestions] == ["Barrel", "tree", "red_barrel"]
     assert [d.area() for d in suggestions[0].detections] == [900.0, 100.0]

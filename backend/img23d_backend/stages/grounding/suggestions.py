@@ -14,7 +14,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 
-from img23d_protocol import MAX_TARGET_CHARS, MAX_TARGETS
+from img23d_protocol import MAX_TARGET_CHARS, MAX_TARGETS, has_word
 from .detections import Detection
 from .matching import same_name
 
@@ -38,8 +38,8 @@ def suggest_names(detections: list[Detection], limit: int = MAX_TARGETS) -> list
     suggestions: list[Suggestion] = []
     for detection in detections:
         name = clean_name(detection.label or "")
-        if not name:
-            continue  # an unlabelled box suggests no name
+        if not has_word(name):
+            continue  # an unlabelled box suggests no name, nor one of marks alone ("---"), which no job could find
         for suggestion in suggestions:
             if same_name(suggestion.name, name):
                 suggestion.detections.append(detection)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import signal
 import time
 from dataclasses import dataclass
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -38,6 +37,7 @@ from img23d_protocol import ErrorCode, ProtocolError
 
 from ...env import failpoints
 from ...env.children import end_with_parent
+from ...env.interrupts import ignore_in_worker
 from ...env.job_control import CancelToken
 
 log = logging.getLogger(__name__)
@@ -104,11 +104,11 @@ def time_limit(faces: int) -> float:
 
 
 def worker_start() -> None:
-    """First in the unwrap worker: end with the job's process, and ignore Ctrl-C. The terminal sends
-    SIGINT to the whole process group; the job's process turns it into a cancel and kills this worker,
-    so the worker's own KeyboardInterrupt would only print a traceback in the middle of the paint step."""
+    """First in the unwrap worker: end with the job's process, and ignore Ctrl-C and a hang-up. The terminal sends
+    them to the whole process group; the job's process turns them into a cancel and kills this worker, so the
+    worker's own KeyboardInterrupt would only print a traceback in the middle of the paint step."""
     end_with_parent()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ignore_in_worker()
 
 
 def _in_worker(work: Callable[..., Arrays], *args: Any) -> Arrays:
