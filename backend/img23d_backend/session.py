@@ -220,12 +220,13 @@ class Session:
         this text instead (``image`` ""), as ``generate --prompt`` makes it (with ``"auto"``: made first, in a run
         folder of its own, then read as any picture: ``picture_for_names``)."""
         options = options or JobOptions()
+        made_from: dict[str, Any] = {}   # the picture made first (``"auto"``): its prompt and seed, for the manifest
         if isinstance(names, str) and names.strip().casefold() == AUTO:
             if prompt:
                 picture = picture_for_names(prompt, options)
                 made = _ran(self.engine.run(picture, Job(id=picture.id, emit=events or _ignore,
                                                          cancel=cancel or CancelToken())), PictureJobResult)
-                image, prompt = made.picture, ""
+                image, prompt, made_from = made.picture, "", made_from_fields(picture, made)
             names, every = self.suggest(image, options, events=events, cancel=cancel)
             if every:
                 options = JobOptions(**{**asdict(options), "keep": "all"})
@@ -234,7 +235,7 @@ class Session:
             names, parts = parted_names_from_text(names, "names")
         request = GenerateRequest(id=_job_id(), image=str(image), targets=validate_targets(list(names or [])),
                                   options=options, boxes=dict(boxes or {}), views=dict(views or {}), prompt=prompt,
-                                  parts=parts)
+                                  parts=parts, **made_from)
         job = job or Job(id=request.id, emit=events or _ignore, cancel=cancel or CancelToken())
         result = _ran(self.engine.run(request, job), GenerateJobResult)
         run_dir = Path(result.run_dir)
@@ -320,6 +321,13 @@ def picture_for_names(prompt: str, options: JobOptions) -> PictureRequest:
     return PictureRequest(id=_job_id(), prompt=prompt, options=JobOptions(
         seed=options.seed, random_seed=options.random_seed, edit_size=options.edit_size,
         accept_long=options.accept_long, accepted_licences=list(options.accepted_licences)))
+
+
+def made_from_fields(picture: PictureRequest, made: PictureJobResult) -> dict[str, Any]:
+    """What the Generate from the picture ``picture_for_names`` made says of it (``image_prompt``, ``image_seed``), as
+    the add-on sends a picked made picture's: its run's manifest keeps the prompt and seed, and its folder is named
+    from the prompt (it was "<time>-input", after the picture's file, with no word of the prompt)."""
+    return {"image_prompt": picture.prompt, "image_seed": made.seed}
 
 
 def _ran(result: JobResult, kind: type[R]) -> R:

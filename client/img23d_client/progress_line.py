@@ -6,7 +6,9 @@ prompt: 2 min expected on cuda"), then its start and its heartbeats follow, at s
 progress. The status bar showed the newest only, so the estimate the guide promises was replaced within the same
 tick. ``ProgressLine`` keeps a stage's announcement readable, before what came after it, until the next stage
 starts. Which step-0 lines are no announcement is the backend's own wording (``jobs/base.py``'s ``stage``): its
-start, "<stage>...", and its heartbeat, "<stage>: still working, N s so far".
+start, "<stage>...", and its heartbeat, "<stage>: still working, N s so far". An estimate the backend says as a
+progress of its own (``ESTIMATE_STAGE``: a Generate's every stage, a picture's, a split's) comes just before the
+stage it is about, whose first line replaced it at once: it is kept as that stage's announcement.
 
 ``StatusPrinter``: a script run with ``blender -b`` had no status bar and printed nothing until the job's end;
 it gets a line for each stage and each announcement, and the newest state at most every ``QUIET_SECONDS`` between.
@@ -16,6 +18,8 @@ from __future__ import annotations
 
 import time
 from typing import Any, Callable, TextIO
+
+from img23d_protocol import ESTIMATE_STAGE
 
 STATUS_CHARS = 240        # a status line's length at most (the announcement is kept whole before the rest)
 QUIET_SECONDS = 30.0      # background mode: within one stage, a line at most this often
@@ -36,14 +40,19 @@ class ProgressLine:
         self.stage = ""
         self.told = ""        # the stage's announcement: readable until the next stage starts
         self.latest = ""
+        self._estimate = False   # ``told`` is an estimate (``ESTIMATE_STAGE``), kept into the stage it comes before
 
     def add(self, progress: Any) -> None:
         """Take one ``protocol.Progress`` (its fields from another process: anything but text is left out)."""
         stage = progress.stage if isinstance(progress.stage, str) else ""
         message = progress.message if isinstance(progress.message, str) else ""
+        if stage == ESTIMATE_STAGE and message.strip():
+            self.stage, self.told, self.latest, self._estimate = stage, message, message, True
+            return
         if stage != self.stage:
-            self.stage, self.told = stage, ""
-        if isinstance(progress.step, int) and is_announcement(progress.step, message):
+            carried = self._estimate and self.stage == ESTIMATE_STAGE   # the stage it was said before
+            self.stage, self.told, self._estimate = stage, self.told if carried else "", carried
+        if isinstance(progress.step, int) and is_announcement(progress.step, message) and not self._estimate:
             self.told = message
         self.latest = message
 
@@ -56,9 +65,10 @@ class ProgressLine:
     def text(self) -> str:
         """"<stage>: <announcement> (<newest>)", or "<stage>: <newest>" while the stage has announced nothing."""
         told, latest = self.told, self.latest
-        if not told or latest == told:
+        if not told:
             return f"{self.stage}: {latest}"[:STATUS_CHARS]
-        if latest.strip().endswith(_START):  # the stage's start says no more than its name
+        # The stage's start says no more than its name; its first words are within an estimate said before it.
+        if not latest.strip() or latest.strip().endswith(_START) or latest.strip() in told:
             return f"{self.stage}: {told}"[:STATUS_CHARS]
         head = f"{self.stage}: {told}"
         room = STATUS_CHARS - len(head) - 3

@@ -7,10 +7,11 @@ order the backend sends them (``jobs/base.py``'s ``stage``, ``jobs/prompt_pictur
 from __future__ import annotations
 
 import io
+from types import SimpleNamespace
 
 from img23d_client import waiting
 from img23d_client.progress_line import ProgressLine, StatusPrinter, is_announcement
-from img23d_protocol import Progress
+from img23d_protocol import ESTIMATE_STAGE, Progress
 
 ESTIMATE = "making a 1024 x 1024 picture from the prompt: 2 min expected on cuda (NVIDIA H200)"
 PICTURE = [Progress(job="j", stage="picture", step=0, total=1, message=ESTIMATE),
@@ -84,3 +85,31 @@ def test_within_a_stage_the_newest_line_is_printed_once_quiet_seconds_have_passe
         printer(job)
     assert out.getvalue().splitlines() == ["img23d generate: grounding: grounding...",
                                            "img23d generate: grounding: reading the answer: 30 tokens"]
+
+
+def test_an_estimate_sent_as_its_own_line_stays_through_the_stage_it_comes_before() -> None:
+    """The backend says an estimate as a progress of its own (``ESTIMATE_STAGE``, ``jobs/prompt_picture.py``'s and
+    ``jobs/job_estimate.py``'s) just before the stage's first line: the stage's start replaced it at once, so the
+    status line said "making a 1024 x 1024 picture from the prompt" with no time, and a background script whose tick
+    took both printed none."""
+    said = "2 min on cuda (NVIDIA H200): making a 1024 x 1024 picture from the prompt"
+    sent = [Progress(job="j", stage=ESTIMATE_STAGE, step=0, total=0, message=said),
+            Progress(job="j", stage="picture", step=0, total=1, message="making a 1024 x 1024 picture from the prompt"),
+            Progress(job="j", stage="picture", step=0, total=1, message="picture..."),
+            Progress(job="j", stage="picture", step=0, total=1, message="picture: still working, 60 s so far")]
+    line = ProgressLine()
+    texts = []
+    for progress in sent:
+        line.add(progress)
+        texts.append(line.text)
+    assert all(said in text for text in texts), texts
+    assert texts[-1] == f"picture: {said} (picture: still working, 60 s so far)"
+    line.add(GROUNDING[0])  # the stage after it: the estimate is over
+    assert line.text == "grounding: grounding..."
+    out = io.StringIO()   # both in one tick of a background script: the estimate is printed with its stage
+    printer = StatusPrinter(out, quiet_seconds=3600)
+    both = ProgressLine()
+    for progress in sent[:2]:
+        both.add(progress)
+    printer(SimpleNamespace(status=f"img23d generate: {both.text}", headline=both.headline))
+    assert said in out.getvalue()

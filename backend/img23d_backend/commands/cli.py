@@ -264,6 +264,13 @@ def picture_for_names(prompt: str, options: JobOptions) -> Any:
     return request(prompt, options)
 
 
+def made_from_fields(picture: Any, made: Any) -> dict[str, Any]:
+    """``session.made_from_fields``: what the Generate says of the picture it reads, made first from the prompt."""
+    from ..session import made_from_fields as fields
+
+    return fields(picture, made)
+
+
 def _engine(args: argparse.Namespace) -> Any:
     """The engine, as the Python API makes it (``api.make_engine``): a job here loads models, so what they need
     is probed first (``serve`` probes only what every backend needs before its hello)."""
@@ -291,13 +298,15 @@ def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> 
     if prompt:  # its model's terms and download, before the job's first line
         print(picture_terms(engine.manager, args.offline or offline_requested()), flush=True)
     picture = ""   # a picture made from the prompt before the Generate (--targets auto), to read its names from
+    made_from: dict[str, Any] = {}   # and its prompt and seed, which the Generate's manifest keeps
     if names is None:  # --targets auto
         if prompt:
-            made, exit_failed = _ran(engine, picture_for_names(prompt, options), interrupts)
+            asked = picture_for_names(prompt, options)
+            made, exit_failed = _ran(engine, asked, interrupts)
             if made is None:
                 return exit_failed
             image = picture = made.picture
-            prompt = ""
+            prompt, made_from = "", made_from_fields(asked, made)
         suggested = _suggest(image, engine, interrupts)
         if isinstance(suggested, int):
             return suggested
@@ -305,7 +314,8 @@ def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> 
         if every_instance:
             options.keep = "all"
     request = GenerateRequest(id=_job_id(), image=image, targets=names, options=options, boxes=args.boxes,
-                              views=args.views, parts=args.parts, parts_grid=args.parts_grid, prompt=prompt)
+                              views=args.views, parts=args.parts, parts_grid=args.parts_grid, prompt=prompt,
+                              **made_from)
     result, exit_failed = _ran(engine, request, interrupts)
     if result is None:
         return exit_failed

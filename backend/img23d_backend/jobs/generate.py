@@ -94,7 +94,7 @@ class GenerateRun(PaintingRun[G]):
 
     @classmethod
     def folder_label(cls, request: G) -> str:
-        return prompt_picture.object_name(request) or super().folder_label(request)
+        return prompt_picture.run_name(request) or super().folder_label(request)
 
     def load_input(self) -> LoadedImage:
         """The picked picture, read as every job reads one; the manifest keeps beside it what img23d made it from

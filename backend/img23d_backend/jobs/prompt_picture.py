@@ -128,6 +128,14 @@ def object_name(request: GenerateRequest | RegenerateRequest) -> str:
     return name_from_prompt(prompt) if prompt else ""
 
 
+def run_name(request: GenerateRequest | RegenerateRequest) -> str:
+    """What a Generate's run folder is named after: the prompt's first words, for a picture made from it now or
+    earlier (``image_prompt``: a picked made picture, or the one ``--targets auto`` made first, whose file is the
+    other run's ``input.png``); "" for an artist's picture (named after its file)."""
+    made_from = getattr(request, "image_prompt", "")
+    return object_name(request) or (name_from_prompt(made_from) if made_from.strip() else "")
+
+
 def expected_seconds(manager: Any, side: int) -> float:
     """How long the image editor takes to make a picture of ``side`` (0: the model's own) on its device: its
     measured picture from text scaled to this device (``editors.picture_costs``), and the loading and the pipeline's

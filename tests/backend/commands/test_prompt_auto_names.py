@@ -20,6 +20,7 @@ from img23d_protocol import (GenerateJobResult, GenerateRequest, JobOptions, Pic
 
 from img23d_backend import api
 from img23d_backend.commands import cli
+from img23d_backend.jobs.generate import GenerateRun
 from img23d_backend.session import Session
 
 PROMPT = "a wooden barrel beside a small house"
@@ -51,6 +52,9 @@ def _check_order(engine: _Engine, seed: int) -> None:
     assert isinstance(suggest, SuggestRequest) and suggest.image == str(engine.picture)
     assert isinstance(generate, GenerateRequest) and generate.image == str(engine.picture)
     assert generate.targets == ["barrel", "house"] and generate.prompt == ""   # read as any picture, not made again
+    # Its run says what its picture was made from, and is named from the prompt, not "<time>-input" after its file.
+    assert (generate.image_prompt, generate.image_seed) == (PROMPT, 7)
+    assert GenerateRun.folder_label(generate) == "wooden barrel beside"
 
 
 def test_the_python_api_suggests_the_names_from_the_picture_it_made(tmp_path: Path,
