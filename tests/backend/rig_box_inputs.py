@@ -6,8 +6,11 @@ through one session; and a refusal checked as one sentence with its run folder c
 from __future__ import annotations
 
 import json
+import signal
 import struct
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -93,3 +96,19 @@ def _refused(mesh: Path, runs: Path, skeleton: Path | None = None) -> str:
     assert manifest["status"] == "failed" and not (run / ".img23d-reserve").exists(), manifest["status"]
     assert not list(run.glob("*_rigged.glb"))
     return message
+
+
+@contextmanager
+def within(seconds: int) -> Iterator[None]:
+    """Fail, instead of hanging for minutes, a block that takes longer than ``seconds`` (a reader's loop over a
+    hostile file, a binding that never ends)."""
+    def expired(signum: int, frame: object) -> None:
+        raise AssertionError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

@@ -8,34 +8,17 @@ files: a box, a skin of a few joints (``rig_box_inputs``). The OBJ, the add-on's
 from __future__ import annotations
 
 import base64
-import signal
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
 from img23d_protocol import MAX_BONES
-from rig_box_inputs import BOX, BOX_TRIANGLES, UINT32, _document, _glb, _gltf, _refused, _rig
+from rig_box_inputs import BOX, BOX_TRIANGLES, UINT32, _document, _glb, _gltf, _refused, _rig, within
 
 from img23d_backend.gltf import scene as gltf_scene
 from img23d_backend.rigging.gltf_joints import read_skeleton
 from img23d_backend.rigging.skeleton import BadSkeleton
 
-
-@contextmanager
-def _within(seconds: int) -> Iterator[None]:
-    """Fail, instead of hanging, a block that takes longer than ``seconds`` (a Python loop that never ends)."""
-    def expired(signum: int, frame: object) -> None:
-        raise AssertionError(f"still running after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 # --- memory safety: nothing is read from outside an accessor's buffer view ----------------------------------
@@ -196,12 +179,12 @@ def _skin_file(path: Path, joints: int, cycle: bool = False) -> Path:
 
 
 def test_a_parent_cycle_among_non_joint_nodes_is_refused_at_once(tmp_path: Path) -> None:
-    with _within(20), pytest.raises(BadSkeleton, match="cycle"):
+    with within(20), pytest.raises(BadSkeleton, match="cycle"):
         read_skeleton(_skin_file(tmp_path / "cycle.gltf", 2, cycle=True))
 
 
 def test_a_node_tree_deeper_than_the_bound_is_refused(tmp_path: Path) -> None:
-    with _within(20), pytest.raises(BadSkeleton, match="deep"):
+    with within(20), pytest.raises(BadSkeleton, match="deep"):
         read_skeleton(_skin_file(tmp_path / "deep.gltf", 600))
 
 
@@ -211,7 +194,7 @@ def test_a_skeleton_of_more_joints_than_the_bound_is_refused(tmp_path: Path) -> 
     nodes = [{"name": f"j{n}", "translation": [0.05, 0.1 + n * 0.0004, -0.05]} for n in range(2_000)]
     skeleton = _gltf(tmp_path / "many.gltf", {"asset": {"version": "2.0"}, "nodes": nodes,
                                                "skins": [{"joints": list(range(2_000))}]})
-    with _within(60):
+    with within(60):
         message = _refused(_glb(tmp_path / "box.glb", *_document()), tmp_path / "runs", skeleton)
     assert "2,000 joints" in message and f"{MAX_BONES}" in message
 

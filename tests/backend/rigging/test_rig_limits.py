@@ -7,16 +7,13 @@ binder called directly; no model job."""
 
 from __future__ import annotations
 
-import signal
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
 from img23d_protocol import MAX_BONES, ErrorCode, ProtocolError, RigBone, RigRequest
-from rig_box_inputs import BOX_TRIANGLES, _document, _glb, _gltf, _refused, run_rig
+from rig_box_inputs import BOX_TRIANGLES, _document, _glb, _gltf, _refused, run_rig, within
 
 from img23d_backend.gltf import bounds
 from img23d_backend.gltf import scene as gltf_scene
@@ -26,20 +23,6 @@ from img23d_backend.rigging.limits import MAX_DISTANCE_PAIRS, MIN_BINDING_CELLS,
 from img23d_backend.rigging.rigger import RigMesh, RigOptions
 from img23d_backend.rigging.skeleton import BadSkeleton, Skeleton
 
-
-@contextmanager
-def _within(seconds: int) -> Iterator[None]:
-    """Fail, instead of hanging for minutes, a block that takes longer than ``seconds``."""
-    def expired(signum: int, frame: object) -> None:
-        raise AssertionError(f"still running after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 # --- the glTF's JSON counted before anything is built of it ------------------------------------------------
@@ -69,7 +52,7 @@ def test_a_hostile_gltf_is_refused_from_its_json_in_one_sentence_at_once(tmp_pat
                                                                           said: str) -> None:
     path = _gltf(tmp_path / "hostile.gltf", {**_hostile(kind), "buffers": []})
     started = time.perf_counter()
-    with _within(30), pytest.raises(gltf_scene.GltfUnreadable) as caught:
+    with within(30), pytest.raises(gltf_scene.GltfUnreadable) as caught:
         gltf_scene.read(path)
     seconds = time.perf_counter() - started
     assert said in str(caught.value) and "\n" not in str(caught.value), str(caught.value)
@@ -82,14 +65,14 @@ def test_a_chain_deeper_than_the_bound_is_refused_by_a_loop_without_recursion(tm
     path = _gltf(tmp_path / "chain.gltf", {"asset": {"version": "2.0"}, "nodes": nodes,
                                            "skins": [{"joints": [0]}]})
     started = time.perf_counter()
-    with _within(30), pytest.raises(BadSkeleton, match=f"{bounds.MAX_NODE_DEPTH + 1} nodes deep, deeper than the {bounds.MAX_NODE_DEPTH}"):
+    with within(30), pytest.raises(BadSkeleton, match=f"{bounds.MAX_NODE_DEPTH + 1} nodes deep, deeper than the {bounds.MAX_NODE_DEPTH}"):
         read_skeleton(path)
     assert time.perf_counter() - started < 2.0
 
 
 def test_the_rig_refuses_a_long_chain_in_one_sentence_its_run_failed(tmp_path: Path) -> None:
     document = _hostile("a long chain")
-    with _within(30):
+    with within(30):
         message = _refused(_glb(tmp_path / "chain.glb", document, _document()[1]), tmp_path / "runs")
     assert message == f"chain.glb has 100,001 nodes, more than the {bounds.MAX_NODES:,} img23d reads"
 
@@ -102,7 +85,7 @@ def test_a_skeleton_file_of_more_joints_than_the_protocol_carries_is_refused_bef
     nodes = [{"name": f"j{n}", "translation": [0.05, 0.1 + n * 0.0015, -0.05]} for n in range(count)]
     skeleton = _gltf(tmp_path / "many.gltf", {"asset": {"version": "2.0"}, "nodes": nodes,
                                                "skins": [{"joints": list(range(count))}]})
-    with _within(30):
+    with within(30):
         message = _refused(_glb(tmp_path / "box.glb", *_document()), tmp_path / "runs", skeleton)
     assert message == f"many.gltf's skin 0 has {count} joints, more than the {MAX_BONES} bones img23d binds"
 
@@ -111,7 +94,7 @@ def test_bones_sent_past_the_protocols_limit_are_refused_before_binding(tmp_path
     bones = [RigBone(name=f"b{n}", head=(0.05, -0.05, 0.1 + n * 1e-3), tail=(0.05, -0.04, 0.1 + n * 1e-3))
              for n in range(MAX_BONES + 1)]
     mesh = _glb(tmp_path / "box.glb", *_document())
-    with _within(30), pytest.raises(ProtocolError) as caught:
+    with within(30), pytest.raises(ProtocolError) as caught:
         run_rig(RigRequest(mesh=str(mesh), name="box", weights="geometric", skeleton=bones), tmp_path / "runs")
     assert caught.value.code is ErrorCode.BAD_REQUEST
     assert caught.value.message == f"the skeleton sent has {MAX_BONES + 1} joints, more than the {MAX_BONES} " \
@@ -130,7 +113,7 @@ def test_the_most_bones_bind_on_a_twelve_triangle_box_in_seconds() -> None:
     skeleton = Skeleton(tuple(f"b{n}" for n in range(MAX_BONES)), heads, heads + [0, 0, 0.04],
                         (-1,) * MAX_BONES)
     started = time.perf_counter()
-    with _within(120):
+    with within(120):
         rig = geometric.rig(RigMesh(cube, BOX_TRIANGLES.astype(np.int64)), skeleton, RigOptions())
     seconds = time.perf_counter() - started
     assert seconds < 30, f"bound in {seconds:.0f} s"
