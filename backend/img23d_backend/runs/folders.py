@@ -25,6 +25,7 @@ import socket
 import stat
 import tempfile
 import threading
+import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -37,6 +38,9 @@ from img23d_protocol import (RUN_RESERVE_NAME, RUN_TEMP_PREFIX, ErrorCode, Manif
 from ..env import failpoints
 from .disk_errors import check_room, disk_error, short_write_cause
 from .stems import safe_stem, variation_stem
+
+# Pillow's options for every PNG img23d writes: zlib level 1, run-length strategy (why: ``gltf.writer``).
+QUICK_PNG = {"compress_level": 1, "compress_type": zlib.Z_RLE}
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +161,7 @@ class RunFolder:
         return self.write_bytes_with(relative, lambda p: p.write_text(text + "\n", encoding="utf-8"))
 
     def write_image(self, relative: str, image: Any, like: int = 0o777) -> Path:
-        return self.write_bytes_with(relative, lambda p: image.save(p, format="PNG"), like)
+        return self.write_bytes_with(relative, lambda p: image.save(p, format="PNG", **QUICK_PNG), like)
 
     def save_manifest(self) -> Path:
         """Rewrite the manifest as the job stands; after ``finish`` it never changes again."""
