@@ -172,14 +172,15 @@ def paint_mesh(mesh: trimesh.Trimesh, reference: Image.Image, *, delighter: Deli
     if keep is not None:
         keep["reference"] = delit
         keep["views"] = [_to_image(view) for view in views]
+    geometry: dict[tuple[float, float], Any] = {}  # each camera's trusted pixels, for the material maps' bake too
     with steps.phase("bake"):
-        texture, painted = _bake(render, views, settings, steps.advance)
+        texture, painted = _bake(render, views, settings, steps.advance, geometry)
     with steps.phase("fill"):
         image = _fill(unwrapped, texture, painted)
     steps.advance("filled the texels no camera saw")
     if keep is not None:
         keep["timings"] = steps.timings
-        keep["bake"] = _view_bake(render, unwrapped, settings, cancel)
+        keep["bake"] = _view_bake(render, unwrapped, settings, cancel, geometry)
     return _textured(unwrapped, Image.fromarray(image, "RGB"))
 
 
@@ -188,10 +189,11 @@ def _fill(unwrapped: trimesh.Trimesh, texture: Any, painted: Any) -> np.ndarray:
                         np.asarray(unwrapped.faces), np.asarray(unwrapped.visual.uv))
 
 
-def _view_bake(render: Any, unwrapped: trimesh.Trimesh, settings: PaintSettings,
-               cancel: CancelToken) -> Callable[[Sequence[Image.Image]], Image.Image]:
+def _view_bake(render: Any, unwrapped: trimesh.Trimesh, settings: PaintSettings, cancel: CancelToken,
+               geometry: dict[tuple[float, float], Any]) -> Callable[[Sequence[Image.Image]], Image.Image]:
     """Bakes RGB images of the painted views (each the view's size) into the texture as the colour was
-    baked: the same renderer (cameras, UV layout), view weights, blend and hole filling."""
+    baked: the same renderer (cameras, UV layout), view weights, blend and hole filling; the cameras' trusted
+    pixels as the colour's bake found them (``geometry``), not found again."""
     def bake(images: Sequence[Image.Image]) -> Image.Image:
         import torch
 
@@ -199,7 +201,7 @@ def _view_bake(render: Any, unwrapped: trimesh.Trimesh, settings: PaintSettings,
             raise ValueError(f"{len(images)} images for {settings.views} painted views: give one per view")
         views = torch.stack([torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0)
                              .permute(2, 0, 1) for image in images])
-        texture, painted = _bake(render, views, settings, lambda message: cancel.check())
+        texture, painted = _bake(render, views, settings, lambda message: cancel.check(), geometry)
         return Image.fromarray(_fill(unwrapped, texture, painted), "RGB")
 
     return bake
@@ -323,17 +325,19 @@ def _absolute_vertex_normals(render: Any) -> Any:
     return torch.from_numpy(np.asarray(normals, dtype=np.float32)).to(render.vtx_pos.device)
 
 
-def _bake(render: Any, views: Any, settings: PaintSettings, advance: Callable[[str], None]) -> tuple[Any, Any]:
+def _bake(render: Any, views: Any, settings: PaintSettings, advance: Callable[[str], None],
+          geometry: dict[tuple[float, float], Any] | None = None) -> tuple[Any, Any]:
     """Back-project every view into the atlas and blend by view weight x cos^bake_exp.
 
     Same blend as MeshRender.fast_bake_texture (a view that adds under 1% new texels is
     skipped), accumulated view by view so only one view's maps are held at a time; each view put in
-    by ``back_project`` (hy3dgen's, with its box filters made cheap).
+    by ``back_project`` (hy3dgen's, with its box filters made cheap). ``geometry`` keeps each camera's
+    trusted pixels (``back_project.view_geometry``) for a later bake of the same views.
     """
     import torch
     import torch.nn.functional as F
 
-    from .back_project import back_project
+    from .back_project import back_project, view_geometry
 
     size = (settings.render_size,) * 2
     accumulated = trust = None
@@ -343,7 +347,13 @@ def _bake(render: Any, views: Any, settings: PaintSettings, advance: Callable[[s
         view = view.to(device=render.device, dtype=torch.float32).unsqueeze(0)
         image = F.interpolate(view, size=size, mode="bicubic", align_corners=False)
         image = image[0].clamp(0, 1).permute(1, 2, 0).contiguous()
-        texture, cos_map = back_project(render, image, elevation, azimuth)
+        camera = (elevation, azimuth)
+        found = geometry.get(camera) if geometry is not None else None
+        if found is None or found.resolution != size:
+            found = view_geometry(render, elevation, azimuth, size)
+            if geometry is not None:
+                geometry[camera] = found
+        texture, cos_map = back_project(render, image, elevation, azimuth, found)
         cos_map = weight * cos_map ** settings.bake_exp
         if accumulated is None:
             accumulated, trust = torch.zeros_like(texture), torch.zeros_like(cos_map)
