@@ -51,10 +51,10 @@ def test_a_card_seen_edge_on_adds_nothing_and_face_on_adds_its_colour() -> None:
     assert torch.allclose(texture[seen] / weight[seen], torch.tensor(0.5), atol=1e-4)
 
 
-def test_a_second_bake_of_the_same_cameras_takes_their_pixels_as_the_first_found_them() -> None:
-    """The material maps are baked through the colour's cameras: the second bake gives what a bake of its own
-    gives, without rasterizing the views again."""
-    from img23d_backend.families.hunyuan3d.paint import _bake
+def test_the_bakes_take_each_cameras_pixels_as_the_condition_renders_found_them() -> None:
+    """The condition renders rasterize each camera once; the colour's bake and the material maps' take the
+    trusted pixels found then, and give what a bake of their own gives."""
+    from img23d_backend.families.hunyuan3d.paint import _bake, _render_conditions
 
     settings = PaintSettings(texture_size=64, render_size=128, view_size=64)
     render = _mesh_renderer(with_uvs(trimesh.creation.icosphere(1), None), settings, "cpu")
@@ -64,10 +64,12 @@ def test_a_second_bake_of_the_same_cameras_takes_their_pixels_as_the_first_found
     rasterized = []
     rasterize = render.raster_rasterize
     render.raster_rasterize = lambda *args, **kwargs: rasterized.append(1) or rasterize(*args, **kwargs)
-    first = _bake(render, colour, settings, lambda message: None, geometry)
+    _render_conditions(render, settings, geometry)
     assert len(rasterized) == settings.views and len(geometry) == settings.views
+    first = _bake(render, colour, settings, lambda message: None, geometry)
     second = _bake(render, maps, settings, lambda message: None, geometry)
     assert len(rasterized) == settings.views   # none more
-    alone = _bake(render, maps, settings, lambda message: None)
-    assert torch.equal(second[0], alone[0]) and torch.equal(second[1], alone[1])
+    for views, baked in ((colour, first), (maps, second)):
+        alone = _bake(render, views, settings, lambda message: None)
+        assert torch.equal(baked[0], alone[0]) and torch.equal(baked[1], alone[1])
     assert not torch.equal(first[0], second[0])

@@ -78,9 +78,11 @@ def back_project(render: Any, image: torch.Tensor, elevation: float, azimuth: fl
     return splat(height, width, geometry.uv.to(render.device), values, geometry.cosine.to(render.device))
 
 
-def view_geometry(render: Any, elevation: float, azimuth: float, resolution: tuple[int, int]) -> ViewGeometry:
+def view_geometry(render: Any, elevation: float, azimuth: float, resolution: tuple[int, int],
+                  raster: torch.Tensor | None = None) -> ViewGeometry:
     """Which pixels of the camera's view at ``resolution`` are trusted, where they land in the atlas and their
-    weight: hy3dgen's ``back_project`` up to the picture's colours."""
+    weight: hy3dgen's ``back_project`` up to the picture's colours. ``raster``: the camera's rasterization at
+    ``resolution``, where the caller has it (the condition renders'), else made here."""
     from hy3dgen.texgen.differentiable_renderer.camera_utils import get_mv_matrix, transform_pos
 
     view = get_mv_matrix(elev=elevation, azim=azimuth, camera_distance=render.camera_distance, center=None)
@@ -93,14 +95,15 @@ def view_geometry(render: Any, elevation: float, azimuth: float, resolution: tup
                                                           faces=render.pos_idx.cpu(), face_normals=face_normals.cpu())
     vertex_normals = torch.from_numpy(vertex_normals).float().to(render.device).contiguous()
     depth_of_vertex = camera[:, 2].reshape(1, -1, 1).contiguous()
-    raster, _ = render.raster_rasterize(clip, render.pos_idx, resolution=resolution)
+    if raster is None:
+        raster, _ = render.raster_rasterize(clip, render.pos_idx, resolution=resolution)
     visible = torch.clamp(raster[..., -1:], 0, 1)[0, ...]
     normal = render.raster_interpolate(vertex_normals[None, ...], raster, render.pos_idx)[0][0, ...]
     uv, _ = render.raster_interpolate(render.vtx_uv[None, ...], raster, render.uv_idx)
     depth = render.raster_interpolate(depth_of_vertex, raster, render.pos_idx)[0][0, ...]
     seen = depth[visible > 0]
     if not seen.numel():  # the view sees no surface (a card edge-on): it adds nothing (hy3dgen's min() raises)
-        return ViewGeometry(torch.zeros(0, dtype=torch.long), torch.zeros(0, 2), torch.zeros(0, 1), resolution)
+        return ViewGeometry(torch.zeros(0, dtype=torch.long), torch.zeros(0, 2), torch.zeros(0, 1), _side(resolution))
     span = seen.max() - seen.min()
     # A surface all at one depth (a card face-on) has no depth edges; hy3dgen's division makes NaN there.
     depth_image = (depth - seen.min()) / span * visible if span > 0 else torch.zeros_like(depth)
@@ -114,7 +117,11 @@ def view_geometry(render: Any, elevation: float, azimuth: float, resolution: tup
     cosine[trusted == 0] = 0
     keep = torch.nonzero((trusted != 0).view(-1))[:, 0]
     uv = uv.squeeze(0).contiguous().view(-1, 2)[keep][..., [1, 0]]
-    return ViewGeometry(keep.cpu(), uv.cpu(), cosine.contiguous().view(-1, 1)[keep].cpu(), resolution)
+    return ViewGeometry(keep.cpu(), uv.cpu(), cosine.contiguous().view(-1, 1)[keep].cpu(), _side(resolution))
+
+
+def _side(resolution: Any) -> tuple[int, int]:
+    return int(resolution[0]), int(resolution[1])
 
 
 def splat(height: int, width: int, coords: torch.Tensor, values: torch.Tensor,

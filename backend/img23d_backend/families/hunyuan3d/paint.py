@@ -159,9 +159,10 @@ def paint_mesh(mesh: trimesh.Trimesh, reference: Image.Image, *, delighter: Deli
     with steps.phase("uv"):
         unwrapped = with_uvs(mesh, unwrap() if unwrap is not None and not has_uvs(mesh) else None)
     steps.advance("kept the mesh's UVs" if has_uvs(mesh) else "unwrapped UVs")
+    geometry: dict[tuple[float, float], Any] = {}  # each camera's trusted pixels, for both bakes
     with steps.phase("render"):
         render = _mesh_renderer(unwrapped, settings, device)
-        normals, positions = _render_conditions(render, settings)
+        normals, positions = _render_conditions(render, settings, geometry)
     steps.advance("rendered normal and position maps")
     with steps.phase("multiview"):
         cameras = camera_indices(settings.camera_azimuths, settings.camera_elevations)
@@ -172,7 +173,6 @@ def paint_mesh(mesh: trimesh.Trimesh, reference: Image.Image, *, delighter: Deli
     if keep is not None:
         keep["reference"] = delit
         keep["views"] = [_to_image(view) for view in views]
-    geometry: dict[tuple[float, float], Any] = {}  # each camera's trusted pixels, for the material maps' bake too
     with steps.phase("bake"):
         texture, painted = _bake(render, views, settings, steps.advance, geometry)
     with steps.phase("fill"):
@@ -278,14 +278,17 @@ def _mesh_renderer(mesh: trimesh.Trimesh, settings: PaintSettings, device: Any) 
     return render
 
 
-def _render_conditions(render: Any, settings: PaintSettings) -> tuple[Any, Any]:
+def _render_conditions(render: Any, settings: PaintSettings,
+                       geometry: dict[tuple[float, float], Any] | None = None) -> tuple[Any, Any]:
     """Normal and position maps per camera, [N, 3, view, view] in [0, 1], white background.
 
     The same maps as MeshRender.render_normal(use_abs_coor=True) and render_position, but each
     view is rasterized once for both (rasterization is most of the cost on CPU/MPS) and the
     vertex normals, which do not depend on the camera, are computed once. Maps are rendered
     at ``render_size`` and averaged down to ``view_size`` straight away (the renderer does not
-    antialias; the downscale does), so full-size maps never pile up.
+    antialias; the downscale does), so full-size maps never pile up. With ``geometry``, each camera's
+    trusted pixels for the bake (``back_project.view_geometry``) are found from the same rasterization and
+    kept there: the bake then rasterizes no view again.
     """
     import torch
     import torch.nn.functional as F
@@ -302,6 +305,11 @@ def _render_conditions(render: Any, settings: PaintSettings) -> tuple[Any, Any]:
     for elevation, azimuth in zip(settings.camera_elevations, settings.camera_azimuths):
         _, clip = render.get_pos_from_mvp(elevation, azimuth, None, None)
         raster, _ = render.raster_rasterize(clip, render.pos_idx, resolution=render.default_resolution)
+        if geometry is not None:
+            from .back_project import view_geometry
+
+            size = tuple(render.default_resolution)
+            geometry[(elevation, azimuth)] = view_geometry(render, elevation, azimuth, size, raster)
         visible = raster[0, ..., -1:].clamp(0, 1)
         normal, _ = render.raster_interpolate(normals_attr, raster, render.pos_idx)
         position, _ = render.raster_interpolate(positions_attr, raster, render.pos_idx)
@@ -349,7 +357,7 @@ def _bake(render: Any, views: Any, settings: PaintSettings, advance: Callable[[s
         image = image[0].clamp(0, 1).permute(1, 2, 0).contiguous()
         camera = (elevation, azimuth)
         found = geometry.get(camera) if geometry is not None else None
-        if found is None or found.resolution != size:
+        if found is None or found.resolution != size:  # not rendered at this size (a bake of its own)
             found = view_geometry(render, elevation, azimuth, size)
             if geometry is not None:
                 geometry[camera] = found
