@@ -26,6 +26,11 @@ from __future__ import annotations
 import numpy as np
 
 _MIN_EDGE_LENGTH = 1e-4  # distance floor so coincident vertices do not get infinite weight
+# The finest levels whose holes take only the colours of the known texels nearest them: within about 2 ** 3
+# texels of a chart (what bilinear reads and the first mip levels at its edge average) a hole keeps to the
+# chart's own colours; farther out the smooth blend is as near the truth as the inpainting was
+# (``bench/host_stages.py``: the charts' unseen texels against the surface's true colours).
+NEAR_LEVELS = 3
 
 
 def fill_texture(texture: np.ndarray, painted: np.ndarray, vertices: np.ndarray, faces: np.ndarray,
@@ -50,9 +55,10 @@ def fill_texture(texture: np.ndarray, painted: np.ndarray, vertices: np.ndarray,
 
 def pull_push(image: np.ndarray, known: np.ndarray) -> np.ndarray:
     """``image`` (float32 HxWxC) with every texel not ``known`` (bool HxW) filled: known texels keep their
-    value; the others take a bilinear blend of the next coarser level's texels that hold known texels, each
-    the mean of the known texels under it, weighted by how many (where none around it holds any, the blend
-    of that level as filled the same way from above).
+    value; the others are filled from the next coarser level, each of whose texels is the mean of the known
+    texels under it: within ``NEAR_LEVELS`` of the atlas, from the coarser texels around that hold known
+    texels, weighted by how many; otherwise (and where none around holds any) from the bilinear blend of the
+    coarser level as filled, the same way from above.
 
     OpenCV's resizing does the levels (area averaging down, bilinear up): on the development CPU each
     pass over a 2048 px atlas took 7 to 45 ms, where PyTorch's pooling and interpolation took 180 to
@@ -73,14 +79,22 @@ def pull_push(image: np.ndarray, known: np.ndarray) -> np.ndarray:
         level = cv2.resize(level, ((width + 1) // 2, (height + 1) // 2), interpolation=cv2.INTER_AREA)
         levels.append(level.reshape(level.shape[0], level.shape[1], -1))
     filled = _mean(levels[-1])
-    for coarser, finer in zip(reversed(levels), [*reversed(levels[:-1]), level0]):
-        # Each texel takes the bilinear blend of the coarser texels around it that hold known texels, each as
-        # much as it holds (colour times weight and weight blended apart, then divided): a hole beside a chart
-        # takes the chart's colour and nothing of the gutter beyond. Where none around it holds any, it takes
-        # the blend of the coarser level as filled.
-        blended = _upsampled(coarser, finer.shape)
-        near = _mean(blended)
-        np.copyto(near, _upsampled(filled, near.shape), where=blended[..., -1:] <= 0)
+    finer_levels = [level0, *levels[:-1]]
+    for depth in reversed(range(len(levels))):   # the coarsest first; depth 0 fills the atlas itself
+        coarser, finer = levels[depth], finer_levels[depth]
+        if depth < NEAR_LEVELS:
+            # A texel takes the bilinear blend of the coarser texels around it that hold known texels, each
+            # as much as it holds (colour times weight and weight blended apart, then divided): a hole beside
+            # a chart takes the chart's colour and nothing of the gutter beyond. Where none around it holds
+            # any, the blend of the coarser level as filled.
+            blended = _upsampled(coarser, finer.shape)
+            near = _mean(blended)
+            np.copyto(near, _upsampled(filled, near.shape), where=blended[..., -1:] <= 0)
+        else:
+            # Farther out, each texel of the level keeps the mean of the known texels under it, and the
+            # others take the smooth blend of the level above as filled.
+            near = _mean(finer)
+            np.copyto(near, _upsampled(filled, near.shape), where=finer[..., -1:] <= 0)
         filled = near
     return cv2.copyTo(image, mask, filled)
 
