@@ -16,8 +16,8 @@ surface all at one depth has no depth edges, where its division by the depth ran
 
 What a view's bake takes from the mesh and the camera alone (``view_geometry``: the trusted pixels, where
 they land in the atlas, their weight) is found once per camera, from the condition renders' rasterization,
-and kept for both bakes of a painted object (its colour, its material maps); ``splat`` puts a view's
-values and weights into the atlas in one accumulation.
+and kept for both bakes of a painted object (its colour, its material maps); ``put_view`` puts a view's
+values and weights into the atlas in one accumulation, for the texels it reaches alone.
 """
 
 from __future__ import annotations
@@ -68,9 +68,44 @@ def back_project(render: Any, image: torch.Tensor, elevation: float, azimuth: fl
         geometry = view_geometry(render, elevation, azimuth, tuple(image.shape[:2]))
     height, width = render.texture_size[1], render.texture_size[0]
     channels = image.shape[-1]
-    keep = geometry.keep.to(render.device)
-    values = image.contiguous().view(-1, channels)[keep]
-    return splat(height, width, geometry.uv.to(render.device), values, geometry.cosine.to(render.device))
+    scratch = image.new_zeros(height * width, channels + 2)
+    texels, colour, weight = put_view(scratch, width, geometry, image, render.device)
+    result = image.new_zeros(height * width, channels + 1)
+    result[texels] = torch.cat([colour, weight], dim=1)
+    result = result.view(height, width, channels + 1)
+    return result[..., :channels], result[..., channels:]
+
+
+def put_view(scratch: torch.Tensor, width: int, geometry: ViewGeometry, image: torch.Tensor,
+             device: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The view ``image`` put into the atlas as ``back_project`` puts it, for the texels it reaches alone:
+    (their flat indices [T], their colour [T, C], their weight [T, 1]). ``scratch`` ([texels, C + 2], zeros)
+    is the accumulator, zeros again afterwards: a bake of six views into a 2048 px atlas touches a fraction
+    of its texels each, and passes over the whole atlas were most of a view's bake on a CPU."""
+    channels = image.shape[-1]
+    values = image.contiguous().view(-1, channels)[geometry.keep.to(device)]
+    corners, shares = _corners(scratch.shape[0] // width, width, geometry.uv.to(device))
+    data = torch.cat([values, geometry.cosine.to(device), torch.ones_like(values[:, :1])], dim=1)
+    # hy3dgen's linear_grid_put_2d, of the colours and of the weights at once: its arithmetic in its order
+    # (corner 00, 01, 10, 11), into one accumulator of the values, the weights and the count.
+    for corner, share in zip(corners, shares):
+        scratch.index_add_(0, corner, data * share.unsqueeze(1))
+    texels = torch.nonzero(scratch[:, -1] > 0)[:, 0]
+    gathered = scratch[texels]
+    scratch[texels] = 0.0
+    averaged = gathered[:, :-1] / gathered[:, -1:]
+    return texels, averaged[:, :channels], averaged[:, channels:]
+
+
+def _corners(height: int, width: int, coords: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """The four texels around each of ``coords`` ([N, 2] in [0, 1], rows first) as flat indices, and each
+    one's bilinear share, as hy3dgen's grid put places them (its corner clamped inside the atlas)."""
+    place = coords * torch.tensor([height - 1, width - 1], dtype=torch.float32, device=coords.device)
+    row, col = place[:, 0].floor().long().clamp_(0, height - 2), place[:, 1].floor().long().clamp_(0, width - 2)
+    down, right = place[:, 0] - row.float(), place[:, 1] - col.float()
+    base = row * width + col
+    return ([base, base + 1, base + width, base + width + 1],
+            [(1 - down) * (1 - right), (1 - down) * right, down * (1 - right), down * right])
 
 
 def view_geometry(render: Any, elevation: float, azimuth: float, resolution: tuple[int, int],
@@ -119,26 +154,4 @@ def _side(resolution: Any) -> tuple[int, int]:
     return int(resolution[0]), int(resolution[1])
 
 
-def splat(height: int, width: int, coords: torch.Tensor, values: torch.Tensor,
-          weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """hy3dgen's ``linear_grid_put_2d`` of ``values`` and of ``weights`` at ``coords`` ([N, 2] in [0, 1], rows
-    first), both at once: each spread bilinearly over the four texels around it and divided by the bilinear
-    weights each texel gathered. Its arithmetic, in its order (corner 00, 01, 10, 11), into one accumulator
-    of the values, the weights and the count, where hy3dgen's scattered each into its own, twice over."""
-    channels = values.shape[-1]
-    place = coords * torch.tensor([height - 1, width - 1], dtype=torch.float32, device=coords.device)
-    row, col = place[:, 0].floor().long().clamp_(0, height - 2), place[:, 1].floor().long().clamp_(0, width - 2)
-    down, right = place[:, 0] - row.float(), place[:, 1] - col.float()
-    data = torch.cat([values, weights, torch.ones_like(weights)], dim=1)
-    accumulated = values.new_zeros(height * width, channels + 2)
-    base = row * width + col
-    for offset, share in ((0, (1 - down) * (1 - right)), (1, (1 - down) * right), (width, down * (1 - right)),
-                          (width + 1, down * right)):
-        accumulated.index_add_(0, base + offset, data * share.unsqueeze(1))
-    count = accumulated[:, -1:]
-    result = torch.where(count > 0, accumulated[:, :-1] / count.clamp_min(torch.finfo(count.dtype).tiny), 0.0)
-    result = result.view(height, width, channels + 1)
-    return result[..., :channels], result[..., channels:]
-
-
-__all__ = ["ViewGeometry", "back_project", "grown", "splat", "view_geometry"]
+__all__ = ["ViewGeometry", "back_project", "grown", "put_view", "view_geometry"]

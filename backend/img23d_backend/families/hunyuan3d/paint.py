@@ -345,10 +345,11 @@ def _bake(render: Any, views: Any, settings: PaintSettings, advance: Callable[[s
     import torch
     import torch.nn.functional as F
 
-    from .back_project import back_project, view_geometry
+    from .back_project import put_view, view_geometry
 
     size = (settings.render_size,) * 2
-    accumulated = trust = None
+    height, width = render.texture_size[1], render.texture_size[0]
+    accumulated = trust = scratch = None
     cameras = zip(views, settings.camera_elevations, settings.camera_azimuths, settings.view_weights)
     for number, (view, elevation, azimuth, weight) in enumerate(cameras, start=1):
         # hy3dgen upsamples each generated view to the render size before projecting it.
@@ -361,15 +362,19 @@ def _bake(render: Any, views: Any, settings: PaintSettings, advance: Callable[[s
             found = view_geometry(render, elevation, azimuth, size)
             if geometry is not None:
                 geometry[camera] = found
-        texture, cos_map = back_project(render, image, elevation, azimuth, found)
+        if scratch is None:
+            channels = image.shape[-1]
+            scratch = image.new_zeros(height * width, channels + 2)
+            accumulated, trust = image.new_zeros(height * width, channels), image.new_zeros(height * width, 1)
+        # Only the texels the view reaches: everywhere else its texture and weight are 0 (back_project's).
+        texels, texture, cos_map = put_view(scratch, width, found, image, render.device)
         cos_map = weight * cos_map ** settings.bake_exp
-        if accumulated is None:
-            accumulated, trust = torch.zeros_like(texture), torch.zeros_like(cos_map)
-        if not _mostly_painted(cos_map, trust):
-            accumulated += texture * cos_map
-            trust += cos_map
+        if not _mostly_painted(cos_map, trust[texels]):
+            accumulated.index_add_(0, texels, texture * cos_map)
+            trust.index_add_(0, texels, cos_map)
         advance(f"baked view {number}/{settings.views}")
     assert accumulated is not None and trust is not None  # validate() guarantees a camera
+    accumulated, trust = accumulated.view(height, width, -1), trust.view(height, width, 1)
     return accumulated / trust.clamp_min(1e-8), trust[..., 0] > 1e-8
 
 
