@@ -46,6 +46,13 @@ RUN_ORDER = ("managed", "resident", "seed")
 WORKLOADS = {1: (["house"], "largest"), 3: (["house", "chimney", "barrel"], "largest"),
              8: (["barrel", "tree", "rock", "door"], "all")}
 GB = 1 << 30
+# Which side of the machine each of a target's timings (its manifest record's) is spent on, for the critical
+# path: the host's CPU (clean-up, the wait for the UV worker, the atlas fill, the GLB writing on the tail's
+# thread) or the device (delighting, the condition renders, the multiview model, the bake, the material
+# model with its maps' bake). The job's own stages before the targets (grounding, matting, depth, shape)
+# are the device's; the run's ``stage_seconds`` has them.
+HOST_STAGES = ("cleanup", "paint_uv", "paint_fill", "export", "finish")
+DEVICE_STAGES = ("paint_delight", "paint_render", "paint_multiview", "paint_bake", "materials")
 
 
 @dataclass
@@ -61,6 +68,8 @@ class JobFigures:
     bytes_moved: int
     made: int
     target_seconds: list[dict[str, float]] = field(default_factory=list)  # per target, per stage
+    # Per target: the seconds on the host and on the device (``HOST_STAGES``, ``DEVICE_STAGES``).
+    target_sides: list[dict[str, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -133,12 +142,21 @@ def worker(args: argparse.Namespace) -> int:
                     loads_from_disk=sum(after[r].loads_from_disk - before[r].loads_from_disk for r in after),
                     bytes_moved=sum(after[r].bytes_moved - before[r].bytes_moved for r in after),
                     made=sum(1 for r in data.targets if r.status == "done"),
-                    target_seconds=[r.get("timings", {}) for r in manifest["records"]]))
+                    target_seconds=[r.get("timings", {}) for r in manifest["records"]],
+                    target_sides=[sides(r.get("timings", {})) for r in manifest["records"]]))
                 # Each job on its own line as it ends: the driver keeps what a run cut short measured.
                 print(json.dumps({"job": figures}), flush=True)
                 print(f"  {args.policy:8} {targets} targets {'textured' if textured else 'untextured':10} "
                       f"job {job_number}: {seconds:6.2f} s", file=sys.stderr, flush=True)
     return 0
+
+
+def sides(timings: dict[str, float]) -> dict[str, float]:
+    """A target's seconds on the host and on the device, and any stage neither names (``other_s``)."""
+    host = sum(seconds for stage, seconds in timings.items() if stage in HOST_STAGES)
+    device = sum(seconds for stage, seconds in timings.items() if stage in DEVICE_STAGES)
+    other = sum(seconds for stage, seconds in timings.items() if stage not in HOST_STAGES + DEVICE_STAGES)
+    return {"host_s": round(host, 3), "device_s": round(device, 3), "other_s": round(other, 3)}
 
 
 # --- driver ---------------------------------------------------------------------------------
@@ -318,6 +336,7 @@ def main() -> int:
                   # commit named in the environment comes first.
                   "commit": os.environ.get("IMG23D_COMMIT") or commit, "hello_seconds": hello,
                   "runs": {p: [asdict(j) for j in r.jobs] for p, r in runs.items()},
+                  "target_sides": {"host": HOST_STAGES, "device": DEVICE_STAGES},
                   "worker_exit_status": {p: r.exit_status for p, r in runs.items()},
                   "complete": results is not None,
                   "goals": [{"goal": t, "outcome": o} for t, o in results or []]}

@@ -1,6 +1,6 @@
 """The paint step's fill of the texels no view saw, side by side: hy3dgen's way (every hole of the atlas
-inpainted at full size, Navier-Stokes) against img23d's (``stages.paint.fill``: full size within a few
-texels of a known one, the far gutter from a quarter-side inpainting), alternating, on the texture and
+inpainted at full size, Navier-Stokes) against img23d's (``stages.paint.fill``: pull-push; before issue 89,
+full size within a few texels of a known one, the far gutter from a quarter-side inpainting), alternating, on the texture and
 mask the production bake makes of six views of the mesh Generate paints, at the add-on's default texture
 (2048 px). Prints the seconds of each, their ratio, and how far the two fills differ on the charts' texels
 (what mip level 0 reads) and in the gutter. Writes JSON.
@@ -75,7 +75,7 @@ def main() -> None:
     result = {
         "what": "the fill of unseen texels: hy3dgen's whole-atlas inpainting against img23d's",
         "mesh": args.mesh.name, "faces": len(faces), "texture_size": settings.texture_size,
-        "repeat": args.repeat, "near_texels": fill.NEAR_TEXELS, "coarse": fill.COARSE,
+        "repeat": args.repeat,
         "machine": {"processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
                     "load_average": os.getloadavg()},
         "texels": {"charts": float(charts.mean()), "painted": float(painted.mean()),

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import trimesh
 
+from ..gltf.writer import export_glb
 from .bake import BakedMesh
 from .materials import Slots
 
@@ -63,7 +64,7 @@ def write_finished_glb(path: Path, baked: BakedMesh, quads: int, slots: Slots | 
     with ``slots`` of several materials, one primitive per material (see the module's docstring)."""
     whole = finished_trimesh(baked, quads)
     if slots is None or len(slots.names) < 2:
-        whole.export(str(path), file_type="glb", include_normals=True)
+        export_glb(whole, path, include_normals=True)
         return
     if sum(slots.counts) != len(baked.faces):
         raise ValueError(f"material slots of {sum(slots.counts)} triangles for {len(baked.faces)}")
@@ -74,7 +75,7 @@ def write_finished_glb(path: Path, baked: BakedMesh, quads: int, slots: Slots | 
         part.visual.material = finished_trimesh(baked, 0, name).visual.material
         part.metadata = {}
         scene.add_geometry(part, geom_name=f"part{index}", node_name=f"part{index}")
-    scene.export(str(path), file_type="glb", include_normals=True)
+    export_glb(scene, path, include_normals=True)
     _one_mesh(path, quads)
 
 

@@ -24,6 +24,7 @@ from ..finish.glb import write_finished_glb
 from ..finish.materials import FaceMaterials, by_material
 from ..finish.retopo import RetopoSettings
 from ..finish.step import finish_mesh
+from ..gltf.writer import export_glb
 from ..runs.folders import TargetRecord
 from ..stages.paint.unwrap import Unwrapper
 from .base import JobRun
@@ -65,7 +66,7 @@ def finish_object(run: JobRun, record: TargetRecord, high: trimesh.Trimesh, unwr
     # Written first, as the job without a finish would write it (the bake caches normals that
     # trimesh's exporter would add); announced once the low mesh is written, just before it.
     high_path = run.run_folder.write_bytes_with(f"{HIGH}/{record.stem}.glb",
-                                                lambda p: high.export(str(p), file_type="glb"))
+                                                lambda p: export_glb(high, p))
     shape = high if geometry is None else geometry
     result, step = finish_mesh(shape.vertices, shape.faces, RetopoSettings(options.topology, options.face_target),
                                cancel, run.progress, record.target)

@@ -14,6 +14,7 @@ from img23d_protocol import (Artifact, ArtifactKind, ErrorCode, GenerateJobResul
                              seed_at, validate_boxes)
 
 from ..catalog import PAINT_ROLES, PARTS_ROLE, VIEWS_ROLE, shape_kind
+from ..gltf.writer import export_glb
 from ..layout import scene
 from ..models import preflight
 from ..models.oom import free_memory_advice
@@ -316,7 +317,7 @@ class GenerateRun(PaintingRun[G]):
             record.textured = finished.record.coloured
         else:
             path = self.run_folder.write_bytes_with(f"{record.stem}.glb",
-                                                    lambda p: mesh.export(str(p), file_type="glb"))
+                                                    lambda p: export_glb(mesh, p))
             record.textured = _has_texture(mesh)
         record.mesh = self.run_folder.relative(path)
         scene.record_placement(self.layout, record, mesh)

@@ -20,6 +20,7 @@ from img23d_protocol import (SIDES, Artifact, ArtifactKind, ErrorCode, ProtocolE
 from PIL import Image
 
 from ..families.table import family_of
+from ..gltf.writer import export_glb
 from ..models import preflight
 from ..catalog import PAINT_ROLES
 from ..readers.artist_mesh import load_artist_mesh
@@ -119,7 +120,7 @@ class RetextureRun(PaintingRun[RetextureRequest]):
             # The painted mesh as a GLB, in the run before its manifest says finished: what a pipeline reads.
             glb = textured_mesh(mesh_copy, texture_path, uvs_path, maps_path)
             record.mesh = self.run_folder.write_bytes_with(
-                f"{record.stem}.glb", lambda p: glb.export(p, file_type="glb")).name
+                f"{record.stem}.glb", lambda p: export_glb(glb, p)).name
         record.status, record.textured = "done", True
         for kind, path in ((ArtifactKind.TEXTURE, texture_path), (ArtifactKind.METALLIC_ROUGHNESS, maps_path),
                            (ArtifactKind.UVS, uvs_path)):

@@ -14,6 +14,7 @@ import numpy as np
 import trimesh
 
 from ..gltf.frame import to_gltf
+from ..gltf.writer import export_glb as write_glb
 from ..stages.grounding.ask import PALETTE
 from .split.pieces import Piece
 
@@ -46,4 +47,4 @@ def export_glb(scene: trimesh.Scene, path: Path, asset_extras: dict[str, Any] | 
         if asset_extras:
             tree.setdefault("asset", {})["extras"] = dict(asset_extras)
 
-    scene.export(path, file_type="glb", tree_postprocessor=stamp, include_normals=include_normals)
+    write_glb(scene, path, tree_postprocessor=stamp, include_normals=include_normals)

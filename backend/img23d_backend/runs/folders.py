@@ -26,6 +26,7 @@ import shutil
 import stat
 import tempfile
 import threading
+import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -42,6 +43,9 @@ from .lease import LEASES
 from .owner import Owner
 from .reserve import RESERVE_MIN_BYTES, RESERVE_NAME
 from .stems import safe_stem, variation_stem
+
+# Pillow's options for every PNG img23d writes: zlib level 1, run-length strategy (why: ``gltf.writer``).
+QUICK_PNG = {"compress_level": 1, "compress_type": zlib.Z_RLE}
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +170,7 @@ class RunFolder:
         return self.write_bytes_with(relative, lambda p: p.write_text(text + "\n", encoding="utf-8"))
 
     def write_image(self, relative: str, image: Any, like: int = 0o777) -> Path:
-        return self.write_bytes_with(relative, lambda p: image.save(p, format="PNG"), like)
+        return self.write_bytes_with(relative, lambda p: image.save(p, format="PNG", **QUICK_PNG), like)
 
     def save_manifest(self) -> Path:
         """Rewrite the manifest as the job stands; after ``finish`` it never changes again."""

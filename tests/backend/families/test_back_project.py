@@ -49,3 +49,27 @@ def test_a_card_seen_edge_on_adds_nothing_and_face_on_adds_its_colour() -> None:
     assert torch.isfinite(texture).all() and torch.isfinite(weight).all() and float(weight.sum()) > 100.0
     seen = weight[..., 0] > 0
     assert torch.allclose(texture[seen] / weight[seen], torch.tensor(0.5), atol=1e-4)
+
+
+def test_the_bakes_take_each_cameras_pixels_as_the_condition_renders_found_them() -> None:
+    """The condition renders rasterize each camera once; the colour's bake and the material maps' take the
+    trusted pixels found then, and give what a bake of their own gives."""
+    from img23d_backend.families.hunyuan3d.paint import _bake, _render_conditions
+
+    settings = PaintSettings(texture_size=64, render_size=128, view_size=64)
+    render = _mesh_renderer(with_uvs(trimesh.creation.icosphere(1), None), settings, "cpu")
+    generator = torch.Generator().manual_seed(5)
+    colour, maps = (torch.rand(settings.views, 3, 64, 64, generator=generator) for _ in range(2))
+    geometry: dict = {}
+    rasterized = []
+    rasterize = render.raster_rasterize
+    render.raster_rasterize = lambda *args, **kwargs: rasterized.append(1) or rasterize(*args, **kwargs)
+    _render_conditions(render, settings, geometry)
+    assert len(rasterized) == settings.views and len(geometry) == settings.views
+    first = _bake(render, colour, settings, lambda message: None, geometry)
+    second = _bake(render, maps, settings, lambda message: None, geometry)
+    assert len(rasterized) == settings.views   # none more
+    for views, baked in ((colour, first), (maps, second)):
+        alone = _bake(render, views, settings, lambda message: None)
+        assert torch.equal(baked[0], alone[0]) and torch.equal(baked[1], alone[1])
+    assert not torch.equal(first[0], second[0])

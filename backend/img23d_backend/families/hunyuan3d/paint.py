@@ -159,9 +159,10 @@ def paint_mesh(mesh: trimesh.Trimesh, reference: Image.Image, *, delighter: Deli
     with steps.phase("uv"):
         unwrapped = with_uvs(mesh, unwrap() if unwrap is not None and not has_uvs(mesh) else None)
     steps.advance("kept the mesh's UVs" if has_uvs(mesh) else "unwrapped UVs")
+    geometry: dict[tuple[float, float], Any] = {}  # each camera's trusted pixels, for both bakes
     with steps.phase("render"):
         render = _mesh_renderer(unwrapped, settings, device)
-        normals, positions = _render_conditions(render, settings)
+        normals, positions = _render_conditions(render, settings, geometry)
     steps.advance("rendered normal and position maps")
     with steps.phase("multiview"):
         cameras = camera_indices(settings.camera_azimuths, settings.camera_elevations)
@@ -173,13 +174,13 @@ def paint_mesh(mesh: trimesh.Trimesh, reference: Image.Image, *, delighter: Deli
         keep["reference"] = delit
         keep["views"] = [_to_image(view) for view in views]
     with steps.phase("bake"):
-        texture, painted = _bake(render, views, settings, steps.advance)
+        texture, painted = _bake(render, views, settings, steps.advance, geometry)
     with steps.phase("fill"):
         image = _fill(unwrapped, texture, painted)
     steps.advance("filled the texels no camera saw")
     if keep is not None:
         keep["timings"] = steps.timings
-        keep["bake"] = _view_bake(render, unwrapped, settings, cancel)
+        keep["bake"] = _view_bake(render, unwrapped, settings, cancel, geometry)
     return _textured(unwrapped, Image.fromarray(image, "RGB"))
 
 
@@ -188,10 +189,11 @@ def _fill(unwrapped: trimesh.Trimesh, texture: Any, painted: Any) -> np.ndarray:
                         np.asarray(unwrapped.faces), np.asarray(unwrapped.visual.uv))
 
 
-def _view_bake(render: Any, unwrapped: trimesh.Trimesh, settings: PaintSettings,
-               cancel: CancelToken) -> Callable[[Sequence[Image.Image]], Image.Image]:
+def _view_bake(render: Any, unwrapped: trimesh.Trimesh, settings: PaintSettings, cancel: CancelToken,
+               geometry: dict[tuple[float, float], Any]) -> Callable[[Sequence[Image.Image]], Image.Image]:
     """Bakes RGB images of the painted views (each the view's size) into the texture as the colour was
-    baked: the same renderer (cameras, UV layout), view weights, blend and hole filling."""
+    baked: the same renderer (cameras, UV layout), view weights, blend and hole filling; the cameras' trusted
+    pixels as the colour's bake found them (``geometry``), not found again."""
     def bake(images: Sequence[Image.Image]) -> Image.Image:
         import torch
 
@@ -199,7 +201,7 @@ def _view_bake(render: Any, unwrapped: trimesh.Trimesh, settings: PaintSettings,
             raise ValueError(f"{len(images)} images for {settings.views} painted views: give one per view")
         views = torch.stack([torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0)
                              .permute(2, 0, 1) for image in images])
-        texture, painted = _bake(render, views, settings, lambda message: cancel.check())
+        texture, painted = _bake(render, views, settings, lambda message: cancel.check(), geometry)
         return Image.fromarray(_fill(unwrapped, texture, painted), "RGB")
 
     return bake
@@ -276,14 +278,17 @@ def _mesh_renderer(mesh: trimesh.Trimesh, settings: PaintSettings, device: Any) 
     return render
 
 
-def _render_conditions(render: Any, settings: PaintSettings) -> tuple[Any, Any]:
+def _render_conditions(render: Any, settings: PaintSettings,
+                       geometry: dict[tuple[float, float], Any] | None = None) -> tuple[Any, Any]:
     """Normal and position maps per camera, [N, 3, view, view] in [0, 1], white background.
 
     The same maps as MeshRender.render_normal(use_abs_coor=True) and render_position, but each
     view is rasterized once for both (rasterization is most of the cost on CPU/MPS) and the
     vertex normals, which do not depend on the camera, are computed once. Maps are rendered
     at ``render_size`` and averaged down to ``view_size`` straight away (the renderer does not
-    antialias; the downscale does), so full-size maps never pile up.
+    antialias; the downscale does), so full-size maps never pile up. With ``geometry``, each camera's
+    trusted pixels for the bake (``back_project.view_geometry``) are found from the same rasterization and
+    kept there: the bake then rasterizes no view again.
     """
     import torch
     import torch.nn.functional as F
@@ -300,6 +305,11 @@ def _render_conditions(render: Any, settings: PaintSettings) -> tuple[Any, Any]:
     for elevation, azimuth in zip(settings.camera_elevations, settings.camera_azimuths):
         _, clip = render.get_pos_from_mvp(elevation, azimuth, None, None)
         raster, _ = render.raster_rasterize(clip, render.pos_idx, resolution=render.default_resolution)
+        if geometry is not None:
+            from .back_project import view_geometry
+
+            size = tuple(render.default_resolution)
+            geometry[(elevation, azimuth)] = view_geometry(render, elevation, azimuth, size, raster)
         visible = raster[0, ..., -1:].clamp(0, 1)
         normal, _ = render.raster_interpolate(normals_attr, raster, render.pos_idx)
         position, _ = render.raster_interpolate(positions_attr, raster, render.pos_idx)
@@ -323,35 +333,48 @@ def _absolute_vertex_normals(render: Any) -> Any:
     return torch.from_numpy(np.asarray(normals, dtype=np.float32)).to(render.vtx_pos.device)
 
 
-def _bake(render: Any, views: Any, settings: PaintSettings, advance: Callable[[str], None]) -> tuple[Any, Any]:
+def _bake(render: Any, views: Any, settings: PaintSettings, advance: Callable[[str], None],
+          geometry: dict[tuple[float, float], Any] | None = None) -> tuple[Any, Any]:
     """Back-project every view into the atlas and blend by view weight x cos^bake_exp.
 
     Same blend as MeshRender.fast_bake_texture (a view that adds under 1% new texels is
     skipped), accumulated view by view so only one view's maps are held at a time; each view put in
-    by ``back_project`` (hy3dgen's, with its box filters made cheap).
+    by ``back_project`` (hy3dgen's, with its box filters made cheap). ``geometry`` keeps each camera's
+    trusted pixels (``back_project.view_geometry``) for a later bake of the same views.
     """
     import torch
     import torch.nn.functional as F
 
-    from .back_project import back_project
+    from .back_project import put_view, view_geometry
 
     size = (settings.render_size,) * 2
-    accumulated = trust = None
+    height, width = render.texture_size[1], render.texture_size[0]
+    accumulated = trust = scratch = None
     cameras = zip(views, settings.camera_elevations, settings.camera_azimuths, settings.view_weights)
     for number, (view, elevation, azimuth, weight) in enumerate(cameras, start=1):
         # hy3dgen upsamples each generated view to the render size before projecting it.
         view = view.to(device=render.device, dtype=torch.float32).unsqueeze(0)
         image = F.interpolate(view, size=size, mode="bicubic", align_corners=False)
         image = image[0].clamp(0, 1).permute(1, 2, 0).contiguous()
-        texture, cos_map = back_project(render, image, elevation, azimuth)
+        camera = (elevation, azimuth)
+        found = geometry.get(camera) if geometry is not None else None
+        if found is None or found.resolution != size:  # not rendered at this size (a bake of its own)
+            found = view_geometry(render, elevation, azimuth, size)
+            if geometry is not None:
+                geometry[camera] = found
+        if scratch is None:
+            channels = image.shape[-1]
+            scratch = image.new_zeros(height * width, channels + 2)
+            accumulated, trust = image.new_zeros(height * width, channels), image.new_zeros(height * width, 1)
+        # Only the texels the view reaches: everywhere else its texture and weight are 0 (back_project's).
+        texels, texture, cos_map = put_view(scratch, width, found, image, render.device)
         cos_map = weight * cos_map ** settings.bake_exp
-        if accumulated is None:
-            accumulated, trust = torch.zeros_like(texture), torch.zeros_like(cos_map)
-        if not _mostly_painted(cos_map, trust):
-            accumulated += texture * cos_map
-            trust += cos_map
+        if not _mostly_painted(cos_map, trust[texels]):
+            accumulated.index_add_(0, texels, texture * cos_map)
+            trust.index_add_(0, texels, cos_map)
         advance(f"baked view {number}/{settings.views}")
     assert accumulated is not None and trust is not None  # validate() guarantees a camera
+    accumulated, trust = accumulated.view(height, width, -1), trust.view(height, width, 1)
     return accumulated / trust.clamp_min(1e-8), trust[..., 0] > 1e-8
 
 

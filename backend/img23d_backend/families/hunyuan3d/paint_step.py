@@ -28,6 +28,20 @@ from . import paint as hunyuan
 
 log = logging.getLogger(__name__)
 
+# The views are baked from renders of at most this many times their side when the job leaves the render's
+# side to img23d: hy3dgen bakes Hunyuan3D-Paint's 512 px views from 2048 px renders, four times their side.
+# The tiny replicas' 64 px views were baked from 2048 px renders too, each view upsampled 32 times: most of
+# a tiny textured object's minutes on a CPU (issue 89), for detail the views never had.
+RENDER_PER_VIEW = 4
+
+
+def render_side(options: Any, view_size: int) -> int:
+    """The side of the renders the views are baked from: the job's ``render_size`` when it gives one, else the
+    texture's side up to the detailed size (``bake_render_size``) and ``RENDER_PER_VIEW`` times a view's side;
+    a whole multiple of the view's side, and never below it."""
+    render = options.render_size or min(options.bake_render_size(), RENDER_PER_VIEW * view_size)
+    return max(view_size, render // view_size * view_size)
+
 
 def paint_target(run: StepContext, record: TargetRecord, mesh: Any, cutout: Any,
                  unwrap: Callable[[], Any] | None = None) -> Painted:
@@ -35,8 +49,7 @@ def paint_target(run: StepContext, record: TargetRecord, mesh: Any, cutout: Any,
     and the delit reference written under ``views/<stem>/``; the views and their bake with it."""
     paint_spec = run.manager.spec("paint")
     view_size = int(paint_spec.options.get("view_size", 512))
-    render = run.options.bake_render_size()
-    render = max(view_size, render // view_size * view_size)  # whole multiples of the view size
+    render = render_side(run.options, view_size)
     settings = hunyuan.PaintSettings(texture_size=run.options.texture_size, render_size=render,
                                      view_size=view_size, delight_steps=run.options.delight_steps,
                                      multiview_steps=paint_steps(paint_spec, run.options.paint_steps),

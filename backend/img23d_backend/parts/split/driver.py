@@ -25,6 +25,7 @@ from PIL import Image
 
 from ...models.stage_seconds import host_seconds
 from ...runs.folders import TargetRecord
+from ...gltf.writer import export_glb
 from ...readers.artist_mesh import load_artist_mesh
 from ...stages.grounding import ask
 from ...stages.step_context import StepContext
@@ -176,7 +177,7 @@ def _write(run: StepContext, name: str, pieces: list[Piece], found_on: list[int]
             parts.append(CutPart(piece.name, None, 0, 0.0, False, found_on=found_on[index], empty_reason=reason))
             continue
         scene = scene_of([(index, piece)])
-        path = folder.write_bytes_with(f"{record.stem}.glb", lambda p, s=scene: s.export(p, file_type="glb"))
+        path = folder.write_bytes_with(f"{record.stem}.glb", lambda p, s=scene: export_glb(s, p))
         record.mesh, record.status = folder.relative(path), "done"
         record.faces, record.vertices = int(len(piece.faces)), int(len(piece.vertices))
         made.append((index, piece))
@@ -190,7 +191,7 @@ def _write(run: StepContext, name: str, pieces: list[Piece], found_on: list[int]
     combined = None
     if made:
         scene = scene_of(made)
-        path = folder.write_bytes_with(f"{combined_stem}.glb", lambda p: scene.export(p, file_type="glb"))
+        path = folder.write_bytes_with(f"{combined_stem}.glb", lambda p: export_glb(scene, p))
         combined = folder.relative(path)
     folder.save_manifest()
     return parts, combined
