@@ -27,6 +27,9 @@ from .intersections import crossing_pairs
 from .remesh import rebuild
 
 ANY_HOLE = 1 << 30  # holes of any number of edges are closed
+# A closed piece enclosing less than this share of its area ** 1.5 has no inside (a sphere: 0.09; a 0.01 mm film
+# 100 mm across: 3.5e-5, thin but solid, which the wall check reports).
+SHEET_VOLUME = 1e-6
 
 
 @dataclass
@@ -111,9 +114,7 @@ def _close_piece(vertices: np.ndarray, piece: np.ndarray) -> tuple[np.ndarray | 
     used = _edge_uses(piece, len(vertices))
     if used.max(initial=0) > 2:
         return None, 0, 0, False  # an edge of three faces or more: for the grid
-    mesh = trimesh.Trimesh(vertices, piece, process=False)
-    trimesh.repair.fix_winding(mesh)
-    faces = np.asarray(mesh.faces, dtype=np.int64)
+    faces = wound_alike(piece, len(vertices))
     holes = 0
     if (used == 1).any():
         fill = fill_holes(vertices, faces, ANY_HOLE)
@@ -126,10 +127,39 @@ def _close_piece(vertices: np.ndarray, piece: np.ndarray) -> tuple[np.ndarray | 
         if (_edge_uses(faces, len(vertices)) != 2).any():
             return None, 0, holes, False  # some rim left open beside a sheet's: for the grid
     mesh = trimesh.Trimesh(vertices, faces, process=False)
+    if abs(mesh.volume) <= SHEET_VOLUME * mesh.area ** 1.5:
+        return None, 0, holes, True  # closed only by its own faces turned over (a sheet with a hole): no inside
     if mesh.volume < 0:  # wound consistently, but inside out: the whole piece turned
         mesh.invert()
     faces = np.asarray(mesh.faces, dtype=np.int64)
     return faces, int((~_same_winding(faces[:len(piece)], piece)).sum()), holes, False
+
+
+def wound_alike(faces: np.ndarray, vertex_count: int) -> np.ndarray:
+    """``faces`` (one piece, no edge of more than two faces) each wound like its neighbours, the first face's way:
+    a breadth-first walk over the faces (SciPy's), each face turned where it runs the same way along its edge as
+    the face it was reached from. (trimesh's ``fix_winding`` does this in Python: 15 s for the real 40,000-face
+    mesh with three flipped patches, against a tenth of a second here.)"""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import breadth_first_order
+
+    half, keys = edge_keys(faces, vertex_count)
+    order = np.argsort(keys, kind="stable")
+    same = keys[order[1:]] == keys[order[:-1]]
+    first, second = order[:-1][same], order[1:][same]
+    # Two faces agree when they run opposite ways along their shared edge; 2 marks a pair that does not.
+    clash = np.where(half[first, 0] == half[second, 0], 2, 1).astype(np.int8)
+    count = len(faces)
+    graph = coo_matrix((np.r_[clash, clash], (np.r_[first // 3, second // 3], np.r_[second // 3, first // 3])),
+                       shape=(count, count)).tocsr()
+    visit, parent = breadth_first_order(graph, 0, directed=False, return_predecessors=True)
+    steps = np.asarray(graph[parent[visit[1:]], visit[1:]]).ravel()
+    turn = np.zeros(count, dtype=bool)
+    for face, step in zip(visit[1:].tolist(), (steps == 2).tolist()):  # a face turns as its parent did, or not
+        turn[face] = turn[parent[face]] != step
+    wound = faces.copy()
+    wound[turn] = wound[turn][:, ::-1]
+    return wound
 
 
 def _same_winding(a: np.ndarray, b: np.ndarray) -> np.ndarray:

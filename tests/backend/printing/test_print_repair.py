@@ -63,6 +63,9 @@ def test_an_open_sheet_is_one_sentence_naming_it() -> None:
     result = repair("sign", vertices, np.array([[0, 1, 2], [0, 2, 3]]))
     assert result.solid is None
     assert result.refused.startswith("sign is an open sheet with no inside")
+    ring = trimesh.creation.annulus(r_min=0.2, r_max=0.5, height=0.1)  # its top alone: a sheet with a hole in it
+    top = ring.faces[ring.face_normals[:, 2] > 0.9]
+    assert repair("washer", ring.vertices, top).refused.startswith("washer is an open sheet with no inside")
 
 
 def test_edges_of_three_faces_are_rebuilt_as_the_solid_they_bound() -> None:
