@@ -34,6 +34,9 @@ def plate_objects(items: list[Prepared], plate: Plate) -> list[PlateObject]:
         local = vertices - np.array([centre[0], centre[1], 0.0])
         position = (float(centre[0] + dx), float(centre[1] + dy))
         item.record.position_mm = [round(position[0], 3), round(position[1], 3)]
+        if item.record.thinnest_at_mm is not None:  # where it is on the plate
+            x, y, z = item.record.thinnest_at_mm
+            item.record.thinnest_at_mm = [round(x + dx, 2), round(y + dy, 2), z]
         if item.record.hollow is not None:  # its drain holes where they are on the plate
             item.record.hollow.holes = [[round(x + dx, 2), round(y + dy, 2)] for x, y in item.record.hollow.holes]
         objects.append(PlateObject(item.source.name, local, faces, position, item.colour))

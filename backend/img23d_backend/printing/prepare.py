@@ -115,9 +115,9 @@ def make_ready(item: Prepared, scale: float, settings: PrintSettings, say: Say) 
     vertices, faces = arrays_of(solid)
     say(f"{name}: measuring its walls")
     walls = thinnest_wall(vertices, faces, settings.thin_mm)
-    item.record.thinnest_wall_mm, item.record.thinnest_at_mm = walls.thinnest_mm, walls.where
-    item.record.thin_share = walls.thin_share
-    if walls.thinnest_mm is not None and walls.thin_share >= THIN_SHARE_SAID:
+    item.record.thinnest_wall_mm, item.record.thinnest_ray_mm = walls.thinnest_mm, walls.least_mm
+    item.record.thinnest_at_mm, item.record.thin_share = walls.where, walls.thin_share
+    if walls.thinnest_mm is not None and walls.thinnest_mm < settings.thin_mm:
         item.record.notes.append(f"{name} has walls thinner than {settings.thin_mm:g} mm ({walls.thinnest_mm:.2f} mm "
                                  f"at its thinnest, {100 * walls.thin_share:.1f} % of its surface): they may print "
                                  "broken or not at all")
@@ -125,11 +125,6 @@ def make_ready(item: Prepared, scale: float, settings: PrintSettings, say: Say) 
     box = np.reshape(solid.bounding_box(), (2, 3))  # type: ignore[attr-defined]
     item.record.size_mm = [round(float(v), 3) for v in box[1] - box[0]]
     item.record.watertight = True
-
-
-# Walls thinner than the bound over less than this share of the surface are a drain hole's rim or a crease's
-# edge, measured by rays that leave through the next face: recorded, not said.
-THIN_SHARE_SAID = 0.001
 
 
 def _bounds(item: Prepared) -> tuple[np.ndarray, np.ndarray]:

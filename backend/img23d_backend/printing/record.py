@@ -43,7 +43,8 @@ class ObjectRecord:
     watertight: bool = False
     repairs: list[str] = field(default_factory=list)
     rebuilt_cell_mm: float | None = None     # the grid's cell where it had to be rebuilt (detail finer is lost)
-    thinnest_wall_mm: float | None = None
+    thinnest_wall_mm: float | None = None    # over all but the thinnest 0.1 % of its surface (``thickness``)
+    thinnest_ray_mm: float | None = None     # the single thinnest ray, and where it starts
     thinnest_at_mm: list[float] | None = None
     thin_share: float = 0.0                  # the share of its surface thinner than the settings' thin_mm
     hollow: HollowRecord | None = None
