@@ -179,3 +179,21 @@ def test_an_object_too_thin_for_the_wall_is_printed_solid_with_a_sentence(tmp_pa
     assert len(said) == 1 and said[0].endswith("too thin for a 3 mm wall on each side: it is printed solid")
     record = json.loads((run / "print" / "print.json").read_text(encoding="utf-8"))
     assert [item["name"] for item in record["objects"]] == ["chimney"] and not record["objects"][0]["hollow"]["hollow"]
+
+
+def test_a_painted_object_keeps_its_colour_in_the_3mf(tmp_path: Path, cli: RunCli) -> None:
+    from PIL import Image
+
+    box = trimesh.creation.box(extents=(1.0, 2.0, 1.0))
+    material = trimesh.visual.material.PBRMaterial(baseColorTexture=Image.new("RGB", (4, 4), (200, 30, 40)),
+                                                   baseColorFactor=[255, 255, 255, 255])
+    box.visual = trimesh.visual.TextureVisuals(uv=np.full((len(box.vertices), 2), 0.5), material=material)
+    box.export(tmp_path / "red.glb")
+    out = cli("print", tmp_path / "red.glb", "--height-mm", "25", "--out", tmp_path / "runs")
+    assert out.returncode == 0, out.stdout + out.stderr
+    folder = Path(out.stdout.split("print folder: ")[1].strip())
+    with zipfile.ZipFile(folder / "plate.3mf") as archive:
+        model = ElementTree.fromstring(archive.read("3D/3dmodel.model"))
+    bases = [base.get("displaycolor") for base in model.iter(CORE + "base")]
+    painted = next(model.iter(CORE + "object"))
+    assert bases == ["#C81E28FF"] and painted.get("pindex") == "0" and painted.get("name") == "red"
