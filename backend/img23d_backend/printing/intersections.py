@@ -6,7 +6,8 @@ back and its triangles tested here: candidate pairs from a uniform grid of cells
 cell its bounding box touches), then, for the pairs whose boxes overlap and that share no vertex, an exact-sided
 test: two triangles that are not coplanar cross when an edge of one passes through the other (Moller and
 Trumbore's segment test, six per pair). Pairs that share a vertex or an edge meet there by construction and are
-not tested; coplanar overlaps (a face repeated) are the repair's to remove, and are not counted here.
+not tested; coplanar overlaps (a face repeated) are the repair's to remove, and are not counted here, nor is a
+crossing shallower than ``DEPTH_SHARE`` of the mesh's size (rounding, not geometry).
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ import numpy as np
 MAX_CELL_ENTRIES = 3_000_000   # triangle-cell entries the grid may hold before its cells are made larger
 _CHUNK = 200_000               # pairs tested at a time
 _MARGIN = 1e-9
+# How far an edge must pass through a triangle to cross it, as a share of the mesh's size: a file's 32-bit
+# positions (0.008 um apart at 100 mm) leave two nearly coplanar slivers where a flat base was cut a rounding's
+# width through each other, which no printer can tell from touching; 1e-6 of an 80 mm object is 0.08 um.
+DEPTH_SHARE = 1e-6
 
 
 def crossing_pairs(vertices: np.ndarray, faces: np.ndarray, limit: int = 1000) -> np.ndarray:
@@ -29,12 +34,13 @@ def crossing_pairs(vertices: np.ndarray, faces: np.ndarray, limit: int = 1000) -
         return np.zeros((0, 2), dtype=np.int64)
     corners = vertices[faces]
     low, high = corners.min(axis=1), corners.max(axis=1)
+    depth = DEPTH_SHARE * float(np.linalg.norm(high.max(axis=0) - low.min(axis=0)))
     found: list[np.ndarray] = []
     for pairs in _candidates(low, high):
         pairs = pairs[_boxes_overlap(low, high, pairs) & ~_share_vertex(faces, pairs)]
         for start in range(0, len(pairs), _CHUNK):
             chunk = pairs[start:start + _CHUNK]
-            hit = _cross(corners[chunk[:, 0]], corners[chunk[:, 1]])
+            hit = _cross(corners[chunk[:, 0]], corners[chunk[:, 1]], depth)
             if hit.any():
                 found.append(chunk[hit])
                 if sum(len(f) for f in found) >= limit:
@@ -86,17 +92,19 @@ def _share_vertex(faces: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     return (fa[:, :, None] == fb[:, None, :]).any(axis=(1, 2))
 
 
-def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Whether triangles ``a[i]`` and ``b[i]`` (each (k, 3, 3)) cross: an edge of one through the other."""
+def _cross(a: np.ndarray, b: np.ndarray, depth: float) -> np.ndarray:
+    """Whether triangles ``a[i]`` and ``b[i]`` (each (k, 3, 3)) cross: an edge of one through the other, its ends
+    more than ``depth`` either side of the other's plane."""
     hit = np.zeros(len(a), dtype=bool)
     for tri, other in ((a, b), (b, a)):
         for i, j in ((0, 1), (1, 2), (2, 0)):
-            hit |= _segment_hits(tri[:, i], tri[:, j], other)
+            hit |= _segment_hits(tri[:, i], tri[:, j], other, depth)
     return hit
 
 
-def _segment_hits(p: np.ndarray, q: np.ndarray, tri: np.ndarray) -> np.ndarray:
-    """Whether segment p-q passes through the triangle's interior (Moller-Trumbore)."""
+def _segment_hits(p: np.ndarray, q: np.ndarray, tri: np.ndarray, depth: float) -> np.ndarray:
+    """Whether segment p-q passes through the triangle's interior (Moller-Trumbore), each end more than ``depth``
+    from its plane."""
     direction = q - p
     e1, e2 = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
     pvec = np.cross(direction, e2)
@@ -111,4 +119,9 @@ def _segment_hits(p: np.ndarray, q: np.ndarray, tri: np.ndarray) -> np.ndarray:
     t = np.einsum("ij,ij->i", e2, qvec) * inverse
     # Strictly inside, by a relative margin: a vertex lying on the other triangle, or an edge along its edge,
     # is a touch, not a crossing (t, u and v are shares of the segment and of the triangle's edges).
-    return usable & (t > _MARGIN) & (t < 1 - _MARGIN) & (u > _MARGIN) & (v > _MARGIN) & (u + v < 1 - _MARGIN)
+    normal = np.cross(e1, e2)
+    normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-300)
+    ends = np.minimum(np.abs(np.einsum("ij,ij->i", p - tri[:, 0], normal)),
+                      np.abs(np.einsum("ij,ij->i", q - tri[:, 0], normal)))
+    return usable & (t > _MARGIN) & (t < 1 - _MARGIN) & (u > _MARGIN) & (v > _MARGIN) & (u + v < 1 - _MARGIN) & \
+        (ends > depth)

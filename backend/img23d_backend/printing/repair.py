@@ -51,7 +51,7 @@ def to_manifold(vertices: np.ndarray, faces: np.ndarray) -> object:
 
 def arrays_of(solid: object) -> tuple[np.ndarray, np.ndarray]:
     """A Manifold's vertices (float64) and triangles (int64)."""
-    mesh = solid.to_mesh()  # type: ignore[attr-defined]
+    mesh = solid.to_mesh64()  # type: ignore[attr-defined]  # its own 64-bit positions: a file rounds them once
     return np.asarray(mesh.vert_properties[:, :3], dtype=np.float64), np.asarray(mesh.tri_verts, dtype=np.int64)
 
 

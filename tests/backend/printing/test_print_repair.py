@@ -125,3 +125,12 @@ def test_a_mesh_over_the_print_bound_is_refused_from_its_header(tmp_path: Path) 
     obj = tmp_path / "small.obj"
     obj.write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n  f 1 3 2\n")
     assert check_triangle_count(obj) == 2
+
+
+@pytest.mark.parametrize(("through", "crossing"), [(0.1, 1), (1e-8, 0)])
+def test_a_crossing_within_a_files_rounding_is_a_touch(through: float, crossing: int) -> None:
+    """An edge that passes through a triangle crosses it; one that reaches a rounding's width through is a touch
+    (the 640,000-triangle bench mesh's 3MF had such a pair, at its cut base, and failed its check)."""
+    vertices = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0],  # a triangle in the plane z = 0
+                         [0.2, 0.2, -through], [0.25, 0.2, 1], [0.2, 0.25, 1]], dtype=float)
+    assert len(crossing_pairs(vertices, np.array([[0, 1, 2], [3, 4, 5]]))) == crossing
