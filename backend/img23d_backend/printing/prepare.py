@@ -95,6 +95,10 @@ def make_ready(item: Prepared, scale: float, settings: PrintSettings, say: Say) 
                                f"{settings.base_mm:g} mm cut off for a flat base: nothing of it is left to print")
         return
     item.record.asked_height_mm = round(expected, 4)
+    item.record.bodies = item.repaired.bodies
+    if item.repaired.bodies > 1:
+        item.record.notes.append(f"{name} is {item.repaired.bodies} separate solids: the smaller ones (loose bits "
+                                 "beside it, as a generator leaves them) print on their own")
     if item.repaired.rebuilt_cell is not None:
         item.record.rebuilt_cell_mm = round(item.repaired.rebuilt_cell * scale * _unit_scale(item.matrix), 3)
     if settings.hollow:

@@ -43,6 +43,7 @@ class ObjectRecord:
     watertight: bool = False
     repairs: list[str] = field(default_factory=list)
     rebuilt_cell_mm: float | None = None     # the grid's cell where it had to be rebuilt (detail finer is lost)
+    bodies: int = 1                          # separate solids (loose bits beside it print on their own)
     thinnest_wall_mm: float | None = None    # over all but the thinnest 0.1 % of its surface (``thickness``)
     thinnest_ray_mm: float | None = None     # the single thinnest ray, and where it starts
     thinnest_at_mm: list[float] | None = None

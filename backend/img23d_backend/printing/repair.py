@@ -38,6 +38,7 @@ class Repaired:
     repairs: list[str] = field(default_factory=list)  # what was done, in words
     refused: str | None = None                      # why it cannot be printed: one sentence naming the object
     rebuilt_cell: float | None = None               # the grid's cell, in the mesh's units, when it was rebuilt
+    bodies: int = 1                                 # separate solids it is made of (a floater is one of its own)
 
 
 def to_manifold(vertices: np.ndarray, faces: np.ndarray) -> object:
@@ -97,8 +98,10 @@ def repair(name: str, vertices: np.ndarray, faces: np.ndarray) -> Repaired:
     if sheets:
         result.repairs.append(f"left out {sheets:,} open sheet{'s' if sheets > 1 else ''} with no inside")
     united = manifold3d.Manifold.batch_boolean(solids, manifold3d.OpType.Add) if len(solids) > 1 else solids[0]
-    if len(solids) > 1:
-        result.repairs.append(f"united {len(solids):,} pieces into one solid where they overlap")
+    result.bodies = len(united.decompose()) if len(solids) > 1 else 1
+    if result.bodies < len(solids):
+        result.repairs.append(f"united {len(solids):,} pieces that overlapped into {result.bodies:,} "
+                              f"solid{'s' if result.bodies > 1 else ''}")
     if united.is_empty() or united.volume() <= 0:
         result.refused = f"{name} encloses no volume once its pieces are united: there is nothing to print"
         return result
