@@ -19,7 +19,8 @@ from img23d_protocol import ErrorCode, Manifest, ProtocolError
 
 from .. import __version__
 from ..runs.added_folders import AddedFolder
-from ..runs.folders import RunFolder
+from ..runs.folders import RunFolder, recover_interrupted
+from . import libraries
 from .plate import PLATE_CENTRE_MM, arrange
 from .plate_files import plate_objects, write_and_check
 from .prepare import Prepared, make_ready, read_and_repair
@@ -61,6 +62,7 @@ def make_print(request: PrintRequest, say: Callable[[str], None] = lambda _: Non
     files are written (a cancel token's: its ``cancelled`` error stops the print with nothing written)."""
     settings = request.settings
     settings.check()
+    libraries.manifold3d(), libraries.lib3mf()  # both load, or one sentence before anything is read or made
     found = open_sources(request.source, settings.only)
     items = []
     for source in found.sources:
@@ -113,6 +115,7 @@ def _footprint(item: Prepared) -> tuple[float, float, float, float]:
 def _own_run(request: PrintRequest, items: list[Prepared]) -> RunFolder:
     """A new run folder for the print of a mesh of no run (closed by the caller)."""
     name = items[0].source.stem if items else "mesh"
+    recover_interrupted(request.out.expanduser())  # as every command that makes a run: killed runs say so first
     manifest = Manifest(job_id=uuid.uuid4().hex[:12], kind=PRINT_KIND, backend_version=__version__,
                         targets=[item.source.name for item in items],
                         image={"source": str(request.source.expanduser().resolve())})

@@ -197,3 +197,18 @@ def test_a_painted_object_keeps_its_colour_in_the_3mf(tmp_path: Path, cli: RunCl
     bases = [base.get("displaycolor") for base in model.iter(CORE + "base")]
     painted = next(model.iter(CORE + "object"))
     assert bases == ["#C81E28FF"] and painted.get("pindex") == "0" and painted.get("name") == "red"
+
+
+def test_a_3mf_library_that_cannot_load_is_one_sentence_and_nothing_is_written(
+        tmp_path: Path, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:
+    import lib3mf
+
+    def broken() -> None:
+        raise OSError("liblib3mf.so: cannot open shared object file")
+
+    monkeypatch.setattr(lib3mf, "get_wrapper", broken)
+    mesh = _holed_sphere(tmp_path / "ball.glb")
+    out = cli("print", mesh, "--height-mm", "80", "--out", tmp_path / "runs")
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("error: printing needs lib3mf (the 3MF library), which cannot be loaded")
+    assert not (tmp_path / "runs").exists()
