@@ -10,10 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from img23d_protocol import ErrorCode, ProtocolError
 
 from ..runs.added_folders import AddedFolder
 from ..runs.stems import safe_stem
 from .checks import TOLERANCE_MM, check_mesh
+from .libraries import lib3mf
 from .plate import Plate
 from .prepare import Prepared
 from .record import PrintRecord
@@ -47,7 +49,11 @@ def write_and_check(folder: AddedFolder, items: list[Prepared], objects: list[Pl
                     record: PrintRecord) -> list[str]:
     """Write the 3MF and the STLs, read each back and check it; the sentences of any check that failed."""
     title = ", ".join(item.name for item in objects)
-    plate_path = folder.write_bytes_with(PLATE_FILE, lambda p: write_3mf(p, objects, title))
+    refusal = lib3mf().ELib3MFException
+    try:
+        plate_path = folder.write_bytes_with(PLATE_FILE, lambda p: write_3mf(p, objects, title))
+    except refusal as exc:  # lib3mf refused a mesh or the file: its own words, in one sentence
+        raise ProtocolError(ErrorCode.INTERNAL, f"lib3mf could not write {PLATE_FILE}: {exc}") from exc
     record.threemf = PLATE_FILE
     failed: list[str] = []
     stems: set[str] = set()
@@ -61,7 +67,10 @@ def write_and_check(folder: AddedFolder, items: list[Prepared], objects: list[Pl
         item.record.checks.append(check.to_dict())
         if not check.passed:
             failed.append(f"{made.name}: {stl.name} read back failed its checks: {', '.join(check.failures())}")
-    unit, read = read_3mf(plate_path)
+    try:
+        unit, read = read_3mf(plate_path)
+    except refusal as exc:
+        return [*failed, f"{PLATE_FILE} could not be read back by lib3mf: {exc}"]
     record.unit = unit
     if unit != MILLIMETRE:
         failed.append(f"{PLATE_FILE} reads back in {unit}, not millimetres")

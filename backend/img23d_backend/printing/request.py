@@ -87,7 +87,7 @@ def make_print(request: PrintRequest, say: Callable[[str], None] = lambda _: Non
                     "centre_mm": list(PLATE_CENTRE_MM)}
     objects = plate_objects(ready, plate)
     run = _own_run(request, items) if found.run_dir is None else None
-    status = "failed"
+    status, folder = "failed", None
     try:
         folder = AddedFolder.create(run.root if run is not None else found.run_dir,  # type: ignore[arg-type]
                                     PRINT_FOLDER)
@@ -100,6 +100,8 @@ def make_print(request: PrintRequest, say: Callable[[str], None] = lambda _: Non
         folder.write_bytes_with(PRINT_RECORD, lambda p: p.write_text(record.text(), encoding="utf-8"))
         status = "finished"
     finally:
+        if status != "finished" and folder is not None and not any(folder.root.iterdir()):
+            folder.root.rmdir()  # nothing was written into it: no empty print folder left to puzzle over
         if run is not None:
             run.finish(status)
     said = [item.record.refused for item in items if item.record.refused]

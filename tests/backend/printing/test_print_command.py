@@ -212,3 +212,20 @@ def test_a_3mf_library_that_cannot_load_is_one_sentence_and_nothing_is_written(
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert out.stderr.startswith("error: printing needs lib3mf (the 3MF library), which cannot be loaded")
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_3mf_the_library_refuses_to_write_is_one_sentence_and_leaves_no_folder(
+        tmp_path: Path, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:
+    import lib3mf
+
+    from img23d_backend.printing import plate_files
+
+    def refused(*_: object) -> None:
+        raise lib3mf.ELib3MFException(2, "an invalid parameter was passed")
+
+    monkeypatch.setattr(plate_files, "write_3mf", refused)
+    run = _two_object_run(tmp_path)
+    out = cli("print", run, "--height-mm", "80")
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "lib3mf could not write plate.3mf: Lib3MFException 2: an invalid parameter was passed" in out.stderr
+    assert not list(run.glob("print*"))  # the empty print folder was taken away again
