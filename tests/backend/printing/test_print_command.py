@@ -229,3 +229,12 @@ def test_a_3mf_the_library_refuses_to_write_is_one_sentence_and_leaves_no_folder
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert "lib3mf could not write plate.3mf: Lib3MFException 2: an invalid parameter was passed" in out.stderr
     assert not list(run.glob("print*"))  # the empty print folder was taken away again
+
+
+def test_a_private_runs_print_is_private_too(tmp_path: Path, cli: RunCli) -> None:
+    run = _two_object_run(tmp_path)
+    run.chmod(0o700)
+    out = cli("print", run, "--height-mm", "50", "--only", "house")
+    assert out.returncode == 0, out.stdout + out.stderr
+    modes = {path.name: path.stat().st_mode & 0o777 for path in [run / "print", *(run / "print").iterdir()]}
+    assert modes["print"] == 0o700 and all(mode & 0o077 == 0 for mode in modes.values()), modes
