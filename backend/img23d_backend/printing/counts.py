@@ -20,9 +20,9 @@ from img23d_protocol.glb_images import read_glb
 from ..gltf.document import node_triangles, read_gltf_json
 
 # Two million triangles over an 80 mm object are about 0.06 mm apart, finer than a 0.4 mm nozzle or a 0.05 mm
-# resin layer shows. A print's time grows with its triangles: the real mesh subdivided to 640,000 took 60 s on
-# this 2-core CPU (bench/print_prep.py --large), so two million take about three minutes. A generated mesh has
-# 40,000 to 500,000.
+# resin layer shows. A print's time grows with its triangles: the real mesh subdivided to 640,000 took 38 to 64 s
+# on this 2-core CPU, shared (bench/print_prep.py --large), so two million take two to three minutes. A generated
+# mesh has 40,000 to 500,000.
 MAX_PRINT_TRIANGLES = 2_000_000
 _PLY_HEADER_BYTES = 1 << 16
 _OBJ_FACE = re.compile(rb"(?:^|\n)[ \t]*f[ \t]")
