@@ -42,7 +42,8 @@ LAZY_ALLOWED = {"torch", "torchvision", "transformers", "diffusers", "hy3dgen", 
                 "psutil", "numpy", "PIL", "timm", "kornia", "tqdm", "yaml", "fast_simplification",
                 "diso",  # diso: hy3dgen's optional surface extractor, only there on some installs
                 "ray",  # ray: the backend's optional extra, only for `batch --ray`
-                "pynanoinstantmeshes"}  # Instant Meshes: only in its worker, once the worker's stdout is silenced
+                "pynanoinstantmeshes",  # Instant Meshes: only in its worker, once the worker's stdout is silenced
+                "manifold3d", "lib3mf"}  # printing's solid kernel and 3MF library: only when a print runs
 # First-party imports that must wait, and why.
 LAZY_FIRST_PARTY = {
     # The CLI starts with the standard library only, so that a broken environment is named
@@ -66,6 +67,7 @@ LAZY_FIRST_PARTY = {
     ("img23d_backend.commands.parts_command", "img23d_backend.session"),
     ("img23d_backend.commands.rig_command", "img23d_backend.commands.session_job"),
     ("img23d_backend.commands.rig_command", "img23d_backend.session"),
+    ("img23d_backend.commands.print_command", "img23d_backend.printing.request"),
     ("img23d_backend.commands.picture_command", "img23d_backend.commands.session_job"),
     ("img23d_backend.commands.picture_command", "img23d_backend.session"),
     ("img23d_backend.session", "img23d_backend.replicas.build"),
@@ -250,6 +252,7 @@ BACKEND_ROOMS = (
     ("catalog",),                   # the model sets, composed from the families' and the rooms' rows and the shared ones
     ("parts",),                     # the parts models, and a mesh cut into named parts (split: renders, votes
                                     # on faces, labels, capped pieces), over views' renders and finish's bake
+    ("printing",),                  # a mesh or a run made printable: repaired, to scale in mm, 3MF and STL
     ("layout", "families", "editors", "materials", "finish", "views", "rigging"),  # objects laid out in depth;
                                     # the model families; the image editors; the material models; game-ready
                                     # finishing; more pictures of one object (read, cut out, projected); the

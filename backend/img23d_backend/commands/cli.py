@@ -1,4 +1,5 @@
-"""Command line: ``python -m img23d_backend generate|detect|serve|probe|batch|retexture|retopo|relayout|parts|rig ...``.
+"""Command line: ``python -m img23d_backend generate|detect|serve|probe|batch|retexture|retopo|relayout|parts|rig ...``
+(and ``print``).
 
 ``generate`` and ``detect`` run the chain in this process with progress on stderr and the
 outcome on stdout; ``serve`` is the JSON-lines service that the Blender add-on spawns (``serve_command``), and
@@ -29,7 +30,7 @@ from ..models import env_probe
 from ..models.hub import offline_requested
 from ..models.role_devices import MOVABLE_ROLES, device_for_argument
 from ..runs.folders import PICTURE_FILE, recover_interrupted
-from . import batch, chain, models, parts_command, picture_command, probe, rig_command, serve_command
+from . import batch, chain, models, parts_command, picture_command, print_command, probe, rig_command, serve_command
 from .options import (EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, add_job_options, check_common, check_picture_path,
                       failure_code, job_options, refused_usage, said_failure)
 from .picture_terms import picture_terms
@@ -134,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     parts_command.add_parser(sub, common)
     picture_command.add_parser(sub, common)
     rig_command.add_parser(sub)
+    print_command.add_parser(sub)
     return parser
 
 
@@ -158,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
 # ``detect`` are this module's own.
 _RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "probe": probe.run, "models": models.run, "batch": batch.run, "parts": parts_command.run,
-    "rig": rig_command.run, "picture": picture_command.run, **{name: chain.run for name in chain.COMMANDS}}
+    "rig": rig_command.run, "picture": picture_command.run, "print": print_command.run,
+    **{name: chain.run for name in chain.COMMANDS}}
 
 
 def _command(args: argparse.Namespace) -> int:

@@ -1,0 +1,124 @@
+"""A print, asked and made: ``PrintRequest`` in (what the command line builds, and what the add-on's Print
+Selected would send: the run or mesh, the objects, the settings), ``PrintResult`` out.
+
+Everything is prepared in memory first (``prepare``); only when at least one object can be printed is a folder
+made, so a refused print leaves nothing behind. A run gets a new folder inside it (``print/``, or
+``print-<time>/`` when one exists: ``runs.added_folders``), its own files untouched; a mesh of no run gets a new
+run folder in ``out`` (``<time>-<name>-print/``, its manifest of kind ``print``) and the print inside that.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from img23d_protocol import ErrorCode, Manifest, ProtocolError
+
+from .. import __version__
+from ..runs.added_folders import AddedFolder
+from ..runs.folders import RunFolder, recover_interrupted
+from . import libraries
+from .plate import PLATE_CENTRE_MM, arrange
+from .plate_files import plate_objects, write_and_check
+from .prepare import Prepared, make_ready, read_and_repair
+from .record import PRINT_RECORD, PrintRecord
+from .scale import millimetres_per_unit, reference_of
+from .settings import PrintSettings
+from .sources import open_sources
+
+PRINT_FOLDER = "print"
+PRINT_KIND = "print"
+
+
+@dataclass
+class PrintRequest:
+    source: Path                  # a run folder, or a mesh file (GLB, glTF, OBJ, PLY, the add-on's .npz)
+    settings: PrintSettings
+    out: Path = Path("img23d-runs")   # where a mesh of no run gets a run folder of its own
+
+
+@dataclass
+class PrintResult:
+    folder: Path                  # the print's folder
+    record: PrintRecord
+    said: list[str] = field(default_factory=list)   # one sentence per object not printed, per note, per failed check
+
+    @property
+    def printed(self) -> list[str]:
+        return [item.name for item in self.record.objects if item.printed]
+
+    @property
+    def refused(self) -> list[str]:
+        return [item.name for item in self.record.objects if not item.printed]
+
+
+def make_print(request: PrintRequest, say: Callable[[str], None] = lambda _: None,
+               check: Callable[[], None] = lambda: None) -> PrintResult:
+    """Prepare, write and check the print; ``ProtocolError(bad_request)`` (one sentence, nothing written) when
+    the settings are out of range or no object can be printed. ``check`` is called between objects until the
+    files are written (a cancel token's: its ``cancelled`` error stops the print with nothing written)."""
+    settings = request.settings
+    settings.check()
+    libraries.manifold3d(), libraries.lib3mf()  # both load, or one sentence before anything is read or made
+    found = open_sources(request.source, settings.only)
+    items = []
+    for source in found.sources:
+        check()
+        items.append(read_and_repair(source, found, say))
+    heights = {item.source.name: item.world_height for item in items if item.matrix is not None}
+    if not heights:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, " ".join(item.record.refused or "" for item in items).strip())
+    reference = reference_of([i.source.name for i in items], [i.source.stem for i in items], heights, settings.object)
+    scale = millimetres_per_unit(heights, reference, settings.height_mm, settings.base_mm)
+    for item in items:
+        check()
+        make_ready(item, scale, settings, say)
+    check()
+    ready = [item for item in items if item.ready]
+    record = PrintRecord(str(found.run_dir or request.source), settings.to_dict(), found.layout, reference,
+                         round(scale * 1.0, 6) if found.layout != "none" else None)
+    if not ready:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, " ".join(item.record.refused or "" for item in items).strip())
+    plate = arrange({item.source.name: _footprint(item) for item in ready})
+    record.plate = {"spread": plate.spread, "size_mm": [round(v, 2) for v in plate.size_mm],
+                    "centre_mm": list(PLATE_CENTRE_MM)}
+    objects = plate_objects(ready, plate)
+    run = _own_run(request, items) if found.run_dir is None else None
+    status, folder = "failed", None
+    try:
+        folder = AddedFolder.create(run.root if run is not None else found.run_dir,  # type: ignore[arg-type]
+                                    PRINT_FOLDER)
+        say(f"writing {folder.root}")
+        failed = write_and_check(folder, ready, objects, record)
+        for item in items:
+            item.record.printed = item.ready and all(check.get("passed") for check in item.record.checks)
+            item.record.seconds = round(time.monotonic() - item.started, 2)
+            record.objects.append(item.record)
+        folder.write_bytes_with(PRINT_RECORD, lambda p: p.write_text(record.text(), encoding="utf-8"))
+        status = "finished"
+    finally:
+        if status != "finished" and folder is not None and not any(folder.root.iterdir()):
+            folder.root.rmdir()  # nothing was written into it: no empty print folder left to puzzle over
+        if run is not None:
+            run.finish(status)
+    said = [item.record.refused for item in items if item.record.refused]
+    said += [note for item in items for note in item.record.notes] + failed
+    return PrintResult(folder.root, record, [sentence for sentence in said if sentence])
+
+
+def _footprint(item: Prepared) -> tuple[float, float, float, float]:
+    box = item.solid.bounding_box()  # type: ignore[attr-defined]
+    return float(box[0]), float(box[1]), float(box[3]), float(box[4])
+
+
+def _own_run(request: PrintRequest, items: list[Prepared]) -> RunFolder:
+    """A new run folder for the print of a mesh of no run (closed by the caller)."""
+    name = items[0].source.stem if items else "mesh"
+    recover_interrupted(request.out.expanduser())  # as every command that makes a run: killed runs say so first
+    manifest = Manifest(job_id=uuid.uuid4().hex[:12], kind=PRINT_KIND, backend_version=__version__,
+                        targets=[item.source.name for item in items],
+                        image={"source": str(request.source.expanduser().resolve())})
+    return RunFolder.create(request.out.expanduser(), f"{name}-print", manifest)

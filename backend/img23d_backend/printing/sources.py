@@ -1,0 +1,166 @@
+"""What a print prints: one mesh file, or the objects of a run with the places its layout gave them.
+
+A run folder may come from anywhere, so nothing in it is trusted: its manifest is read through the protocol's
+checked reader, a placement that is not numbers is none, and a mesh path that leads out of the run (``..``, an
+absolute path, a link) is never followed: that object gets one sentence and the others are printed. Where the
+artist ran ``relayout``, its ``relayout.json`` places the objects, as it is the layout they chose last; else
+each record's placement, as the add-on placed them; a run from before placements were recorded is laid out again
+from its boxes, in memory (the run is never rewritten).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from img23d_protocol import ErrorCode, ProtocolError, read_manifest
+from img23d_protocol.layout import LayoutSettings, Placement, SceneLayout, solve, targets_from_records
+
+from ..layout.relayout import RELAYOUT_NAME
+from ..readers.meshes import check_mesh_path
+from .counts import check_triangle_count
+
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Where the layout stands an object (``layout.Placement``): its bounds' bottom centre at ``location``
+    (metres, Blender's axes), turned by ``yaw`` about Z, scaled by ``scale``."""
+
+    location: tuple[float, float, float]
+    yaw: float
+    scale: float
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Placed | None":
+        """A recorded placement, or None for one that is not finite numbers with a positive scale."""
+        if not isinstance(data, dict):
+            return None
+        location, yaw, scale = data.get("location"), data.get("yaw"), data.get("scale")
+        numbers = [*(location if isinstance(location, list) and len(location) == 3 else [None]), yaw, scale]
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in numbers):
+            return None
+        if not 0 < scale < 1e6:
+            return None
+        return cls((float(location[0]), float(location[1]), float(location[2])), float(yaw), float(scale))
+
+    @classmethod
+    def of(cls, placement: Placement) -> "Placed":
+        x, y, z = (float(v) for v in placement.location)
+        return cls((x, y, z), float(placement.yaw), float(placement.scale))
+
+
+@dataclass
+class PrintSource:
+    name: str                     # the object's name in the 3MF (its target's, or its stem where two share one)
+    stem: str                     # its files' stem
+    mesh: Path | None             # its mesh file; None when it is not printed
+    placement: Placed | None = None
+    refused: str | None = None    # the one sentence that says why it is not printed
+
+
+@dataclass
+class PrintInput:
+    run_dir: Path | None          # the run the print goes into; None: a mesh of no run (a new run is made)
+    sources: list[PrintSource] = field(default_factory=list)
+    layout: str = "none"          # where the placements came from: relayout.json, manifest, boxes or none
+    scene: SceneLayout | None = None  # the run laid out from its boxes, for objects with no placement recorded
+
+    def placement(self, source: PrintSource, extents: tuple[float, float, float]) -> Placed | None:
+        """``source``'s place: recorded, or from the boxes for a mesh of ``extents`` (x, y, z, Blender's axes)."""
+        if source.placement is not None or self.scene is None or source.stem not in self.scene.anchors:
+            return source.placement
+        return Placed.of(self.scene.place(source.stem, extents))
+
+
+def open_sources(path: Path, only: tuple[str, ...] = ()) -> PrintInput:
+    """What ``path`` (a run folder, or a mesh file) prints; ``only``: the names or stems of the run's objects to
+    print. ``bad_request`` in one sentence for a path that is neither, a run with nothing finished, a name the
+    run has not."""
+    path = path.expanduser()
+    if path.is_dir():
+        return _run_sources(path.resolve(), only)
+    check_mesh_path(path)
+    check_triangle_count(path)
+    if only:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "--only picks objects of a run folder; give the run folder, "
+                                                   f"not the mesh file {path.name}")
+    mesh = path.resolve()
+    if (mesh.parent / MANIFEST).is_file():
+        try:
+            found = _run_sources(mesh.parent, ())
+        except ProtocolError:
+            found = None  # not a run img23d can read: the mesh alone
+        if found is not None:
+            mine = [source for source in found.sources if source.mesh == mesh]
+            if mine:
+                found.sources = mine
+                return found
+    return PrintInput(None, [PrintSource(path.stem or "mesh", path.stem or "mesh", mesh)])
+
+
+def _run_sources(root: Path, only: tuple[str, ...]) -> PrintInput:
+    manifest = read_manifest(root)  # one sentence for a missing, damaged or newer manifest
+    done = [record for record in manifest.done if record.variation <= 1 or _named(record, only)]
+    if not done:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{root} has no finished object to print")
+    if only:
+        missing = [name for name in only if not any(_named(record, (name,)) for record in done)]
+        if missing:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{root.name} has no object named {missing[0]!r}: its objects "
+                                                       f"are {', '.join(record.stem for record in done)}")
+        done = [record for record in done if _named(record, only)]
+    targets = [record.target for record in done]
+    relaid = _relayout_placements(root)
+    scene = None
+    size = manifest.original_size
+    if size and any(record.placement is None for record in done):
+        try:
+            scene = solve(size, targets_from_records(manifest.records),
+                          LayoutSettings(ground=bool(manifest.layout_used.get("ground", True))))
+        except ValueError:
+            scene = None  # boxes the layout cannot solve: those objects keep their own size
+    found = PrintInput(root, layout="relayout.json" if relaid else "manifest", scene=scene)
+    for record in done:
+        name = record.target if targets.count(record.target) == 1 else record.stem
+        placed = relaid.get(record.stem) if relaid else Placed.from_dict(record.placement)
+        if placed is None and scene is not None:
+            found.layout = "boxes" if found.layout == "manifest" else found.layout
+        found.sources.append(_source(root, name, record.stem, str(record.mesh), placed))
+    return found
+
+
+def _named(record: Any, names: tuple[str, ...]) -> bool:
+    wanted = {name.strip().casefold() for name in names}
+    return record.stem.casefold() in wanted or record.target.strip().casefold() in wanted
+
+
+def _source(root: Path, name: str, stem: str, mesh: str, placed: Placed | None) -> PrintSource:
+    """The record's mesh, when it is a file inside the run (its path is the manifest's: untrusted)."""
+    path = (root / mesh).resolve()
+    if root not in path.parents:
+        return PrintSource(name, stem, None, placed, f"{name}: its mesh path {mesh!r} leads out of the run folder, "
+                                                     "so it is not read")
+    try:
+        check_mesh_path(path)
+        check_triangle_count(path)
+    except ProtocolError as exc:
+        return PrintSource(name, stem, None, placed, f"{name}: {exc.message}")
+    return PrintSource(name, stem, path, placed)
+
+
+def _relayout_placements(root: Path) -> dict[str, Placed]:
+    """The placements ``relayout`` wrote (stem -> place), or {} without a readable ``relayout.json``."""
+    try:
+        data = json.loads((root / RELAYOUT_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    placements = data.get("placements") if isinstance(data, dict) else None
+    if not isinstance(placements, dict):
+        return {}
+    found = {stem: Placed.from_dict(value) for stem, value in placements.items() if isinstance(stem, str)}
+    return {stem: placed for stem, placed in found.items() if placed is not None}
