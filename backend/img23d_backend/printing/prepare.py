@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -144,7 +143,3 @@ def _unit_scale(matrix: np.ndarray) -> float:
     """The uniform scale of a placement's matrix (its first column's length)."""
     return float(np.linalg.norm(matrix[:, 0]))
 
-
-def source_path(found: PrintInput) -> Path | None:
-    """The mesh file a print of one loose mesh reads (None for a run)."""
-    return found.sources[0].mesh if found.run_dir is None and found.sources else None
