@@ -107,6 +107,16 @@ def test_faces_split_for_flat_shading_are_charted_as_the_surface_they_show() -> 
     assert len(overlapping_pairs(uv, faces)) == 0
 
 
+def test_a_corner_with_no_place_leaves_the_other_faces_their_layout() -> None:
+    ball = trimesh.creation.icosphere(subdivisions=2)
+    vertices = ball.vertices.copy()
+    vertices[5] = np.nan
+    source, faces, uv = box_unwrap(vertices, ball.faces)
+    assert np.isfinite(uv).all() and uv.min() >= 0.0 and uv.max() <= 1.0
+    whole = ~np.isin(ball.faces, 5).any(axis=1)
+    assert (uv_areas(uv, faces)[whole] > 0).all(), "the faces away from the bad corner lost their UV area"
+
+
 def test_an_empty_mesh_unwraps_to_nothing() -> None:
     vertices, faces, uv = unwrap_arrays(np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64))
     assert vertices.shape == (0, 3) and faces.shape == (0, 3) and uv.shape == (0, 2)

@@ -46,8 +46,11 @@ def box_unwrap(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.
     if not len(faces):
         return np.zeros(0, dtype=np.int64), np.zeros((0, 3), dtype=np.int64), np.zeros((0, 2))
     # One unit across, about the middle: the tolerances below are in units, the layout is the same at any scale.
-    low, high = vertices.min(axis=0), vertices.max(axis=0)
-    vertices = (vertices - (low + high) / 2) / max(float((high - low).max()), 1e-300)
+    # A corner with no place (NaN, infinite) is put in the middle: its faces get UVs of no size, the rest theirs.
+    finite = np.isfinite(vertices).all(axis=1)
+    low = vertices[finite].min(axis=0) if finite.any() else np.zeros(3)
+    high = vertices[finite].max(axis=0) if finite.any() else np.zeros(3)
+    vertices = np.where(finite[:, None], vertices - (low + high) / 2, 0.0) / max(float((high - low).max()), 1e-300)
     # Faces meet where their corners are at one place, as in the mesh's shape: a file whose faces each have
     # corners of their own (split for flat shading) is charted as the surface it shows.
     _, place = np.unique(vertices, axis=0, return_inverse=True)
