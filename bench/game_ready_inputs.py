@@ -9,7 +9,7 @@ same mesh renumbered.
   dependencies): the Stanford bunny (``bunny00.off``, 75,408 faces, a reconstruction of the range
   scans) and the armadillo (52,000 faces). Where the file is absent they are skipped, saying so.
 * **Colour**: each mesh is given a colour, a smooth gradient with stripes over its box
-  (``colour_of``), as a 1024 px texture on xatlas UVs (a painted mesh) or, for the meshes named
+  (``colour_of``), as a 1024 px texture on the paint's UVs (``unwrap_arrays``; a painted mesh) or, for the meshes named
   in ``VERTEX_COLOURED``, as glTF ``COLOR_0`` vertex colours (linear, as glTF defines them), so
   that both ways a mesh carries colour go through the bake. The Hunyuan3D-2 mesh stays grey.
 * **Orderings**: ``shuffled`` writes the same mesh with its vertices and faces in a random order
@@ -99,7 +99,7 @@ def colour_of(points: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarr
 
 
 def textured(vertices: np.ndarray, faces: np.ndarray) -> trimesh.Trimesh:
-    """The mesh on xatlas UVs with a ``TEXTURE`` px texture of ``colour_of`` (sRGB), as a painted mesh is."""
+    """The mesh on the paint's UVs with a ``TEXTURE`` px texture of ``colour_of`` (sRGB), as a painted mesh is."""
     low, high = vertices.min(axis=0), vertices.max(axis=0)
     split, split_faces, uvs = unwrap_arrays(vertices, faces)
     cover = rasterize_uv(uvs, split_faces, TEXTURE)

@@ -4,7 +4,7 @@
 
 The example mesh (and the real Hunyuan3D-2 mesh, where ../shared/data has it) is finished to quads
 by the backend's own ``retopo`` command, as a user runs it, and unwrapped as the paint stage unwraps
-a generated mesh (xatlas: its vertices split along the seams; written with normals, as a painted
+a generated mesh (``unwrap_arrays``, xatlas's when measured: its vertices split along the seams; written with normals, as a painted
 mesh's GLB is). Each finished GLB, the generated (high) mesh the run keeps beside it, and the
 unwrapped mesh are then imported through the add-on's ``scene_import.import_glb``
 (install from the zip of ``--addon-root``: this checkout by default, another to measure its import,

@@ -1,7 +1,8 @@
 """The UV unwrap off the job's thread, measured side by side on a 40k-face mesh.
 
-xatlas holds the GIL while it unwraps, so a thread would not help: the job's thread (which
-drives the device) would stall as long. ``stages.unwrap.Unwrapper`` runs it in a worker
+The unwrap holds the GIL while it runs (xatlas's, when ``unwrap-cpu.json`` was measured; the box unwrap's
+since issue 89, for a good part of its second: ``bench/unwrap_quality.py``), so a thread would not help: the
+job's thread (which drives the device) would stall as long. ``stages.unwrap.Unwrapper`` runs it in a worker
 process instead. This times, on
 the repository's example mesh (``examples/house_mesh.glb``: 40k faces, one closed piece, no UVs,
 like a shape model's output; the figures in ``bench/results/`` were measured on a real Hunyuan3D-2

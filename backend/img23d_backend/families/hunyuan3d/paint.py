@@ -1,7 +1,7 @@
 """Texture painting with Hunyuan3D-2 (hy3dgen texgen): a mesh and its cut-out in, a textured mesh out.
 
 This stage reproduces ``Hunyuan3DPaintPipeline.__call__`` on any device: recentre the
-reference, delight it, give the mesh UVs (xatlas, unless it already has some: those are kept
+reference, delight it, give the mesh UVs (img23d's box unwrap, unless it already has some: those are kept
 exactly, so artist meshes can be re-textured), render normal and position maps from six
 cameras, paint those views with the multiview model, back-project them into the UV atlas,
 fill what no camera saw, and return a trimesh with a PBR material. The models and their
@@ -135,7 +135,7 @@ def paint_mesh(mesh: trimesh.Trimesh, reference: Image.Image, *, delighter: Deli
     """A copy of ``mesh`` with UVs and a PBR base-colour texture painted from ``reference``.
 
     ``reference`` is the object's RGBA cut-out. Existing UVs are kept as they are; a mesh
-    without them is unwrapped with xatlas (its vertices are split along the seams), or takes
+    without them is unwrapped (``stages.paint.box_unwrap``: its vertices split along the seams), or takes
     ``unwrap()``'s result, the same unwrap made ahead in a worker (``stages.unwrap``). With
     ``keep``, the delit reference and the painted views are put there (as PIL images) for
     the run folder, the seconds each phase took under ``"timings"`` (delight, uv, render,

@@ -28,12 +28,12 @@ from .unwrap import Unwrapper
 
 
 def unwrap(mesh: ArtistMesh, cancel: CancelToken | None = None) -> np.ndarray:
-    """Per-loop UVs from xatlas for a mesh that has none, unwrapped in a worker process that a
-    cancel (``cancel``) or the unwrap's time bound kills (``unwrap.Unwrapper``).
+    """Per-loop UVs from the paint stage's unwrap for a mesh that has none, unwrapped in a worker process
+    that a cancel (``cancel``) or the unwrap's time bound kills (``unwrap.Unwrapper``).
 
-    xatlas keeps the triangles' order, so corner (t, k) maps to loop ``triangle_loops[t, k]``.
+    The unwrap keeps the triangles' order, so corner (t, k) maps to loop ``triangle_loops[t, k]``.
     A loop shared by two triangles of one polygon takes its first triangle's UV (they differ
-    only where xatlas cut a seam across the polygon's diagonal).
+    only where the unwrap cut a seam across the polygon's diagonal).
     """
     with Unwrapper(cancel or CancelToken()) as worker:
         worker.submit("artist", mesh.positions, mesh.triangles)

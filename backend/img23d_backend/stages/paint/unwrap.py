@@ -1,18 +1,22 @@
 """UV unwrapping in a worker process, ahead of the paint stage that needs it.
 
-xatlas holds the GIL for seconds on a 40k-face mesh, so on a thread it would stall the job's
-own thread (and the device it drives) as much as running it inline. A textured generate job
+The paint stage's unwrap is ``box_unwrap`` (box projection, cut and packed by img23d: several times
+faster than xatlas's defaults, and as good: that module says why); the finish's bake asks for an atlas
+packed for a known texture size (``AtlasPacking``) and gets xatlas's, as before. Either holds the GIL
+for most of its time (xatlas for seconds on a 40k-face mesh, the box unwrap for a good part of a
+second), so on a thread it would stall the job's own thread (and the device it drives) as much as
+running it inline. A textured generate job
 hands every cleaned mesh without UVs to one worker process as soon as it has them; the paint
 stage of target i then takes its unwrap ready-made while the worker is already unwrapping
 target i + 1, behind the device's delighting and painting of target i.
 
 The worker is started with ``spawn`` (a fork of a process that holds torch and CUDA threads is
-not safe) and imports only numpy and xatlas; it ends with the backend, however the backend ends
+not safe) and imports only numpy, scipy and xatlas; it ends with the backend, however the backend ends
 (``env.children``). When the worker cannot be used (it failed to start
 or died), the unwrap runs in the job's process, as before, and the log says so: the result is
 the same, only the overlap is lost.
 
-xatlas cannot be stopped from outside, so the worker is killed instead (as Instant Meshes' is,
+An unwrap cannot be stopped from outside (xatlas is C++), so the worker is killed instead (as Instant Meshes' is,
 ``finish/instant_meshes.py``): when the job is cancelled while it waits for an unwrap, when an
 unwrap runs past its time (``time_limit``: generous, in proportion to the faces; the job then
 ends with one sentence, not falling back to the same hang in its own process), and when the
@@ -39,13 +43,14 @@ from ...env import failpoints
 from ...env.children import end_with_parent
 from ...env.interrupts import ignore_in_worker
 from ...env.job_control import CancelToken
+from .box_unwrap import box_unwrap
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.05  # how often a wait looks at the cancel token
 KILL_WAIT_SECONDS = 5.0  # how long a killed worker may take to go
-# An unwrap's time: xatlas takes a few seconds for 40,000 faces on one CPU core (about 0.1 ms a face);
-# the bound allows over ten times that, and a start-up's worth besides.
+# An unwrap's time: xatlas took a few seconds for 40,000 faces on one CPU core (about 0.1 ms a face), the box
+# unwrap a second; the bound allows over ten times xatlas's, and a start-up's worth besides.
 BASE_SECONDS = 120.0
 SECONDS_PER_FACE = 0.002
 SMALLEST, LARGEST = 0.1, 1000.0   # units across: meshes outside are unwrapped at one unit (``_within_reach``)
@@ -62,19 +67,19 @@ class AtlasPacking:
 
 
 def unwrap_arrays(vertices: np.ndarray, faces: np.ndarray, packing: AtlasPacking | None = None) -> Arrays:
-    """xatlas's unwrap: vertices split along the seams, their faces, one UV per vertex.
+    """An unwrap: vertices split along the seams, their faces (in the order given, each with its corners in
+    their order), one UV per vertex in [0, 1].
 
-    Without ``packing``, xatlas chooses the resolution and leaves no padding (the paint stage's
-    unwrap, unchanged)."""
-    import xatlas
-
-    positions = _within_reach(np.asarray(vertices, dtype=np.float64)).astype(np.float32)
-    indices = np.asarray(faces, dtype=np.uint32)
+    Without ``packing``, the paint stage's: ``box_unwrap``. With it, xatlas's, its charts packed at
+    ``packing.resolution`` with ``packing.padding`` texels around each (the finish's bake)."""
     if packing is None:
-        mapping, new_faces, uv = xatlas.parametrize(positions, indices)
+        mapping, new_faces, uv = box_unwrap(vertices, faces)
     else:
+        import xatlas
+
         atlas = xatlas.Atlas()
-        atlas.add_mesh(positions, indices)
+        atlas.add_mesh(_within_reach(np.asarray(vertices, dtype=np.float64)).astype(np.float32),
+                       np.asarray(faces, dtype=np.uint32))
         options = xatlas.PackOptions()
         options.resolution = packing.resolution
         options.padding = packing.padding

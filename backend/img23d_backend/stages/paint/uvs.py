@@ -1,9 +1,8 @@
-"""A mesh's UVs for painting: its own when it has them, else xatlas's unwrap (``unwrap``).
+"""A mesh's UVs for painting: its own when it has them, else img23d's box unwrap (``unwrap``,
+``box_unwrap``: the vertices split along the seams).
 
 Family-neutral: both texture families (Hunyuan3D-Paint in ``hunyuan``, the licence-clean
-Step1X-3D texture in ``step1x_texture``) paint into the layout this gives. The unwrap is the
-xatlas Python binding's documented use (mworchel/xatlas-python's README: ``vmapping, indices, uvs =
-xatlas.parametrize(vertices, faces)``, the vertices split along the seams), MIT-licensed.
+Step1X-3D texture in ``step1x_texture``) paint into the layout this gives.
 """
 
 from __future__ import annotations
@@ -21,8 +20,8 @@ def has_uvs(mesh: trimesh.Trimesh) -> bool:
 
 
 def with_uvs(mesh: trimesh.Trimesh, unwrapped: Arrays | None = None) -> trimesh.Trimesh:
-    """A new mesh with UVs: the existing ones exactly, or an xatlas unwrap (``unwrapped``, when
-    it was made ahead: ``unwrap_arrays`` of this mesh)."""
+    """A new mesh with UVs: the existing ones exactly, or an unwrap (``unwrapped``, when it was made
+    ahead: ``unwrap_arrays`` of this mesh)."""
     if has_uvs(mesh):
         vertices, faces, uv = mesh.vertices, mesh.faces, mesh.visual.uv
     else:
