@@ -7,6 +7,7 @@ budget of image bytes imports the objects that fit and names the rest."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -72,7 +73,9 @@ def test_an_honest_textured_glb_still_imports(addon, scene, tmp_path) -> None:
     obj = bpy.data.objects["house"]
     [image] = set(bpy.data.images) - images
     assert tuple(image.size) == (64, 64)
-    assert image.name == "house base color"  # named after its object (issue 87 item 11: it came in as "Image_0")
+    # Named after its object (issue 87 item 11: it came in as "Image_0"); Blender numbers a name an earlier test's
+    # image holds (".003"), as it would in an artist's file.
+    assert re.fullmatch(r"house base color(\.\d{3})?", image.name), image.name
     material = obj.data.materials[0]
     assert any(node.type == "TEX_IMAGE" and node.image == image for node in material.node_tree.nodes)
     bpy.data.objects.remove(obj)
