@@ -22,6 +22,7 @@ from ..models.stage_seconds import MODEL, host_seconds
 from ..models.step_costs import device_label
 from ..models.throughput import probe
 from . import prompt_picture
+from .base import JobRun
 
 
 @dataclass(frozen=True)
@@ -47,14 +48,14 @@ class JobEstimate:
         return f"{duration(self.total_s)} on {self.device}: {each}"
 
 
-def say(run: Any) -> JobEstimate:
+def say(run: JobRun) -> JobEstimate:
     """The Generate ``run``'s estimate, said as its own line before its first stage."""
     estimate = generate_estimate(run)
     run.progress(ESTIMATE_STAGE, 0, 0, estimate.sentence())
     return estimate
 
 
-def generate_estimate(run: Any) -> JobEstimate:
+def generate_estimate(run: JobRun) -> JobEstimate:
     """Every stage the Generate ``run`` will run, with its seconds on this machine (``run``: a ``GenerateRun``)."""
     request, options, manager = run.request, run.options, run.manager
     roles = manager.roles
