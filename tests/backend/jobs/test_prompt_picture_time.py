@@ -3,7 +3,9 @@ folder, in a Generate as in Make Picture (issue 76 item 4: the CPU case, as ever
 
 FLUX.2 [klein] 4B's own spec, registered and never loaded, on this CPU: a 2048 x 2048 picture is hours here (the
 estimate from the device's speed, ``expected_seconds``: about 2.2 h at the probe's quiet 94 GFLOP/s, more when other
-work slows the probe), a 256 x 256 one minutes.
+work slows the probe), a 256 x 256 one minutes. The tests pin the probe at that quiet figure: their subject is
+the refusal's arithmetic and sentence, and a probe read while other tests load both cores (32 GFLOP/s and less)
+once turned the 256 x 256 picture's minutes into more than an hour's quarter.
 """
 
 from __future__ import annotations
@@ -15,10 +17,20 @@ from img23d_backend.editors.parts import editor_loader
 from img23d_backend.editors.table import DEFAULT_EDITOR, EDITOR_ROWS
 from img23d_backend.jobs.prompt_picture import check_memory, expected_seconds
 from img23d_backend.models.manager import ModelManager
+from img23d_backend.models import throughput
 from img23d_backend.models.preflight import Room
 from img23d_protocol import ErrorCode, GenerateRequest, JobOptions, PictureRequest, ProtocolError
 
 PROMPT = "a wooden barrel beside a small house"
+QUIET_GFLOPS = 94.0  # the probe's reading on this CPU with nothing else running
+
+
+@pytest.fixture(autouse=True)
+def quiet_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every probe of this module's processes reads the quiet CPU's speed (``throughput.probe`` keeps its first
+    measurement per device and dtype: the table it keeps them in is seeded)."""
+    for dtype in ("float32", "bfloat16", "float16"):
+        monkeypatch.setitem(throughput._measured, ("cpu", dtype), throughput.Throughput("cpu", dtype, QUIET_GFLOPS))
 
 
 class _Engine:
