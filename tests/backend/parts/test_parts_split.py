@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import trimesh
 
+import glb_credits
 import part_meshes
 from img23d_backend.commands import cli
 from img23d_protocol import ErrorCode, ProtocolError
@@ -221,6 +222,10 @@ def test_the_command_writes_one_glb_per_part_and_the_whole_in_the_inputs_frame(b
     combined = trimesh.load(run / "lamp_combined.glb")
     assert set(combined.geometry) == {"house", "chimney"}
     assert set(combined.graph.nodes_geometry) == {"house", "chimney"}
+    # Each file names the models that found its parts (a split draws nothing: grounding and matting), and passes
+    # the Khronos validator.
+    assert set(glb_credits.models(run / "lamp_house.glb")) == {"grounding", "matting"}
+    glb_credits.assert_valid(run / "lamp_combined.glb")
     source = trimesh.load(mesh, force="mesh")
     assert np.allclose(combined.bounds, source.bounds)  # the parts together: the input's frame and size
     for part in ("house", "chimney"):
