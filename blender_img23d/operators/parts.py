@@ -45,7 +45,8 @@ class IMG23D_OT_split_parts(JobOperatorMixin, bpy.types.Operator):
         picture, mask = (model_inputs(settings, drawn, names) if drawn else ("", ""))
         # The mesh as its modifiers make it, as the artist sees it: a half modelled with a Mirror was split as its
         # half, and the whole hidden behind the parts.
-        mesh_file = _inputs.mesh_file(context, obj, evaluated=True)
+        most = (protocol.MAX_SPLIT_TRIANGLES, "a split holds") if drawn is None else None
+        mesh_file = _inputs.mesh_file(context, obj, evaluated=True, most=most)
         self._object = held.hold(obj)
         request = protocol.PartsRequest(mesh=mesh_file, name=obj.name, targets=names,
                                         options=_inputs.options(context))

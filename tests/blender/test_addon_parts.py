@@ -73,6 +73,10 @@ def test_split_with_no_names_or_nothing_selected_is_one_sentence(addon, scene, m
             bpy.ops.img23d.split_parts(names="lid, body, handle")
     finally:
         settings.parts_method = addon.model_choices.SPLIT
+    # More triangles than a split holds (MAX_SPLIT_TRIANGLES, lowered here): said before the mesh is written.
+    monkeypatch.setattr(protocol, "MAX_SPLIT_TRIANGLES", 10)
+    with pytest.raises(RuntimeError, match=r"'statue' has [\d,]+ triangles, more than the 10 a split holds"):
+        bpy.ops.img23d.split_parts(names="house")
     assert sent == []
     for other in bpy.context.view_layer.objects:
         other.select_set(False)
