@@ -107,7 +107,12 @@ def _write(mesh: Any, path: Path) -> None:
     except ImportError:  # before issue 89: trimesh's exporter as it is
         mesh.export(str(path), file_type="glb")
     else:
-        export_glb(mesh, path)
+        try:
+            from img23d_backend.gltf.made_by import MadeBy
+        except ImportError:  # before issue 91: no asset credits
+            export_glb(mesh, path)
+        else:
+            export_glb(mesh, path, MadeBy())
 
 
 def _split(vertices: np.ndarray, faces: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -35,6 +35,7 @@ sys.path.insert(0, str(REPO))
 from img23d_backend.finish.bake import BakedMesh, BakeSettings, bake  # noqa: E402
 from img23d_backend.finish.bake.quads import split_quads  # noqa: E402
 from img23d_backend.finish.glb import QUADS_EXTRA, write_finished_glb  # noqa: E402
+from img23d_backend.gltf.made_by import MadeBy  # noqa: E402
 from img23d_backend.finish.retopo import RetopoSettings, retopologize  # noqa: E402
 
 MESHES = [REPO / "examples" / "house_mesh.glb", REPO.parent / "shared" / "data" / "hunyuan3d_shape_output.glb"]
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             for label, pairs in (("before", 0), ("now", quads)):
                 baked = bake(high, low.vertices, low.triangles, BakeSettings(size=1024), quads=pairs)
                 path = Path(folder) / f"{source.stem}-{label}.glb"
-                write_finished_glb(path, baked, quads)
+                write_finished_glb(path, baked, quads, MadeBy())
                 row[label] = {"bake_seconds": round(baked.seconds, 2), "unwrap_seconds": round(baked.timings.unwrap, 2),
                               "quads_across_two_charts": int(split_quads(baked.faces, quads).size),
                               "quads_moved": baked.stats.quads_moved, "quads_alone": baked.stats.quads_alone,

@@ -49,11 +49,14 @@ def check_selection(context: bpy.types.Context) -> bpy.types.Object:
 
 
 def write_mesh_file(context: bpy.types.Context, obj: bpy.types.Object, folder: Path,
-                    evaluated: bool, colour: bool = False, painted: bool = True) -> tuple[Path, str | None]:
+                    evaluated: bool, colour: bool = False, painted: bool = True,
+                    most: tuple[int, str] | None = None) -> tuple[Path, str | None]:
     """Write the mesh for the backend; returns the file and the name of the UV map it carries.
     ``colour`` (Retopologize): the image its UV map reads as base colour goes with it, when it
     has both (``base_color_image``). ``painted``: the result is painted back onto this mesh, so an
-    evaluated one needs a UV map to match its faces (a split into parts does not)."""
+    evaluated one needs a UV map to match its faces (a split into parts does not). ``most``: the
+    triangles the job takes and who takes them (``protocol.MAX_TRIANGLES``, img23d, when None): a mesh
+    with more is one sentence here, before it is written and sent."""
     if evaluated:
         depsgraph = context.evaluated_depsgraph_get()
         source = obj.evaluated_get(depsgraph)
@@ -66,6 +69,11 @@ def write_mesh_file(context: bpy.types.Context, obj: bpy.types.Object, folder: P
             raise MeshProblem(f"'{obj.name}' has no UV map: with modifiers applied its faces cannot be matched "
                               "to new UVs. Add a UV map, or paint the base mesh")
         uv_name = uv_layer.name if uv_layer is not None else None  # read before to_mesh_clear frees it (a crash)
+        limit, who = most or (protocol.MAX_TRIANGLES, "img23d reads")
+        mesh.calc_loop_triangles()
+        if len(mesh.loop_triangles) > limit:
+            raise MeshProblem(f"'{obj.name}' has {len(mesh.loop_triangles):,} triangles, more than the {limit:,} "
+                              f"{who}: decimate it first (the Decimate modifier)")
         arrays = mesh_arrays(mesh, uv_layer)
         image = base_color_image(obj) if colour and uv_layer is not None else None
         if image is not None:

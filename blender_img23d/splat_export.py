@@ -3,7 +3,8 @@ world space and its base colour texture, made into splats and written by the sam
 the backend's ``generate --splats`` uses (``img23d_protocol.splats``), so both give the same file.
 
 The file takes glTF's axes (+Y up), as the backend's splats beside a GLB do: Blender's +Z up becomes
-+Y, its +Y becomes -Z, as Blender's glTF exporter turns them.
++Y, its +Y becomes -Z, as Blender's glTF exporter turns them (the protocol's one turn, ``img23d_protocol.frame``,
+the backend's too).
 """
 
 from __future__ import annotations
@@ -12,12 +13,10 @@ from pathlib import Path
 
 import bpy
 import numpy as np
+from img23d_protocol.frame import to_gltf
 from img23d_protocol.splats import SUFFIX, UNTEXTURED, SplatError, splats_from_mesh, write_ply
 
 from .retexture_mesh import base_color_image, base_color_image_name, base_color_value, mesh_arrays
-
-# Blender's axes to glTF's: x stays, Blender's z is glTF's y, Blender's y is glTF's -z.
-TO_GLTF = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 
 
 class SplatProblem(Exception):
@@ -53,7 +52,7 @@ def export_splats(context: bpy.types.Context, obj: bpy.types.Object, path: Path)
                            "reload or relink it, or unlink it to export the material's plain colour")
     corner_uvs = arrays["loop_uvs"][arrays["triangle_loops"]] if texture is not None else None
     try:
-        cloud = splats_from_mesh(positions @ TO_GLTF.T, arrays["triangles"], corner_uvs, texture,
+        cloud = splats_from_mesh(to_gltf(positions), arrays["triangles"], corner_uvs, texture,
                                  colour=base_color_value(obj) or UNTEXTURED)
     except SplatError as exc:
         raise SplatProblem(f"'{obj.name}': {exc}") from None

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT / "backend"))
 
 from img23d_backend.finish.bake import BakeSettings, bake  # noqa: E402
 from img23d_backend.finish.glb import write_finished_glb  # noqa: E402
+from img23d_backend.gltf.made_by import MadeBy  # noqa: E402
 from img23d_backend.finish.retopo import RetopoSettings, retopologize  # noqa: E402
 from render_panels import framing, picture_main, render, save, scene, side_by_side  # noqa: E402  (scripts/, beside this one)
 
@@ -89,7 +90,7 @@ def make(out: Path) -> Path:
             render(stage, target, distance, work / f"{name}.png")
             panels.append(work / f"{name}.png")
         glb = work / "finished.glb"
-        write_finished_glb(glb, baked, 0 if result.quads is None else len(result.quads))
+        write_finished_glb(glb, baked, 0 if result.quads is None else len(result.quads), MadeBy())
         stage = scene()
         bpy.ops.import_scene.gltf(filepath=str(glb))
         render(stage, target, distance, work / "after.png")

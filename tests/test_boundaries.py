@@ -333,7 +333,8 @@ def test_the_backend_never_imports_blender() -> None:
 # The protocol's modules that may use numpy, which the backend and every Blender have: each is
 # imported by name where it is used, never by the package's __init__, so the rest stays stdlib only.
 PROTOCOL_NUMPY = {"img23d_protocol.splats",  # splats from a mesh: the backend and the add-on write the same file
-                  "img23d_protocol.rig_weights"}  # a rig's weights file, read bounded by the add-on
+                  "img23d_protocol.rig_weights",  # a rig's weights file, read bounded by the add-on
+                  "img23d_protocol.frame"}  # the one axis turn between Blender's frame and glTF's, both sides
 
 
 def test_the_protocol_imports_only_the_standard_library() -> None:

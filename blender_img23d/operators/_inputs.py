@@ -266,12 +266,14 @@ def check_cost(context: bpy.types.Context, session: BackendSession) -> None:
         raise InputError(sentence)
 
 
-def mesh_file(context: bpy.types.Context, obj: bpy.types.Object, evaluated: bool = False) -> str:
+def mesh_file(context: bpy.types.Context, obj: bpy.types.Object, evaluated: bool = False,
+              most: tuple[int, str] | None = None) -> str:
     """``obj``'s mesh (object space) written for the backend: its own vertices in their order (a rig's weights are
-    theirs), or with ``evaluated`` as its modifiers make it (what the artist sees); one sentence when it cannot be."""
+    theirs), or with ``evaluated`` as its modifiers make it (what the artist sees); one sentence when it cannot be,
+    or when it has more triangles than ``most`` (the job's limit and who holds it; img23d's by default)."""
     folder = preferences.get(context).launch_settings().runs_dir / "_inputs"
     try:
-        path, _ = retexture_mesh.write_mesh_file(context, obj, folder, evaluated=evaluated, painted=False)
+        path, _ = retexture_mesh.write_mesh_file(context, obj, folder, evaluated=evaluated, painted=False, most=most)
     except retexture_mesh.MeshProblem as exc:
         raise InputError(str(exc)) from exc
     except OSError as exc:

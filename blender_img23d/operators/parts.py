@@ -37,11 +37,16 @@ class IMG23D_OT_split_parts(JobOperatorMixin, bpy.types.Operator):
         settings = context.scene.img23d
         drawn = model_choices.parts_model(settings.parts_method)
         typed = self.names or settings.part_names
-        names = part_names(typed) if drawn is None or protocol.split_names(typed) else []
+        # A split's names at most the protocol's MAX_SPLIT_PARTS, a model's at most the Max Parts it is sent: the
+        # backend's own check, said here before the mesh is sent (17 to 32 names were sent and then refused).
+        limit, why = (protocol.MAX_SPLIT_PARTS, "split a part again for finer parts") if drawn is None else \
+            (settings.parts_max, f"{protocol.DRAWN_PARTS_WHY}: Max Parts")
+        names = part_names(typed, limit, why) if drawn is None or protocol.split_names(typed) else []
         picture, mask = (model_inputs(settings, drawn, names) if drawn else ("", ""))
         # The mesh as its modifiers make it, as the artist sees it: a half modelled with a Mirror was split as its
         # half, and the whole hidden behind the parts.
-        mesh_file = _inputs.mesh_file(context, obj, evaluated=True)
+        most = (protocol.MAX_SPLIT_TRIANGLES, "a split holds") if drawn is None else None
+        mesh_file = _inputs.mesh_file(context, obj, evaluated=True, most=most)
         self._object = held.hold(obj)
         request = protocol.PartsRequest(mesh=mesh_file, name=obj.name, targets=names,
                                         options=_inputs.options(context))
@@ -98,14 +103,14 @@ def model_inputs(settings: bpy.types.PropertyGroup, model: protocol.PartsModel,
     return picture, mask
 
 
-def part_names(text: str) -> list[str]:
-    """The parts' names typed, checked as the backend checks any names (one sentence when wrong)."""
-    names = protocol.split_names(text)
-    if not names:
+def part_names(text: str, limit: int, why: str) -> list[str]:
+    """The parts' names typed, checked as the backend checks them (``protocol.part_names``: at most ``limit``, none
+    twice; one sentence when wrong)."""
+    if not protocol.split_names(text):
         raise _inputs.InputError('Type the parts\' names in Parts, e.g. "shade, arm, base": one part is made '
                                  "per name")
     try:
-        return protocol.validate_targets(names)
+        return protocol.part_names(text, limit, why)
     except protocol.ProtocolError as exc:
         raise _inputs.InputError(exc.message) from exc
 

@@ -26,17 +26,19 @@ from .messages import (MODEL_STATES, Artifact, CancelRequest, Chunk, DeleteReque
                        PartsRequest, Progress, RIG_WEIGHTS, RigRequest, RegenerateRequest, Result, RetextureRequest, RetopoRequest, RunsRequest, ShutdownRequest, StatusRequest, SuggestRequest,
                        UploadRequest)
 from .mesh_file import MESH_ARRAYS, MeshFile, StoredArray, read_mesh_file, write_mesh_file
-from .names import (MAX_KEYS, MAX_TARGET_CHARS, MAX_TARGETS, has_word, names_from_text, split_names, validate_keys,
+from .limits import (MAX_BONES, MAX_DRAWN_PARTS, MAX_PICTURES, MAX_PROMPT_CHARS, MAX_SPLIT_PARTS, MAX_SPLIT_TRIANGLES,
+                     MAX_TARGET_CHARS, MAX_TARGETS, MAX_TRIANGLES)
+from .names import (MAX_KEYS, has_word, names_from_text, split_names, validate_keys,
                     validate_targets)
-from .rig_bones import MAX_BONES, RigBone, validate_bones
+from .rig_bones import RigBone, validate_bones
 from .rig_levels import MAX_LEVELS, check_one_skeleton, validate_levels
 from .riggers import DEFAULT_RIGGER, RIGGERS, Rigger, skeleton_binder
-from .parted_names import (MAX_PARTS_PER_OBJECT, check_parts, names_without_parts, parted_names_from_text,
+from .parted_names import (DRAWN_PARTS_WHY, check_parts, names_without_parts, part_names, parted_names_from_text,
                            split_parted_names, validate_parts)
 from .options import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, KEEP_CHOICES, OPTION_RANGES, TOPOLOGY_CHOICES,
                       SHARPNESS_CHOICES, SYMMETRY_CHOICES, VOLUME_DECODERS, Allowed, JobOptions, OptionError, check_budget_gb, over_limits,
                       seed_at)
-from .prompt import (MAX_PROMPT_CHARS, check_made_from, check_picture_or_prompt, has_content, name_from_prompt,
+from .prompt import (check_made_from, check_picture_or_prompt, has_content, name_from_prompt,
                      validate_image_prompt, validate_image_seed, validate_prompt)
 from .parts_models import DEFAULT_PARTS_MODEL, PARTS_MODELS, PartsModel, check_parts_model, offered_grids
 from .paint_models import (CLEAN_PAINT_MODEL, DEFAULT_PAINT_MODEL, PAINT_MODELS, PaintModelKind, describe_default_paint_steps,
@@ -80,7 +82,7 @@ __all__ = [
     "MODEL_LICENCES", "NOT_OFFERED", "Licence", "ModelLicence", "licence_refusal", "model_licence",
     "MODEL_STATES", "Artifact", "CancelRequest", "Chunk", "DeleteRequest", "DetectRequest", "DownloadRequest", "Error",
     "FetchRequest", "GenerateRequest", "Hello", "Message", "ModelEntry", "ModelsRequest", "PARTS_MODES", "PartsRequest",
-    "RIG_WEIGHTS", "RigRequest", "MAX_BONES", "RigBone", "validate_bones", "RigJobResult",
+    "RIG_WEIGHTS", "RigRequest", "RigBone", "validate_bones", "RigJobResult",
     "MAX_LEVELS", "check_one_skeleton", "validate_levels",
     "DEFAULT_RIGGER", "RIGGERS", "Rigger", "skeleton_binder",
     "Progress",
@@ -89,15 +91,17 @@ __all__ = [
     "CHUNK_BYTES", "MAX_FILE_BYTES", "Receiver", "check_announced", "check_file_name", "decode_chunk",
     "encode_chunk", "file_digest", "iter_chunks", "local_path",
     "MESH_ARRAYS", "MeshFile", "StoredArray", "read_mesh_file", "write_mesh_file",
-    "MAX_KEYS", "MAX_TARGET_CHARS", "MAX_TARGETS", "has_word", "names_from_text", "split_names", "validate_keys",
-    "MAX_PARTS_PER_OBJECT", "check_parts", "names_without_parts", "parted_names_from_text", "split_parted_names",
+    "MAX_BONES", "MAX_DRAWN_PARTS", "MAX_PICTURES", "MAX_PROMPT_CHARS", "MAX_SPLIT_PARTS", "MAX_SPLIT_TRIANGLES",
+    "MAX_TARGET_CHARS", "MAX_TARGETS", "MAX_TRIANGLES",
+    "MAX_KEYS", "has_word", "names_from_text", "split_names", "validate_keys",
+    "DRAWN_PARTS_WHY", "check_parts", "names_without_parts", "part_names", "parted_names_from_text", "split_parted_names",
     "validate_parts",
     "validate_targets",
     "BUDGET_GB_MAX", "BUDGET_GB_MIN", "DETAILED_TEXTURE_SIZE", "KEEP_CHOICES", "OPTION_RANGES", "TOPOLOGY_CHOICES", "VOLUME_DECODERS", "seed_at",
     "SHARPNESS_CHOICES", "SYMMETRY_CHOICES",
     "Allowed", "JobOptions", "OptionError", "check_budget_gb", "over_limits",
     "DEFAULT_PARTS_MODEL", "PARTS_MODELS", "PartsModel", "check_parts_model", "offered_grids",
-    "MAX_PROMPT_CHARS", "check_made_from", "check_picture_or_prompt", "has_content", "name_from_prompt",
+    "check_made_from", "check_picture_or_prompt", "has_content", "name_from_prompt",
     "validate_image_prompt", "validate_image_seed", "validate_prompt",
     "NO_PROMPT", "PictureJobResult", "PictureRequest", "check_picture_prompt",
     "CLEAN_PAINT_MODEL", "DEFAULT_PAINT_MODEL", "PAINT_MODELS", "PaintModelKind", "describe_default_paint_steps", "paint_model_kind",

@@ -33,10 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ErrorCode, ProtocolError
+from .limits import MAX_TRIANGLES
 
-MAX_FACES = 5_000_000
-# No array may hold more values than this (loop UVs: two per corner of MAX_FACES), unless ``limits`` says.
-MAX_VALUES = 6 * MAX_FACES
+# No array may hold more values than this (loop UVs: two per corner of MAX_TRIANGLES), unless ``limits`` says.
+MAX_VALUES = 6 * MAX_TRIANGLES
 _MAGIC = b"\x93NUMPY"
 _DESCR = re.compile(r"^[<>|=]?([fiubU])(\d{1,4})$")   # numbers and text; never "O" (objects: pickles)
 _MAX_HEADER = 4096

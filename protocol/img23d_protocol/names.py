@@ -6,9 +6,7 @@ import unicodedata
 from typing import Any
 
 from .errors import ErrorCode, ProtocolError
-
-MAX_TARGETS = 32
-MAX_TARGET_CHARS = 200
+from .limits import MAX_TARGET_CHARS, MAX_TARGETS
 # Characters a name may not hold though they are not control characters: each is invisible or breaks
 # a line where the name is printed (a terminal, a log, a list of runs), so "door" and "door" + U+200B
 # would be two names that look one, and U+202E turns the rest of a printed line around. Format

@@ -8,6 +8,7 @@ from typing import Any
 
 from . import completion
 from .errors import ErrorCode, ProtocolError
+from .limits import MAX_PICTURES, MAX_TRIANGLES
 
 KEEP_CHOICES = ("largest", "all")
 # How the shape model's volume is decoded: FlashVDM refines only near the surface (fast, the
@@ -69,14 +70,14 @@ OPTION_RANGES: dict[str, Allowed] = {
     "steps": Allowed(1, 200, zero_means="the shape model's own"),
     "octree_resolution": Allowed(16, 1024, zero_means="the shape model's own"),
     "guidance_scale": Allowed(0.0, 50.0, zero_means="the shape model's own"),
-    "face_budget": Allowed(100, 5_000_000, zero_means="keep every face"),
+    "face_budget": Allowed(100, MAX_TRIANGLES, zero_means="keep every face"),
     "smoothing": Allowed(0, 100),
     "fill_holes": Allowed(1, 1_000_000, zero_means="leave holes open"),
     "min_piece": Allowed(0.0, 1.0),
     "margin": Allowed(0.0, 2.0),
     "min_crop": Allowed(8, 4096),
     "shape_batch": Allowed(1, 64, zero_means="all at once"),
-    "variations": Allowed(1, 8),
+    "variations": Allowed(1, MAX_PICTURES),
     "texture_size": Allowed(64, 8192, power_of_two=True),
     "render_size": Allowed(64, 4096, zero_means="the texture's size"),
     "delight_steps": Allowed(1, 200),

@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import ErrorCode, ProtocolError
-from .names import MAX_TARGETS, by_name_items, names_from_text, split_names, validate_targets
-
-MAX_PARTS_PER_OBJECT = 40   # AutoPartGen's part limit
+from .limits import MAX_DRAWN_PARTS, MAX_SPLIT_PARTS, MAX_TARGETS
+from .names import by_name_items, names_from_text, split_names, validate_targets
 
 
 def _bad(sentence: str) -> ProtocolError:
@@ -79,21 +78,43 @@ def names_without_parts(text: str, field_name: str, doing: str) -> list[str]:
 
 def validate_parts(value: Any) -> dict[str, list[str]]:
     """A request's ``{name: [part names]}``: each list checked as names are (none twice), at most
-    ``MAX_PARTS_PER_OBJECT``; an empty list asks the model to find the parts. ``bad_request`` otherwise."""
+    ``MAX_DRAWN_PARTS``; an empty list asks the model to find the parts. ``bad_request`` otherwise."""
     checked: dict[str, list[str]] = {}
     for name, names in by_name_items(value, form="parts must be an object of name: [part names]",
                                      too_many=f"at most {MAX_TARGETS} names in parts per job, got {{count}}",
                                      nameless="parts need the name they are of"):
         if not isinstance(names, list):
             raise _bad(f"the parts of {name!r} must be a list of names")
-        if len(names) > MAX_PARTS_PER_OBJECT:
+        if len(names) > MAX_DRAWN_PARTS:
             raise _bad(f"{len(names)} parts were named for {name!r}; the parts model makes at most "
-                       f"{MAX_PARTS_PER_OBJECT}")
+                       f"{MAX_DRAWN_PARTS}")
         try:
-            checked[name] = validate_targets(names, MAX_PARTS_PER_OBJECT)   # not a job's 32 names: said as 32
+            checked[name] = validate_targets(names, MAX_DRAWN_PARTS)   # not a job's 32 names: said as 32
         except ProtocolError as exc:
             raise _bad(f"the parts of {name!r}: {exc.message}") from exc
     return checked
+
+
+DRAWN_PARTS_WHY = "the parts model makes at most that many"   # why a drawn request's max_parts bounds its names
+
+
+def part_names(text: str, limit: int = MAX_SPLIT_PARTS, why: str = "split a part again for finer parts") -> list[str]:
+    """The part names in ``text`` (commas between them) a split or a parts model is asked for, checked before
+    anything is sent or loaded, by the add-on, the command line and the backend alike: at least one, at most
+    ``limit`` (a split's ``MAX_SPLIT_PARTS``; ``why``, the reason said past it), none twice; each as any target
+    name (``validate_targets``). A wrong list is one sentence."""
+    names = split_names(text)
+    if not names:
+        raise _bad('give the parts\' names, e.g. --names "shade, arm, base": one part is made per name')
+    if len(names) > limit:
+        raise _bad(f"{len(names)} part names given; at most {limit} ({why})")
+    seen: set[str] = set()
+    for name in names:
+        folded = name.strip().casefold()
+        if folded in seen:
+            raise _bad(f"the part {name.strip()!r} is named twice: name each part once")
+        seen.add(folded)
+    return validate_targets(names)
 
 
 def check_parts(parts: dict[str, list[str]], names: list[str]) -> None:
@@ -104,5 +125,5 @@ def check_parts(parts: dict[str, list[str]], names: list[str]) -> None:
             raise _bad(f"{name!r} is to be made in parts but is not one of the names asked for")
 
 
-__all__ = ["MAX_PARTS_PER_OBJECT", "check_parts", "names_without_parts", "parted_names_from_text",
-           "split_parted_names", "validate_parts"]
+__all__ = ["DRAWN_PARTS_WHY", "check_parts", "names_without_parts", "part_names", "parted_names_from_text", "split_parted_names",
+           "validate_parts"]

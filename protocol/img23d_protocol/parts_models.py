@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from .errors import ErrorCode, ProtocolError
 from .licences import ModelLicence, model_licence
+from .limits import MAX_DRAWN_PARTS
 from .tables import by_name, look_up
 
 
@@ -37,7 +38,8 @@ class PartsModel:
 PARTS_MODELS: dict[str, PartsModel] = by_name(
     # AutoPartGen's release: 256 and 512 as it decodes (smaller for a quick look), its part loop's 40 parts.
     PartsModel("autopartgen", "AutoPartGen", "Draws each part whole, hidden surfaces included",
-               "facebook/autopartgen", grids=(32, 64, 128, 256, 512), default_grid=256, max_parts=40),
+               "facebook/autopartgen", grids=(32, 64, 128, 256, 512), default_grid=256,
+               max_parts=MAX_DRAWN_PARTS),
 )
 DEFAULT_PARTS_MODEL = "autopartgen"   # the one that draws a Generate name's bracketed parts
 

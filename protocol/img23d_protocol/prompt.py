@@ -19,15 +19,15 @@ import unicodedata
 from typing import Any
 
 from .errors import ErrorCode, ProtocolError
+from .limits import MAX_PROMPT_CHARS
 from .options import OPTION_RANGES
 
 # FLUX.2 [klein] 4B's text encoder (Qwen3 in diffusers' Flux2KleinPipeline) reads at most
 # ``max_sequence_length`` = 512 tokens of the chat-templated prompt and truncates the rest without a
-# word. English runs about four characters a token, so 2,000 characters (with the chat template's and
+# word. English runs about four characters a token, so 2,000 characters (``MAX_PROMPT_CHARS``, with the chat template's and
 # img23d's framing around it) is about what the encoder reads; a longer prompt would be cut silently,
 # its end lost, so it is refused instead. Scripts without spaces (Chinese, Japanese) spend more tokens a
 # character and may still be cut within the bound: the bound stops the text the encoder can never read.
-MAX_PROMPT_CHARS = 2000
 # Line breaks and tabs are the control characters a prompt may hold: a prompt pasted from a description,
 # or a batch file's row, carries them, and the tokenizer reads them as spaces. Any other control
 # character (NUL, escape sequences that repaint a terminal, backspace) is nothing an artist types.

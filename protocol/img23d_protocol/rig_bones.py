@@ -10,10 +10,8 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from .errors import ErrorCode, ProtocolError
-from .names import MAX_TARGET_CHARS
+from .limits import MAX_BONES, MAX_TARGET_CHARS
 from .plain import finite_number
-
-MAX_BONES = 512   # more than any character rig an artist skins by hand (Mixamo's: 65; a face rig: about 200)
 
 
 @dataclass(frozen=True)
@@ -87,4 +85,4 @@ def cycle_start(parents: Sequence[int]) -> int | None:
     return None
 
 
-__all__ = ["MAX_BONES", "RigBone", "cycle_start", "validate_bones"]
+__all__ = ["RigBone", "cycle_start", "validate_bones"]

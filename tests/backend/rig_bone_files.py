@@ -18,7 +18,9 @@ import trimesh
 
 from img23d_backend.gltf import scene as gltf_scene
 from img23d_backend.gltf.frame import to_gltf
-from img23d_backend.rigging.gltf_skin import add_skin, write_glb
+from img23d_backend.gltf.made_by import MadeBy
+from img23d_backend.gltf.writer import write_gltf
+from img23d_backend.rigging.gltf_skin import add_skin
 from img23d_backend.rigging.skin import Skin
 from rig_meshes import RiggedMesh, quadruped
 
@@ -37,7 +39,7 @@ def quadruped_glb(path: Path, mesh_at: tuple[float, float, float] = (0.0, 0.0, 0
     mesh = gltf_scene.gather_mesh(gltf)
     skin = Skin.from_dense(np.eye(made.skeleton.count)[made.truth])
     add_skin(gltf, mesh, made.skeleton, skin)
-    write_glb(gltf, path)
+    write_gltf(gltf, path, MadeBy())
     return made
 
 

@@ -14,7 +14,9 @@ from PIL import Image
 from img23d_backend.gltf import scene as gltf_scene
 from img23d_backend.gltf.frame import to_gltf
 from img23d_backend.rigging.geometric import bind
-from img23d_backend.rigging.gltf_skin import add_skin, write_glb
+from img23d_backend.gltf.made_by import MadeBy
+from img23d_backend.gltf.writer import write_gltf
+from img23d_backend.rigging.gltf_skin import add_skin
 from rig_meshes import biped
 
 VALIDATOR = Path.home() / ".cache" / "img23d" / "gltf-validator" / "node_modules" / "gltf-validator"
@@ -40,5 +42,5 @@ def _rigged(tmp_path: Path) -> Path:
     gltf = gltf_scene.load(_textured_biped(tmp_path / "biped.glb"))
     mesh = gltf_scene.gather_mesh(gltf)
     add_skin(gltf, mesh, made.skeleton, bind(mesh.positions, mesh.triangles, made.skeleton).skin)
-    write_glb(gltf, tmp_path / "rigged.glb")
+    write_gltf(gltf, tmp_path / "rigged.glb", MadeBy())
     return tmp_path / "rigged.glb"

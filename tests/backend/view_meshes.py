@@ -14,6 +14,7 @@ import trimesh
 from img23d_backend.views.cameras import Window, camera_for
 from img23d_backend.views.renders import camera_at, render, to_image
 from img23d_protocol import SIDE_AZIMUTH_DEGREES
+from img23d_protocol.frame import from_gltf, to_gltf
 from PIL import Image
 
 TEXTURE_SIZE = 256
@@ -156,14 +157,10 @@ def bare(mesh: trimesh.Trimesh, colour: tuple[int, int, int] = (128, 128, 128)) 
     return copy
 
 
-# Blender's (x, y, z), Z up, as glTF's (x, z, -y), Y up: what a GLB holds and the mesh reader turns back.
-_BLENDER_TO_GLTF = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
-
-
 def write_glb(mesh: trimesh.Trimesh, path: Path) -> Path:
     """``mesh`` (Blender's axes) as a GLB an artist would hand to ``retexture``."""
     turned = mesh.copy()
-    turned.vertices = np.asarray(mesh.vertices) @ _BLENDER_TO_GLTF.T
+    turned.vertices = to_gltf(np.asarray(mesh.vertices))   # what a GLB holds and the mesh reader turns back
     turned.export(path, file_type="glb")
     return path
 
@@ -171,7 +168,7 @@ def write_glb(mesh: trimesh.Trimesh, path: Path) -> Path:
 def read_glb(path: Path) -> trimesh.Trimesh:
     """A GLB (as ``retexture`` writes it) back in Blender's axes, with its UVs and colour texture."""
     loaded = trimesh.load(path, force="mesh", process=False)
-    loaded.vertices = np.asarray(loaded.vertices) @ _BLENDER_TO_GLTF
+    loaded.vertices = from_gltf(np.asarray(loaded.vertices))
     return loaded
 
 

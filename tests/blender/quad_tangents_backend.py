@@ -14,6 +14,7 @@ import trimesh
 
 from img23d_backend.finish.bake import BakeSettings, bake
 from img23d_backend.finish.glb import write_finished_glb
+from img23d_backend.gltf.made_by import MadeBy
 from img23d_backend.finish.retopo import RetopoSettings, retopologize
 
 
@@ -34,7 +35,7 @@ def main(folder: Path) -> None:
     assert low.quads is not None, low.fallback
     quads = len(low.quads)
     baked = bake(high, low.vertices, low.triangles, BakeSettings(size=256, padding=4), quads=quads)
-    write_finished_glb(folder / "finished.glb", baked, quads)
+    write_finished_glb(folder / "finished.glb", baked, quads, MadeBy())
     corners = baked.faces
     np.savez(folder / "frame.npz", positions=_blender_axes(baked.vertices[corners]), uvs=baked.uvs[corners],
              normals=_blender_axes(baked.normals[corners]), tangents=_blender_axes(baked.tangents[corners][..., :3]),

@@ -9,6 +9,7 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 from blender_support import StandInLayout  # noqa: E402
+import img23d_protocol as protocol  # noqa: E402
 from testdata import HOUSE, MESH  # noqa: E402
 
 
@@ -51,11 +52,32 @@ def test_split_selected_puts_each_part_under_an_empty_where_the_object_stood(add
     assert faces >= len(statue.data.polygons) * 0.5  # the input's faces (welded), plus caps
 
 
-def test_split_with_no_names_or_nothing_selected_is_one_sentence(addon, scene) -> None:
+def test_split_with_no_names_or_nothing_selected_is_one_sentence(addon, scene, monkeypatch) -> None:
+    sent = []   # each request the operator sends
+    monkeypatch.setattr(addon.operators.parts, "JobRunner", lambda session, scene, request, name: sent.append(request))
     statue = _statue()
     bpy.context.scene.img23d.part_names = " , "
     with pytest.raises(RuntimeError, match="Type the parts' names in Parts"):
         bpy.ops.img23d.split_parts()
+    # More names than a split makes (the protocol's MAX_SPLIT_PARTS), or than the Max Parts a model is asked for:
+    # said here, before the mesh is sent (the add-on took up to 32, and the backend refused them after the upload).
+    too_many = protocol.MAX_SPLIT_PARTS + 1
+    with pytest.raises(RuntimeError, match=f"{too_many} part names given; at most {protocol.MAX_SPLIT_PARTS} "
+                                           r"\(split a part again for finer parts\)"):
+        bpy.ops.img23d.split_parts(names=", ".join(f"part {n}" for n in range(too_many)))
+    settings = bpy.context.scene.img23d
+    settings.parts_method, settings.parts_max = "autopartgen", 2
+    try:
+        with pytest.raises(RuntimeError, match="3 part names given; at most 2 .the parts model makes at most that "
+                                               "many: Max Parts."):
+            bpy.ops.img23d.split_parts(names="lid, body, handle")
+    finally:
+        settings.parts_method = addon.model_choices.SPLIT
+    # More triangles than a split holds (MAX_SPLIT_TRIANGLES, lowered here): said before the mesh is written.
+    monkeypatch.setattr(protocol, "MAX_SPLIT_TRIANGLES", 10)
+    with pytest.raises(RuntimeError, match=r"'statue' has [\d,]+ triangles, more than the 10 a split holds"):
+        bpy.ops.img23d.split_parts(names="house")
+    assert sent == []
     for other in bpy.context.view_layer.objects:
         other.select_set(False)
     bpy.context.view_layer.objects.active = None

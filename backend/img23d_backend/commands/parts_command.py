@@ -23,12 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from img23d_protocol import (DEFAULT_PARTS_MODEL, PARTS_MODELS, ErrorCode, JobOptions, PartsRequest, ProtocolError,
-                             check_budget_gb, offered_grids)
+from img23d_protocol import (DEFAULT_PARTS_MODEL, DRAWN_PARTS_WHY, MAX_SPLIT_PARTS, PARTS_MODELS, ErrorCode,
+                             JobOptions, PartsRequest, ProtocolError, check_budget_gb, offered_grids, part_names)
 from img23d_protocol.tables import look_up
 
 from ..env.interrupts import Interrupts
-from ..parts.split.names import part_names
 from ..parts.part import check_limits
 from ..parts.table import DEFAULT_PARTS, PARTS_ROWS
 from ..readers.meshes import MESH_SUFFIXES, artist_mesh_file, check_mesh_path
@@ -58,7 +57,8 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
     parts.add_argument("input", type=Path, metavar="INPUT", help="a mesh (GLB, OBJ, PLY) or, without --split, a "
                                                                  "picture of the object")
     parts.add_argument("--split", action="store_true", help="split the mesh by --names (licence-clean)")
-    parts.add_argument("--names", default="", help='comma-separated part names, e.g. "shade, arm, base"')
+    parts.add_argument("--names", default="", help='comma-separated part names, e.g. "shade, arm, base" (a split: at most '
+                                                    f'{MAX_SPLIT_PARTS})')
     parts.add_argument("--name", default="", help="the object's name, for file names (default: the input file's)")
     parts.add_argument("--render-size", type=int, default=None, metavar="PIXELS",
                        help="--split: side of the renders the models read (default 512)")
@@ -120,7 +120,7 @@ def _checked(args: argparse.Namespace) -> PartsArguments:
         drawing = look_up(PARTS_MODELS, args.parts_model, "parts model")
         check_limits(drawing, args.grid, args.max_parts, grid_flag="--grid", parts_flag="--max-parts")
         names = part_names(args.names, args.max_parts or drawing.max_parts,
-                           "the parts model makes at most that many (--max-parts)") if args.names.strip() else []
+                           f"{DRAWN_PARTS_WHY} (--max-parts)") if args.names.strip() else []
         if is_mesh and args.mask and not args.image:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "a mask needs the picture it was drawn on: add --image")
         if not is_mesh and args.image:

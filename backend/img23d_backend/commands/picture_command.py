@@ -16,8 +16,8 @@ import sys
 import uuid
 from typing import Callable, TextIO
 
-from img23d_protocol import (Artifact, ArtifactKind, JobOptions, Message, PictureJobResult, PictureRequest,
-                             ProtocolError, check_budget_gb, check_picture_prompt)
+from img23d_protocol import (MAX_PICTURES, Artifact, ArtifactKind, JobOptions, Message, PictureJobResult,
+                             PictureRequest, ProtocolError, check_budget_gb, check_picture_prompt)
 
 from ..editors.text_prompt import PICTURE_MULTIPLE, PICTURE_SIDES, check_side
 from ..env.interrupts import Interrupts
@@ -36,7 +36,7 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
                                          "objects.")
     picture.add_argument("--prompt", required=True, help="what the picture should show")
     picture.add_argument("--variations", type=int, default=1,
-                         help="how many pictures to pick from, 1 to 8, one a seed from --seed on (default 1)")
+                         help=f"how many pictures to pick from, 1 to {MAX_PICTURES}, one a seed from --seed on (default 1)")
     picture.add_argument("--seed", type=seed_argument, default=0, help="the first picture's seed, or 'random'")
     picture.add_argument("--picture-size", type=int, default=0, metavar="SIDE",
                          help=f"the square picture's side, a multiple of {PICTURE_MULTIPLE} from "

@@ -19,20 +19,24 @@ one primitive per material, each named as the input's and carrying the same bake
 mesh: Blender's importer makes one object with a slot per material, its faces in the primitives'
 order, so the leading triangle pairs are still the quads. trimesh writes a scene's geometries as
 meshes of their own, so those meshes' primitives are gathered into the first (the GLB's JSON chunk
-rewritten; its binary chunk is left as it is).
+rewritten; its binary chunk is copied as it is). ``gltf.writer`` writes both, and the ``asset`` that says what
+made the file (``gltf.made_by``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import struct
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import trimesh
+from img23d_protocol.glb_images import read_glb
 
-from ..gltf.writer import export_glb
+from ..gltf.made_by import MadeBy
+from ..gltf.writer import export_glb, write_glb_document
 from .bake import BakedMesh
 from .materials import Slots
 
@@ -59,12 +63,13 @@ def finished_trimesh(baked: BakedMesh, quads: int, name: str = "img23d_baked") -
                            metadata={QUADS_EXTRA: int(quads)}, process=False)
 
 
-def write_finished_glb(path: Path, baked: BakedMesh, quads: int, slots: Slots | None = None) -> None:
-    """Write the finished object to ``path`` (the run folder's atomic writer gives a temporary one);
-    with ``slots`` of several materials, one primitive per material (see the module's docstring)."""
+def write_finished_glb(path: Path, baked: BakedMesh, quads: int, made: MadeBy, slots: Slots | None = None) -> None:
+    """Write the finished object to ``path`` (the run folder's atomic writer gives a temporary one), saying
+    what ``made`` it; with ``slots`` of several materials, one primitive per material (see the module's
+    docstring)."""
     whole = finished_trimesh(baked, quads)
     if slots is None or len(slots.names) < 2:
-        export_glb(whole, path, include_normals=True)
+        export_glb(whole, path, made, include_normals=True)
         return
     if sum(slots.counts) != len(baked.faces):
         raise ValueError(f"material slots of {sum(slots.counts)} triangles for {len(baked.faces)}")
@@ -75,25 +80,21 @@ def write_finished_glb(path: Path, baked: BakedMesh, quads: int, slots: Slots | 
         part.visual.material = finished_trimesh(baked, 0, name).visual.material
         part.metadata = {}
         scene.add_geometry(part, geom_name=f"part{index}", node_name=f"part{index}")
-    export_glb(scene, path, include_normals=True)
+    export_glb(scene, path, made, include_normals=True)
     _one_mesh(path, quads)
 
 
 def _one_mesh(path: Path, quads: int) -> None:
     """Gather the GLB's meshes' primitives into its first mesh, its only node (see the module's docstring)."""
-    data = Path(path).read_bytes()
-    length, _ = struct.unpack_from("<II", data, 12)
-    gltf = json.loads(data[20:20 + length].decode("utf-8"))
-    gltf["meshes"] = [{"name": "img23d_finished", "primitives": [primitive for mesh in gltf["meshes"]
-                                                                 for primitive in mesh["primitives"]],
-                       "extras": {QUADS_EXTRA: int(quads)}}]
-    gltf["nodes"] = [{"name": "img23d_finished", "mesh": 0}]
-    gltf["scenes"] = [{"nodes": [0]}]
-    text = json.dumps(gltf, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 4)  # chunks are 4-byte aligned; JSON is padded with spaces
-    rest = data[20 + length:]
-    body = struct.pack("<II", len(text), _JSON_CHUNK) + text + rest
-    Path(path).write_bytes(struct.pack("<III", _GLB_MAGIC, 2, 12 + len(body)) + body)
+    with open(path, "rb") as handle:
+        gltf, binary = read_glb(handle, os.fstat(handle.fileno()).st_size, Path(path).name)
+        gltf["meshes"] = [{"name": "img23d_finished", "primitives": [primitive for mesh in gltf["meshes"]
+                                                                     for primitive in mesh["primitives"]],
+                           "extras": {QUADS_EXTRA: int(quads)}}]
+        gltf["nodes"] = [{"name": "img23d_finished", "mesh": 0}]
+        gltf["scenes"] = [{"nodes": [0]}]
+        whole = binary.read(0, binary.length) if binary is not None else None
+    write_glb_document(path, gltf, whole)
 
 
 def read_glb_json(path: Path) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from img23d_protocol.glb_images import Refused
 
-# The largest mesh img23d paints or remakes has 5,000,000 triangles (``img23d_protocol.mesh_file.MAX_FACES``):
+# The largest mesh img23d paints or remakes has 5,000,000 triangles (``img23d_protocol.limits.MAX_TRIANGLES``):
 # about 0.6 GB as an OBJ with UVs and normals and 0.2 GB in a GLB, beside which img23d reads two
 # textures of at most 8,192 x 8,192 (0.27 GB each as an uncompressed RGBA PNG): 1 GiB holds them all.
 MAX_FILE_BYTES = 1 << 30

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import pygltflib
-from img23d_protocol.mesh_file import MAX_FACES
+from img23d_protocol.limits import MAX_TRIANGLES
 
 from . import data as gltf_data
 from .bounds import check_document
@@ -59,7 +59,7 @@ def load(path: Path, folder: Path | None = None) -> Any:
     return read(path, folder).gltf
 
 
-def read(path: Path, folder: Path | None = None, max_faces: int = MAX_FACES,
+def read(path: Path, folder: Path | None = None, max_faces: int = MAX_TRIANGLES,
          name: str | None = None) -> gltf_data.GltfRead:
     """``load``'s glTF and every file its bytes came from (``gltf.data.GltfRead``); its JSON
     (``bounds.check_document``) checked before any of its buffers is read or an object built of it;
@@ -67,7 +67,7 @@ def read(path: Path, folder: Path | None = None, max_faces: int = MAX_FACES,
     return gltf_data.read_gltf(path, folder, lambda document, said: check_document(document, said, max_faces), name)
 
 
-def check_triangles(gltf: Any, max_faces: int = MAX_FACES) -> None:
+def check_triangles(gltf: Any, max_faces: int = MAX_TRIANGLES) -> None:
     said = triangle_count(gltf)
     if said > max_faces:
         raise GltfUnreadable(f"the file has {said:,} triangles, more than the {max_faces:,} img23d reads: "
@@ -132,7 +132,7 @@ def world_matrices(gltf: Any) -> dict[int, np.ndarray]:
     return found
 
 
-def gather_mesh(gltf: Any, max_faces: int = MAX_FACES) -> GltfMesh:
+def gather_mesh(gltf: Any, max_faces: int = MAX_TRIANGLES) -> GltfMesh:
     """Every mesh node's primitives as one mesh in img23d's frame (a mesh used by several nodes: its first);
     a file of more than ``max_faces`` triangles refused before any array is decoded."""
     check_triangles(gltf, max_faces)

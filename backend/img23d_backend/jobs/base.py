@@ -24,6 +24,7 @@ from .. import __version__
 from ..env import failpoints
 from ..env.busy_time import busy_seconds
 from ..env.heartbeat import Heartbeat
+from ..gltf.made_by import MadeBy, carried_from, made_by
 from ..models import placement
 from ..models.matting_memory import matting_batch
 from ..models.matting_model import input_side
@@ -69,6 +70,7 @@ class JobRun(Generic[R]):
         self.manager.reset_pinned_peak()
         self.answer_summary: dict[str, Any] = {}  # how the grounding answer ended (``ground``), if one was asked
         self._steps: dict[str, tuple[int, int]] = {}  # each stage's last (step, total): what its heartbeat says
+        self._made_by: MadeBy | None = None
 
     @classmethod
     def check_request(cls, request: R) -> None:
@@ -174,6 +176,17 @@ class JobRun(Generic[R]):
     def progress(self, stage: str, step: int, total: int, message: str) -> None:
         self._steps[stage] = (step, total)
         self.job.emit(Progress(job=self.job.id, stage=stage, step=step, total=total, message=message))
+
+    def made_by(self) -> MadeBy:
+        """What made this job's GLBs (their ``asset``: ``gltf.made_by``): the models an input mesh names (a rig
+        or a re-texture of a Generate GLB keeps them), then every model of the roles this job uses, each
+        repository a model reads from named with its own licence. Read once a job."""
+        if self._made_by is None:
+            mesh = getattr(self.request, "mesh", "")
+            roles = [role for role in self.roles_used(self.request) if role in self.manager.roles]
+            own = made_by((role, part.repo_id) for role in roles for part in self.manager.spec(role).parts)
+            self._made_by = (carried_from(mesh) if mesh else MadeBy()).plus(own)
+        return self._made_by
 
     def answer(self) -> AnswerSummary | None:
         """How the grounding answer ended, for the result; None when no grounding was asked."""

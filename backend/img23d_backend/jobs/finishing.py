@@ -66,7 +66,7 @@ def finish_object(run: JobRun, record: TargetRecord, high: trimesh.Trimesh, unwr
     # Written first, as the job without a finish would write it (the bake caches normals that
     # trimesh's exporter would add); announced once the low mesh is written, just before it.
     high_path = run.run_folder.write_bytes_with(f"{HIGH}/{record.stem}.glb",
-                                                lambda p: export_glb(high, p))
+                                                lambda p: export_glb(high, p, run.made_by()))
     shape = high if geometry is None else geometry
     result, step = finish_mesh(shape.vertices, shape.faces, RetopoSettings(options.topology, options.face_target),
                                cancel, run.progress, record.target)
@@ -77,7 +77,8 @@ def finish_object(run: JobRun, record: TargetRecord, high: trimesh.Trimesh, unwr
     quads = 0 if result.quads is None else len(result.quads)
     baked = bake(high, result.vertices, result.triangles, BakeSettings(size=options.bake_size), cancel, unwrapper,
                  quads=quads)
-    low_path = run.run_folder.write_bytes_with(f"{record.stem}.glb", lambda p: write_finished_glb(p, baked, quads, slots))
+    low_path = run.run_folder.write_bytes_with(f"{record.stem}.glb",
+                                               lambda p: write_finished_glb(p, baked, quads, run.made_by(), slots))
     run.job.emit(Artifact(job=run.job.id, kind=ArtifactKind.HIGH_MESH, path=str(high_path), **artifact))
     entry = FinishRecord(topology=step.topology, target=step.faces_target, method=step.method,
                          faces_in=step.faces_in, faces_out=step.faces_out, quads=quads, fallback=step.fallback,

@@ -317,7 +317,7 @@ class GenerateRun(PaintingRun[G]):
             record.textured = finished.record.coloured
         else:
             path = self.run_folder.write_bytes_with(f"{record.stem}.glb",
-                                                    lambda p: export_glb(mesh, p))
+                                                    lambda p: export_glb(mesh, p, self.made_by()))
             record.textured = _has_texture(mesh)
         record.mesh = self.run_folder.relative(path)
         scene.record_placement(self.layout, record, mesh)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-from img23d_protocol import ErrorCode, PartsJobResult, PartsRequest, ProtocolError
+from img23d_protocol import DRAWN_PARTS_WHY, ErrorCode, PartsJobResult, PartsRequest, ProtocolError, part_names
 from img23d_protocol.tables import look_up
 
 from ..catalog import PARTS_ROLE
@@ -41,7 +41,6 @@ from ..parts.part import DEFAULT_STEPS, check_limits
 from ..parts.part import PartsRequest as ModelRequest
 from ..parts.record import PartRecord
 from ..parts.split.driver import INPUT, SplitRequest, split
-from ..parts.split.names import part_names
 from ..parts.split.renders import RENDER_SIZE
 from ..parts.table import PARTS_ROWS, offered, row_of
 from ..readers.artist_mesh import load_artist_mesh
@@ -53,7 +52,6 @@ from .base import JobRun, OutOfMemory
 from .context import EngineContext
 from .loaders import ensure_parts_model
 
-MAX_PARTS_WHY = "the parts model makes at most that many"
 SPLIT_ROLES = ("grounding", "matting")
 
 
@@ -107,7 +105,7 @@ class PartsRun(JobRun[PartsRequest]):
             model = offered(engine.manager.spec(PARTS_ROLE))
             check_limits(model, request.grid or None, request.max_parts or None)
             request.grid, request.max_parts = request.grid or model.default_grid, request.max_parts or model.max_parts
-            request.targets = part_names(", ".join(request.targets), request.max_parts, MAX_PARTS_WHY) \
+            request.targets = part_names(", ".join(request.targets), request.max_parts, DRAWN_PARTS_WHY) \
                 if request.targets else []
         missing = [role for role in cls.roles_used(request) if role not in engine.manager.roles]
         if missing:

@@ -16,13 +16,12 @@ import numpy as np
 from img23d_protocol import FRONT
 from PIL import Image
 
+from ..gltf.frame import from_gltf
 from ..runs.folders import TargetRecord
 from ..views.projection import ProjectionResult, colour_from_photos
 from .base import JobRun
 
 LEFT_OUT = "view_left_out"
-# glTF's (x, y, z), Y up, as Blender's (x, -z, y), Z up: the sides' cameras are in Blender's axes.
-_GLTF_TO_BLENDER = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 
 
 def colour_from_views(run: JobRun, record: TargetRecord, mesh: Any, front: Image.Image,
@@ -43,9 +42,10 @@ def colour_from_views(run: JobRun, record: TargetRecord, mesh: Any, front: Image
 
 
 def _in_blender_axes(mesh: Any) -> Any:
-    """A copy of ``mesh`` (same faces and UVs) turned from glTF's axes into Blender's."""
+    """A copy of ``mesh`` (same faces and UVs) turned from glTF's axes into Blender's (the sides' cameras are in
+    Blender's)."""
     turned = mesh.copy()
-    turned.vertices = np.asarray(mesh.vertices) @ _GLTF_TO_BLENDER.T
+    turned.vertices = from_gltf(np.asarray(mesh.vertices))
     return turned
 
 

@@ -120,7 +120,7 @@ class RetextureRun(PaintingRun[RetextureRequest]):
             # The painted mesh as a GLB, in the run before its manifest says finished: what a pipeline reads.
             glb = textured_mesh(mesh_copy, texture_path, uvs_path, maps_path)
             record.mesh = self.run_folder.write_bytes_with(
-                f"{record.stem}.glb", lambda p: export_glb(glb, p)).name
+                f"{record.stem}.glb", lambda p: export_glb(glb, p, self.made_by())).name
         record.status, record.textured = "done", True
         for kind, path in ((ArtifactKind.TEXTURE, texture_path), (ArtifactKind.METALLIC_ROUGHNESS, maps_path),
                            (ArtifactKind.UVS, uvs_path)):

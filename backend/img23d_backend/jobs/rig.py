@@ -66,7 +66,8 @@ class RigRun(JobRun[RigRequest]):
         request = RigInput(mesh=Path(self.request.mesh), weights=self.request.weights,
                            skeleton=Path(self.request.skeleton_file) if self.request.skeleton_file else None,
                            humanoid_names=self.request.humanoid_names, seed=self.options.seed, name=self.request.name,
-                           bones=list(self.request.skeleton), also=[Path(level) for level in self.request.also])
+                           bones=list(self.request.skeleton), also=[Path(level) for level in self.request.also],
+                           made=self.made_by())
 
         def progress(text: str) -> None:
             self.progress("rig", 0, 1, text)

@@ -2,8 +2,8 @@
 ``table``, as ``editors.driver`` and ``materials.driver`` reach theirs), shared by ``parts`` (``jobs.parts``)
 and a Generate that makes a name in parts too (``jobs.generate_parts``): names found on a picture made into a
 part mask, the parts drawn with per-part progress, and each part written (simplified, or given its share of a
-painted whole's colour) with the model's licence in its ``asset.extras``. The job is seen through
-``stages.step_context.StepContext``, so this room imports no job.
+painted whole's colour) with the job's models and their licences in its ``asset`` (``gltf.made_by``). The job
+is seen through ``stages.step_context.StepContext``, so this room imports no job.
 
 Frames: a part comes from the model in the frame of the mesh it was given, glTF's axes (+Y up); ``scenes``
 turns it back to Blender's for the flat-coloured pieces, a baked part stays in glTF's.
@@ -25,6 +25,7 @@ from ..env.job_control import CancelToken
 from ..finish.bake.pipeline import BakeSettings, bake
 from ..finish.glb import finished_trimesh
 from ..gltf.frame import from_gltf
+from ..gltf.writer import export_glb
 from ..stages.crop import crop_box
 from ..stages.grounding import ask
 from ..stages.mesh.cleanup import decimate
@@ -34,9 +35,9 @@ from .indexed_mask import ALPHA_THRESHOLD, from_alphas
 from .part import PartMesh, PartProgress
 from .part import PartsRequest as ModelRequest
 from .record import DrawnPart
-from .scenes import export_glb, part_mesh
+from .scenes import part_mesh
 from .split.pieces import is_closed
-from .table import generator_of, row_of
+from .table import generator_of
 
 CROP_MARGIN = 0.1   # as Generate's crops: the matting model needs some background round a part
 PART_BAKE = BakeSettings(size=1024)   # each part's share of the painted whole (its own UVs, 1024 texels a side)
@@ -156,12 +157,10 @@ def write_parts(run: StepContext, made: list[PartMesh], stem: str, folder: str =
                 target: str | None = None) -> DrawnParts:
     """Each part as ``<folder>/<stem>_<part>.glb`` and all as ``<stem>_combined.glb``, simplified to the job's
     face budget; with ``painted`` (the whole, textured, in the parts' frame) each part baked from it, else each
-    in a flat colour of its own. Each file carries the model's licence; each part is announced as an artifact
-    (a mesh of its own, or with ``target`` a part of that object)."""
-    spec = run.manager.spec(PARTS_ROLE)
-    licence = spec.licence.licence
-    extras = {"generator": "img23d", "parts_model": row_of(spec).name, "licence": licence.name,
-              "licence_terms": licence.summary(), "licence_url": licence.text_url}
+    in a flat colour of its own. Each file names the job's models and their licences (the parts model's reaches
+    what it makes); each part is announced as an artifact (a mesh of its own, or with ``target`` a part of that
+    object)."""
+    credits, baked = run.made_by(), painted is not None
     prefix = f"{folder}/" if folder else ""
     # The combined file's name first: a part named "combined" took it, and the run failed after every part.
     combined = run.run_folder.unique_stem(f"{stem}_combined", 1)
@@ -177,7 +176,7 @@ def write_parts(run: StepContext, made: list[PartMesh], stem: str, folder: str =
         scene.add_geometry(mesh, node_name=part.name, geom_name=part.name)
         name = run.run_folder.unique_stem(f"{stem}_{part.name}", 1)
         path = run.run_folder.write_bytes_with(f"{prefix}{name}.glb",
-                                               lambda p, s=scene: export_glb(s, p, extras, painted is not None))
+                                               lambda p, s=scene: export_glb(s, p, credits, include_normals=baked))
         written.parts.append(DrawnPart(part.name, run.run_folder.relative(path), int(len(faces)),
                                        round(_area(vertices, faces), 8), is_closed(faces, len(vertices)),
                                        decoded_faces=int(len(part.faces)), decoding=part.note))
@@ -193,7 +192,7 @@ def write_parts(run: StepContext, made: list[PartMesh], stem: str, folder: str =
         taken.add(node.casefold())
         scene.add_geometry(mesh, node_name=node, geom_name=node)
     path = run.run_folder.write_bytes_with(f"{prefix}{combined}.glb",
-                                           lambda p: export_glb(scene, p, extras, painted is not None))
+                                           lambda p: export_glb(scene, p, credits, include_normals=baked))
     written.combined = run.run_folder.relative(path)
     if target:
         run.job.emit(Artifact(job=run.job.id, kind=ArtifactKind.PART, path=str(path), target=target))

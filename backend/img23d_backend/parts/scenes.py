@@ -7,14 +7,10 @@ in the combined one, so the parts are told apart at a glance after import.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 import trimesh
 
 from ..gltf.frame import to_gltf
-from ..gltf.writer import export_glb as write_glb
 from ..stages.grounding.ask import PALETTE
 from .split.pieces import Piece
 
@@ -36,15 +32,3 @@ def scene_of(pieces: list[tuple[int, Piece]]) -> trimesh.Scene:
         scene.add_geometry(part_mesh(piece.name, piece.vertices, piece.faces, index), node_name=piece.name,
                            geom_name=piece.name)
     return scene
-
-
-def export_glb(scene: trimesh.Scene, path: Path, asset_extras: dict[str, Any] | None = None,
-               include_normals: bool = False) -> None:
-    """``scene`` as a GLB at ``path``; ``asset_extras`` in its ``asset.extras`` (where a file says what made it
-    and under which licence: every glTF reader keeps the asset object); ``include_normals`` for a baked mesh,
-    whose normal map was made in the frame of its own normals."""
-    def stamp(tree: dict[str, Any]) -> None:
-        if asset_extras:
-            tree.setdefault("asset", {})["extras"] = dict(asset_extras)
-
-    write_glb(scene, path, tree_postprocessor=stamp, include_normals=include_normals)

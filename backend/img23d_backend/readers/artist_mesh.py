@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from img23d_protocol import ErrorCode, ProtocolError
-from img23d_protocol.mesh_file import MAX_FACES
+from img23d_protocol.limits import MAX_TRIANGLES
 
 from .mesh_bounds import check_mesh_bounds
 from .mesh_file import read_arrays
@@ -40,7 +40,7 @@ class ArtistMesh:
 
 def check_surface(positions: np.ndarray, triangles: np.ndarray, stored: np.dtype, name: str = "the mesh") -> None:
     """Refuse, in one ``bad_request`` sentence naming ``name``, positions that are not finite, no faces, more
-    than ``MAX_FACES`` triangles, a triangle naming a vertex the mesh lacks, and (``mesh_bounds``, in the
+    than ``MAX_TRIANGLES`` triangles, a triangle naming a vertex the mesh lacks, and (``mesh_bounds``, in the
     ``stored`` type) a mesh out of reach, without a surface or too coarse to keep its shape: what every
     job that takes an artist's mesh (its positions in Blender's axes, the rig's gathered from a glTF) checks."""
     finite = np.isfinite(positions).all(axis=1)
@@ -51,8 +51,8 @@ def check_surface(positions: np.ndarray, triangles: np.ndarray, stored: np.dtype
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} has {bad:,} {which} (NaN or infinite)")
     if len(triangles) == 0:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} has no faces (no surface)")
-    if len(triangles) > MAX_FACES:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} has {len(triangles):,} triangles; at most {MAX_FACES:,}")
+    if len(triangles) > MAX_TRIANGLES:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} has {len(triangles):,} triangles; at most {MAX_TRIANGLES:,}")
     if triangles.min() < 0 or triangles.max() >= len(positions):
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"a triangle of {name} refers to a vertex that does not exist")
     check_mesh_bounds(positions, triangles, stored)

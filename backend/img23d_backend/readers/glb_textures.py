@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ from img23d_protocol.glb_images import image_window, read_glb
 from img23d_protocol.image_headers import UnreadableImage, Window, image_size
 
 from ..gltf.document import node_triangles, read_gltf_json
+from ..gltf.writer import write_glb_document
 
 # The largest texture a job makes (the add-on's texture guard's bound, from the same options).
 LARGEST_TEXTURE = int(max(OPTION_RANGES["texture_size"].high, OPTION_RANGES["bake_size"].high))
@@ -41,7 +41,6 @@ _WHAT = {"baseColorTexture": "colour texture", "metallicRoughnessTexture": "meta
 # A 1 x 1 grey PNG, in place of an image left out: trimesh decodes it in microseconds.
 _BLANK_PNG = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNoAAAAggCB"
               "d81ytgAAAABJRU5ErkJggg==")
-_JSON_CHUNK, _BIN_CHUNK = 0x4E4F534A, 0x004E4942
 
 
 @dataclass
@@ -138,31 +137,5 @@ def plan_textures(path: Path, folder: Path) -> TexturePlan:
         if text_gltf:
             plan.source.write_text(json.dumps(document, separators=(",", ":")), encoding="utf-8")
         else:
-            _write_glb(plan.source, document, binary)
+            write_glb_document(plan.source, document, binary)  # the input's own asset kept
     return plan
-
-
-def _write_glb(target: Path, document: dict, binary: Window | None) -> None:
-    """A GLB of ``document`` and the original's binary chunk (copied, not held whole)."""
-    text = json.dumps(document, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 4)  # chunks are 4-byte aligned; JSON pads with spaces
-    padding = -binary.length % 4 if binary is not None else 0
-    total = 12 + 8 + len(text) + ((8 + binary.length + padding) if binary is not None else 0)
-    with open(target, "wb") as out:
-        out.write(struct.pack("<4sII", b"glTF", 2, total))
-        out.write(struct.pack("<II", len(text), _JSON_CHUNK) + text)
-        if binary is not None:
-            out.write(struct.pack("<II", binary.length + padding, _BIN_CHUNK))
-            binary.handle.seek(binary.start)
-            _copy(binary.handle, out, binary.length)
-            out.write(b"\0" * padding)
-
-
-def _copy(source: Any, target: Any, count: int) -> None:
-    while count > 0:
-        data = source.read(min(count, 1 << 20))
-        if not data:
-            raise OSError("the GLB's binary chunk ended early")
-        target.write(data)
-        count -= len(data)
-

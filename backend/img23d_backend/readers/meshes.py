@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from img23d_protocol import ErrorCode, ProtocolError
-from img23d_protocol.mesh_file import MAX_FACES
+from img23d_protocol.limits import MAX_TRIANGLES
 
 from ..gltf.document import MAX_FILE_BYTES
 from .colour_space import linear_to_srgb, srgb_to_linear
@@ -166,12 +166,12 @@ def _convert(source: Path, target: Path, keep_colour: bool) -> None:
 
 
 def _check_triangles(name: str, count: int | None) -> None:
-    """Refuse a glTF whose nodes hold more than ``MAX_FACES`` triangles (``count``, from its JSON as the texture
+    """Refuse a glTF whose nodes hold more than ``MAX_TRIANGLES`` triangles (``count``, from its JSON as the texture
     plan read it) before trimesh reads it: an 18 MB GLB placing one 1M-triangle mesh 150 times took 76 s and 9 GB
     to say it 'cannot be read'."""
-    if count is not None and count > MAX_FACES:
+    if count is not None and count > MAX_TRIANGLES:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {name} has {count:,} triangles (each "
-                            f"node's copy of a mesh counted); img23d reads at most {MAX_FACES:,}: decimate it first")
+                            f"node's copy of a mesh counted); img23d reads at most {MAX_TRIANGLES:,}: decimate it first")
 
 
 def _why(exc: Exception) -> str:

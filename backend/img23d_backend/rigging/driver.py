@@ -31,12 +31,14 @@ from img23d_protocol import ErrorCode, ProtocolError, RigBone, duration
 
 from ..env import failpoints
 from ..env.job_control import CancelToken
+from ..gltf.made_by import MadeBy, carried_from
+from ..gltf.writer import write_gltf
 from ..models.registry import default_tiny_root
 from ..models.step_costs import device_label
 from ..runs.folders import RunFolder
 from ..runs.stems import safe_stem
 from .gltf_joints import read_skeleton
-from .gltf_skin import add_skin, write_glb
+from .gltf_skin import add_skin
 from .limits import check_binding, check_joints
 from .rig_files import read_mesh, save_weights
 from .rigger import Rig, RigMesh, RigModel, RigOptions, RigTime
@@ -60,6 +62,8 @@ class RigInput:
     name: str = ""
     bones: list[RigBone] = field(default_factory=list)   # the artist's skeleton as bones (the add-on's armature)
     also: list[Path] = field(default_factory=list)   # other levels of detail: the rig's weights carried to each
+    # What made the rigged files (their ``asset``: ``gltf.made_by``): the input's models and the rigger's.
+    made: MadeBy = field(default_factory=MadeBy)
 
 
 @dataclass
@@ -163,10 +167,11 @@ def rig_into(request: RigInput, folder: RunFolder, name: str, say: Callable[[str
     say(f"bound {rig.skeleton.count} bones in {sum(rig.seconds.values()):.1f} s")
     check()
     add_skin(read.gltf, mesh, rig.skeleton, rig.skin)
-    path = folder.write_bytes_with(f"{name}_rigged.glb", lambda target: write_glb(read.gltf, target), read.like)
+    path = folder.write_bytes_with(f"{name}_rigged.glb", lambda target: write_gltf(read.gltf, target, request.made),
+                                   read.like)
     weights = folder.write_bytes_with(f"{name}_weights.npz", lambda target: save_weights(target, rig.skin), read.like)
     taken = {path.name}
-    lods = [_carried_to(other, index, folder, rig, mesh, say, read.like, taken)
+    lods = [_carried_to(other, index, folder, rig, mesh, say, read.like, taken, request.made)
             for index, other in enumerate(request.also, 1)]
     seconds = {**{k: round(v, 3) for k, v in rig.seconds.items()}, "total": round(time.perf_counter() - started, 3)}
     folder.manifest.timings.update(seconds)
@@ -178,13 +183,15 @@ def rig_into(request: RigInput, folder: RunFolder, name: str, say: Callable[[str
 
 
 def _carried_to(other: Path, index: int, folder: RunFolder, rig: Rig, source: Any, say: Callable[[str], None],
-                source_like: int, taken: set[str]) -> str:
+                source_like: int, taken: set[str], made: MadeBy) -> str:
     """Another level of detail of the mesh (``--also``), given the same skeleton and the weights carried to it
     by nearest-surface transfer (``transfer``): one skeleton for every level, each vertex weighted as the
     surface it sits on. Written as ``<its name>_rigged.glb``, or ``<its name>_lod<index>_rigged.glb`` where
     ``taken`` (the run's rigged files so far, this one added) holds that name: levels in folders of their own
     share file names (lod0/model.glb, lod1/model.glb), and the second wrote over the first's rig. No more
-    readable than either mesh (``source_like``, the first's permission bits); its path relative to the run."""
+    readable than either mesh (``source_like``, the first's permission bits); its path relative to the run. Its
+    ``asset`` names ``made``'s models and those the level's own file names."""
+    made = carried_from(other).plus(made)
     read = read_mesh(other, folder, f"lod{index}")
     skin = transfer_skin(source.positions, source.triangles, rig.skin, rig.skeleton.count, read.mesh.positions)
     add_skin(read.gltf, read.mesh, rig.skeleton, skin)
@@ -193,7 +200,8 @@ def _carried_to(other: Path, index: int, folder: RunFolder, rig: Rig, source: An
                   (f"{stem}_lod{index}_{n}_rigged.glb" for n in count(2)))
     file_name = next(name for name in names if name not in taken)
     taken.add(file_name)
-    path = folder.write_bytes_with(file_name, lambda target: write_glb(read.gltf, target), read.like & source_like)
+    path = folder.write_bytes_with(file_name, lambda target: write_gltf(read.gltf, target, made),
+                                   read.like & source_like)
     say(f"carried the weights to {other.name} ({len(read.mesh.positions):,} vertices)")
     return folder.relative(path)
 

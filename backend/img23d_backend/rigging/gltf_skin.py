@@ -21,7 +21,6 @@ inverse bind matrix is its own inverse local matrix and every reader agrees.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -70,10 +69,6 @@ def add_skin(gltf: Any, mesh: GltfMesh, skeleton: Skeleton, skin: Skin) -> Any:
     else:
         gltf.buffers.append(pygltflib.Buffer(byteLength=len(blob)))
     return gltf
-
-
-def write_glb(gltf: Any, path: Path) -> None:
-    gltf.save_binary(str(path))
 
 
 def _add_joints(gltf: Any, skeleton: Skeleton, placement: np.ndarray) -> np.ndarray:

@@ -2,14 +2,14 @@
 
 - The mesh: the checks every artist's mesh passes (``readers.artist_mesh.check_surface``: finite positions,
   faces, vertices that exist, within reach of the origin, not all on one point or line: ``rig_files``).
-  Its triangles are bounded as they are read (``gltf.scene.gather_mesh``: ``MAX_FACES``, five million, the
+  Its triangles are bounded as they are read (``gltf.scene.gather_mesh``: ``MAX_TRIANGLES``, five million, the
   bound of every mesh img23d paints or remakes; a 10-million-face GLB once took 9 GB in 35 s).
 - The geometric binding's surface samples: ``voxels.surface_points`` samples every triangle no further
   than half a voxel apart, so a triangle as long as the grid takes tens of thousands of points; 20,000
   such triangles (a 720 KB soup) once took 9 GB in 106 s. Counted here as it samples, before it does:
   on this repository's 2-core CPU a sample costs about 70 bytes at the peak and 0.3 microseconds
   (``SAMPLE_BYTES``, ``SAMPLE_SECONDS``: 4 million samples, 1.1 s, 200 MB), so ``MAX_SURFACE_SAMPLES``
-  (20 million: about 1.4 GB and 6 s) passes any ordinary mesh of up to ``MAX_FACES`` triangles, whose
+  (20 million: about 1.4 GB and 6 s) passes any ordinary mesh of up to ``MAX_TRIANGLES`` triangles, whose
   small triangles are sampled at their corners alone.
 - The skeleton's joints: at most ``img23d_protocol.MAX_BONES`` (512), the bones a rig's result may carry
   and the add-on reads: one limit, the protocol's, read here for the bones sent, by ``gltf.bounds`` for a

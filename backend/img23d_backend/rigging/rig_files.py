@@ -25,6 +25,8 @@ import numpy as np
 from img23d_protocol import ErrorCode, ProtocolError
 
 from ..gltf import scene as gltf_scene
+from ..gltf.made_by import MadeBy
+from ..gltf.writer import export_glb
 from ..readers import obj_faces
 from ..readers.artist_mesh import check_surface, load_artist_mesh
 from ..readers.texture_files import CheckedTextures
@@ -122,7 +124,7 @@ def _as_gltf(copy: Path, folder: RunFolder, source: Path, converted: str, prefix
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {source.name} cannot be read",
                             f"{type(exc).__name__}: {exc}") from exc
     like = _readable_by(source)
-    glb = folder.write_bytes_with(converted, lambda target: scene.export(str(target), file_type="glb"), like)
+    glb = folder.write_bytes_with(converted, lambda target: export_glb(scene, target, MadeBy()), like)
     try:
         return gltf_scene.load(glb), like
     except gltf_scene.GltfUnreadable as exc:

@@ -22,6 +22,7 @@ from img23d_protocol import (DetectRequest, GenerateRequest, JobOptions, Message
 from PIL import Image
 
 from ..env.job_control import CancelToken
+from ..gltf.made_by import MadeBy
 from ..models.manager import ModelManager
 from ..runs.folders import RunFolder
 
@@ -80,6 +81,10 @@ class StepContext(Protocol):
 
     def progress(self, stage: str, step: int, total: int, message: str) -> None:
         """Say how far ``stage`` is, as a progress event."""
+        ...
+
+    def made_by(self) -> MadeBy:
+        """What made the job's GLBs: the models they credit, with their licences (``gltf.made_by``)."""
         ...
 
     def retry_smaller(self, stage: str, first: Callable[[], T], smaller: Callable[[], T], how: str) -> T:

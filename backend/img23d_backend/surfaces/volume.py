@@ -65,7 +65,7 @@ THIN_COARSE = math.ceil(2 * BOUNDS / (2 * BAND * TRUNCATION))
 # field's band is 0.019 units thick, a quarter of the 2.1-unit cube only for a surface of over 100
 # square units, and refining a quarter of the coarse grid already costs a quarter of a dense grid.
 BAND_SHARE_BOUND = 0.25
-MAX_FACES = 2_000_000  # the surface a level may make at most (see the module's docstring)
+MAX_LEVEL_FACES = 2_000_000  # the surface a level may make at most (see the module's docstring)
 # Triangles marching cubes makes per cell whose signs change: 2.0 measured on a sphere, 2.1 on the tiny
 # AutoPartGen replica's random field at 64 and 128 (whose crossing cells grow 5.8 times a level, not 4: such a
 # field may reach up to about 1.5 times the bound at the level it stops at).
@@ -82,7 +82,7 @@ class GridSettings:
     min_coarse: int = MIN_COARSE   # the coarsest level has at least this many cells a side
     band: float = BAND          # refine around every sample whose |value| is below this
     band_share_bound: float = BAND_SHARE_BOUND   # past this share of coarse samples in the band, narrow it
-    max_faces: int = MAX_FACES  # no finer level whose surface would pass this many triangles
+    max_faces: int = MAX_LEVEL_FACES  # no finer level whose surface would pass this many triangles
 
     def resolutions(self) -> list[int]:
         """Cells per side of each level, coarsest first: ``resolution`` halved while it stays whole

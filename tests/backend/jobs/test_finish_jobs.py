@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import trimesh
 
+import glb_credits
 from backend_proc import BackendProcess
 from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE, MESH, SOURCE_PYTHONPATH, SUBJECT
 from img23d_backend.batch.dispatch import apply_result
@@ -113,6 +114,19 @@ def test_a_textured_generate_with_quads_writes_the_low_mesh_and_keeps_the_high(p
     assert (announced.target, announced.seed, announced.box) == ("chimney", target.seed, target.box)
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["records"][0]["finish"] == finish.to_dict() and manifest["options"]["topology"] == "quads"
+
+
+def test_a_generates_glbs_name_the_models_that_made_them_with_their_licences_and_pass_the_validator(
+        painted: Made) -> None:
+    data, _ = painted
+    run = Path(data.run_dir)
+    used = {role: entry["id"] for role, entry in json.loads((run / "manifest.json").read_text())["models"].items()}
+    for glb in (run / "chimney.glb", run / "high" / "chimney.glb"):
+        made = glb_credits.models(glb)
+        assert {"grounding", "matting", "shape", "paint", "materials"} <= set(made), made
+        assert all(used[role] == model for role, model in made.items() if role in used)
+    assert glb_credits.credits(run / "chimney.glb") == glb_credits.credits(run / "high" / "chimney.glb")
+    glb_credits.assert_valid(run / "chimney.glb", run / "high" / "chimney.glb")
 
 
 def test_blender_imports_the_low_mesh_with_its_normal_map_and_quad_count(painted: Made) -> None:

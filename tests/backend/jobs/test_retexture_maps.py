@@ -17,6 +17,7 @@ from PIL import Image
 
 from testdata import FAST_PAINT, SUBJECT
 from artist_meshes import mesh_file, uv_sphere
+import glb_credits
 from img23d_backend.finish.glb import read_glb_json
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.materials.marigold.model import MARIGOLD_WEIGHTS
@@ -104,6 +105,12 @@ def test_the_command_lines_glb_carries_both_maps_and_retopo_bakes_them(engine: E
     [low_material] = low["materials"]
     assert "metallicRoughnessTexture" in low_material["pbrMetallicRoughness"] and "normalTexture" in low_material
     assert finished.finish["metallic_roughness"] and len(low["images"]) == 3
+    # Each GLB names the models that made it: the painting's; a Retopo uses none (it reads the add-on's mesh file,
+    # which names no model: what the painted GLB said is not carried through it).
+    painted_by = glb_credits.models(painted.mesh)
+    assert {"matting", "paint", "materials"} <= set(painted_by) and "shape" not in painted_by
+    assert glb_credits.models(finished.mesh) == {}
+    glb_credits.assert_valid(painted.mesh, finished.mesh)
     low_mesh = trimesh.load(finished.mesh, force="mesh", process=False)
     baked = np.asarray(low_mesh.visual.material.metallicRoughnessTexture.convert("RGB"))
     source = np.asarray(Image.open(painted.metallic_roughness)).astype(np.int64)

@@ -73,6 +73,8 @@ def test_a_job_without_the_matting_path_is_no_step_context(engine: EngineContext
 
         def note_out_of_memory(self, exc: BaseException, message: str, *, retried: bool) -> None: ...
 
+        def made_by(self) -> Any: ...
+
     assert not isinstance(Partial(), StepContext)
     Partial.matte_all = lambda self, model, crops: []
     assert isinstance(Partial(), StepContext)

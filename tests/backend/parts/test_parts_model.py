@@ -14,6 +14,7 @@ import pytest
 import trimesh
 from PIL import Image
 
+import glb_credits
 from img23d_backend.commands import cli
 from img23d_backend.jobs.base import JobRun
 from img23d_backend.parts import driver
@@ -71,8 +72,9 @@ def test_a_mesh_gives_one_glb_per_part_and_the_whole_each_with_its_licence(tmp_p
     for part in parts:
         assert 0 < part["faces"] <= part["decoded_faces"] and not {"cap_faces", "found_on", "open_cuts"} & set(part)
     for glb in run.glob("*.glb"):
-        extras = _glb_json(glb)["asset"]["extras"]
-        assert extras["parts_model"] == "autopartgen" and extras["licence"] == record["licence"].split(":")[0]
+        [drawn] = [m for m in glb_credits.credits(glb)["extras"]["models"] if m["model"] == "tiny/autopartgen"]
+        assert drawn["role"] == "parts" and drawn["licence_terms"] == record["licence"]
+    glb_credits.assert_valid(run / "crate_combined.glb")
     # In the input's frame and size: the model's [-1.01, 1.01] cube, fitted round the input's box, undone.
     source = trimesh.load(mesh, force="mesh")
     centre, half = source.bounds.mean(axis=0), (source.bounds[1] - source.bounds[0]).max() / 2

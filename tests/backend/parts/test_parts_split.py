@@ -21,12 +21,12 @@ import numpy as np
 import pytest
 import trimesh
 
+import glb_credits
 import part_meshes
 from img23d_backend.commands import cli
-from img23d_protocol import ErrorCode, ProtocolError
+from img23d_protocol import MAX_SPLIT_PARTS, ErrorCode, ProtocolError
 from img23d_backend.parts.split import costs, lifting, renders
 from img23d_backend.parts.split.labelling import LabelSettings, label_faces
-from img23d_backend.parts.split.names import MAX_PARTS
 from img23d_backend.parts.split.pieces import cut, is_closed, left_open
 from img23d_backend.parts.split.surface import surface_of
 
@@ -164,7 +164,7 @@ def test_a_heap_of_triangles_or_too_many_faces_is_refused_before_any_render(monk
     chair = costs.split_cost(surface_of(known.vertices, known.faces), renders.RENDER_SIZE)
     costs.check_cost(chair)  # a surface lies about one deep: split
     assert chair.depth < 2 and 0 < chair.seconds < 60
-    monkeypatch.setattr(costs, "MAX_FACES", chair.faces - 1)
+    monkeypatch.setattr(costs, "MAX_SPLIT_TRIANGLES", chair.faces - 1)
     with pytest.raises(ProtocolError, match=f"the mesh has {chair.faces:,} faces, more than the"):
         costs.check_cost(chair)
 
@@ -221,6 +221,10 @@ def test_the_command_writes_one_glb_per_part_and_the_whole_in_the_inputs_frame(b
     combined = trimesh.load(run / "lamp_combined.glb")
     assert set(combined.geometry) == {"house", "chimney"}
     assert set(combined.graph.nodes_geometry) == {"house", "chimney"}
+    # Each file names the models that found its parts (a split draws nothing: grounding and matting), and passes
+    # the Khronos validator.
+    assert set(glb_credits.models(run / "lamp_house.glb")) == {"grounding", "matting"}
+    glb_credits.assert_valid(run / "lamp_combined.glb")
     source = trimesh.load(mesh, force="mesh")
     assert np.allclose(combined.bounds, source.bounds)  # the parts together: the input's frame and size
     for part in ("house", "chimney"):
@@ -257,8 +261,8 @@ def _degenerate_glb(path: Path) -> Path:
 @pytest.mark.parametrize("args, sentence", [
     (["--split", "--names", ""], "give the parts' names"),
     (["--split", "--names", ", ,"], "give the parts' names"),
-    (["--split", "--names", ", ".join(f"p{i}" for i in range(MAX_PARTS + 1))],
-     f"{MAX_PARTS + 1} part names given; at most {MAX_PARTS}"),
+    (["--split", "--names", ", ".join(f"p{i}" for i in range(MAX_SPLIT_PARTS + 1))],
+     f"{MAX_SPLIT_PARTS + 1} part names given; at most {MAX_SPLIT_PARTS}"),
     (["--split", "--names", "arm, base, Arm"], "the part 'Arm' is named twice"),
     (["--names", "arm"], "--names are found on a picture of the object: add --image, or split the mesh"),
 ])

@@ -18,7 +18,7 @@ from img23d_protocol import ErrorCode, ProtocolError
 
 from textured_glb import png, png_header, write_glb, write_gltf, write_obj
 from img23d_backend.readers.meshes import MAX_MESH_FILE_BYTES, artist_mesh_file, check_mesh_path
-from img23d_protocol.mesh_file import MAX_FACES
+from img23d_protocol.limits import MAX_TRIANGLES
 
 CLI_WAIT = 120.0  # seconds for the command to start, refuse and end
 
@@ -38,7 +38,7 @@ def _png_16_bit() -> bytes:
 def test_the_bound_holds_the_largest_mesh_and_textures_img23d_reads() -> None:
     obj_line_bytes = 80  # "f a/b/c a/b/c a/b/c" with 7-digit indices, and a vertex's share of v, vt and vn lines
     largest_png = 8192 * (8192 * 4 + 1)  # RGBA, stored without compression
-    assert MAX_FACES * obj_line_bytes + 2 * largest_png < MAX_MESH_FILE_BYTES
+    assert MAX_TRIANGLES * obj_line_bytes + 2 * largest_png < MAX_MESH_FILE_BYTES
 
 
 def test_a_mesh_file_over_the_bound_is_refused_from_its_size(tmp_path: Path) -> None:
@@ -233,7 +233,7 @@ def test_more_triangles_than_img23d_reads_are_refused_from_the_files_counts(tmp_
     with pytest.raises(ProtocolError) as caught:
         _converted(_glb(tmp_path / "many.glb", document, binary))
     assert caught.value.message == (f"the mesh file many.glb has {nodes * triangles:,} triangles (each node's copy "
-                                    f"of a mesh counted); img23d reads at most {MAX_FACES:,}: decimate it first")
+                                    f"of a mesh counted); img23d reads at most {MAX_TRIANGLES:,}: decimate it first")
 
 
 def _area(arrays: dict[str, np.ndarray]) -> float:

@@ -22,7 +22,10 @@ from img23d_backend.gltf import scene as gltf_scene
 from img23d_backend.gltf.frame import to_gltf
 from img23d_backend.rigging.geometric import bind
 from img23d_backend.rigging.gltf_joints import read_skeleton
-from img23d_backend.rigging.gltf_skin import add_skin, write_glb
+from img23d_backend.gltf.made_by import MadeBy
+from img23d_backend.gltf.writer import write_gltf
+from img23d_backend.rigging.gltf_skin import add_skin
+import glb_credits
 from rig_glb_files import VALIDATE_JS, VALIDATOR, _rigged, _textured_biped
 from rig_meshes import biped
 
@@ -53,7 +56,7 @@ def test_the_rig_command_refuses_bad_input_in_one_sentence(tmp_path: Path, capsy
     gltf = gltf_scene.load(_textured_biped(tmp_path / "other.glb"))
     mesh = gltf_scene.gather_mesh(gltf)
     add_skin(gltf, mesh, far, bind(mesh.positions + [50, 0, 0], mesh.triangles, far).skin)
-    write_glb(gltf, tmp_path / "far.glb")
+    write_gltf(gltf, tmp_path / "far.glb", MadeBy())
     assert cli.main(["rig", str(source), "--skeleton", str(tmp_path / "far.glb"), "--out", runs]) == 2
     assert "outside the mesh" in capsys.readouterr().err
     points = tmp_path / "points.ply"
@@ -113,6 +116,8 @@ def test_the_khronos_validator_accepts_skintokens_rig(tiny_model_rig: Path, tmp_
                          capture_output=True, text=True, timeout=60, check=True)
     issues = json.loads(out.stdout)
     assert issues["numErrors"] == 0, issues["messages"]
+    # The rigged file names the model that rigged it, with its licence (gltf.made_by).
+    assert glb_credits.models(tiny_model_rig / "hero_rigged.glb") == {"rigging": "tiny/skintokens"}
 
 
 def test_without_skintokens_files_the_geometric_binding_stands_in_and_says_so(tmp_path: Path, capsys,

@@ -19,7 +19,8 @@ from img23d_backend.gltf import scene as gltf_scene
 from img23d_backend.rigging.bone_axes import roll_zero_frame
 from img23d_backend.gltf.frame import to_gltf
 from img23d_backend.rigging.gltf_joints import read_skeleton
-from img23d_backend.rigging.gltf_skin import write_glb
+from img23d_backend.gltf.made_by import MadeBy
+from img23d_backend.gltf.writer import write_gltf
 from rig_bone_files import quadruped_glb
 from rig_glb_files import VALIDATE_JS, VALIDATOR, _rigged, _textured_biped
 from rig_meshes import biped
@@ -118,7 +119,7 @@ def test_a_quadruped_written_reads_back_along_its_limbs_with_or_without_its_kept
     gltf = gltf_scene.load(tmp_path / "quadruped.glb")
     for node in gltf.nodes:
         node.extras = {}
-    write_glb(gltf, tmp_path / "bare.glb")
+    write_gltf(gltf, tmp_path / "bare.glb", MadeBy())
     bare = read_skeleton(tmp_path / "bare.glb")
     assert bare.names == given.names and np.allclose(bare.heads, given.heads, atol=1e-6)
     assert _degrees(bare.tails - bare.heads, given.tails - given.heads).max() < 1.0
@@ -148,7 +149,7 @@ def _exported_skeleton(path: Path, rotations: bool) -> Path:
             node.children = [*(node.children or []), first + names.index(name)]
     gltf.scenes[0].nodes.append(first)
     gltf.skins.append(pygltflib.Skin(joints=list(range(first, first + len(EXPORTED)))))
-    write_glb(gltf, path)
+    write_gltf(gltf, path, MadeBy())
     tmp_biped.unlink()
     return path
 

@@ -3,8 +3,8 @@ cut; the grounding and matting models come on top), and its refusal, in one sent
 
 Two bounds, both checked before anything is rendered:
 
-* ``MAX_FACES``: the labelling and the cut hold the face graph and its system; on the 2-core development
-  CPU a fused mesh of 625,572 faces took 12 s to render, 13 s to label and 3 s to cut, at a peak of
+* ``MAX_SPLIT_TRIANGLES`` (the protocol's limits, which the add-on reads too): the labelling and the cut hold
+  the face graph and its system; on the 2-core development CPU a fused mesh of 625,572 faces took 12 s to render, 13 s to label and 3 s to cut, at a peak of
   1.2 GB (``bench/parts_split.py``'s meshes, issue 73): 2,000,000 faces is about 1.5 minutes and 4 GB.
 * ``MAX_FRAGMENTS``: the rasterizer holds every (pixel, face) it covers on a render at once, about
   20 bytes each. A surface covers a render about once (the fused chair at 512 px: 139,000 of its
@@ -20,12 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from img23d_protocol import ErrorCode, ProtocolError
+from img23d_protocol import MAX_SPLIT_TRIANGLES, ErrorCode, ProtocolError
 
 from .renders import DIRECTIONS, camera_towards, window_of
 from .surface import Surface
 
-MAX_FACES = 2_000_000
 MAX_FRAGMENTS = 20_000_000      # covered (pixel, face) pairs on one render: about 0.4 GB held at once
 SECONDS_PER_FACE = 45e-6        # 625,572 faces: 28.9 s to render, lift, label and cut (1.2 s of it pixels)
 SECONDS_PER_FRAGMENT = 0.19e-6  # 2,000 random triangles at 512 px: 115 million fragments in 21.9 s
@@ -68,16 +67,18 @@ def split_cost(surface: Surface, size: int, directions: tuple[tuple[float, float
 
 
 def check_faces(faces: int) -> None:
-    """``bad_request`` in one sentence past ``MAX_FACES`` (checked on the file's triangles, before welding)."""
-    if faces > MAX_FACES:
+    """``bad_request`` in one sentence past ``MAX_SPLIT_TRIANGLES`` (checked on the file's triangles, before
+    welding)."""
+    if faces > MAX_SPLIT_TRIANGLES:
         raise ProtocolError(ErrorCode.BAD_REQUEST,
-                            f"the mesh has {faces:,} faces, more than the {MAX_FACES:,} a split holds (about "
-                            f"{MAX_FACES * SECONDS_PER_FACE / 60:.1f} min and 4 GB on a 2-core CPU), so it is not "
+                            f"the mesh has {faces:,} faces, more than the {MAX_SPLIT_TRIANGLES:,} a split holds "
+                            f"(about {MAX_SPLIT_TRIANGLES * SECONDS_PER_FACE / 60:.1f} min and 4 GB on a 2-core CPU), "
+                            "so it is not "
                             "split: decimate it first (Blender's Decimate modifier)")
 
 
 def check_cost(cost: SplitCost) -> None:
-    """``bad_request`` in one sentence when the split is past ``MAX_FACES`` or ``MAX_FRAGMENTS``."""
+    """``bad_request`` in one sentence when the split is past ``MAX_SPLIT_TRIANGLES`` or ``MAX_FRAGMENTS``."""
     check_faces(cost.faces)
     if cost.most_fragments > MAX_FRAGMENTS:
         raise ProtocolError(ErrorCode.BAD_REQUEST,

@@ -177,7 +177,7 @@ def _write(run: StepContext, name: str, pieces: list[Piece], found_on: list[int]
             parts.append(CutPart(piece.name, None, 0, 0.0, False, found_on=found_on[index], empty_reason=reason))
             continue
         scene = scene_of([(index, piece)])
-        path = folder.write_bytes_with(f"{record.stem}.glb", lambda p, s=scene: export_glb(s, p))
+        path = folder.write_bytes_with(f"{record.stem}.glb", lambda p, s=scene: export_glb(s, p, run.made_by()))
         record.mesh, record.status = folder.relative(path), "done"
         record.faces, record.vertices = int(len(piece.faces)), int(len(piece.vertices))
         made.append((index, piece))
@@ -191,7 +191,7 @@ def _write(run: StepContext, name: str, pieces: list[Piece], found_on: list[int]
     combined = None
     if made:
         scene = scene_of(made)
-        path = folder.write_bytes_with(f"{combined_stem}.glb", lambda p: export_glb(scene, p))
+        path = folder.write_bytes_with(f"{combined_stem}.glb", lambda p: export_glb(scene, p, run.made_by()))
         combined = folder.relative(path)
     folder.save_manifest()
     return parts, combined

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ....gltf.frame import from_gltf, to_gltf
+
 MESH_EXTENT = 0.5                   # the largest absolute coordinate after normalisation
-# (x, y, z) y-up -> (x, -z, y) z-up: upstream's mesh2std for up "+y", front "+x".
-Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 
 CAMERA_DISTANCE = 1.8
 ORTHO_HALF_EXTENT = 0.55
@@ -45,15 +45,17 @@ class Normalisation:
 
     scale: float
 
+    # Upstream's mesh2std for up "+y", front "+x" turns (x, y, z) y-up into (x, -z, y) z-up: glTF's axes into
+    # Blender's, img23d's one turn (``gltf.frame``).
     def apply(self, points: np.ndarray) -> np.ndarray:
-        return (np.asarray(points, dtype=np.float64) * self.scale) @ Y_UP_TO_Z_UP.T
+        return from_gltf(np.asarray(points, dtype=np.float64) * self.scale)
 
     def invert(self, points: np.ndarray) -> np.ndarray:
-        return (np.asarray(points, dtype=np.float64) @ Y_UP_TO_Z_UP) / self.scale
+        return to_gltf(np.asarray(points, dtype=np.float64)) / self.scale
 
     def turn(self, directions: np.ndarray) -> np.ndarray:
         """Directions (normals) into the frame: turned, not scaled."""
-        return np.asarray(directions, dtype=np.float64) @ Y_UP_TO_Z_UP.T
+        return from_gltf(np.asarray(directions, dtype=np.float64))
 
 
 def normalisation(vertices: np.ndarray) -> Normalisation:
