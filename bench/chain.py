@@ -1,7 +1,8 @@
 """The whole chain under three residency policies, side by side in one run.
 
     .venv/bin/python bench/chain.py [--models tiny|full-size-random] [--models-dir DIR]
-                                    [--device auto|cpu|cuda] [--budget-gb 12] [--json out.json]
+                                    [--device auto|cpu|cuda] [--budget-gb 12] [--answer real|fixed]
+                                    [--json out.json]
 
 Policies (``ModelManager``'s ``Policy``):
   seed      the seed pipeline's way: every model read from disk before each use and deleted
@@ -15,7 +16,9 @@ targets untextured and 1 and 3 textured, each run twice
 are that policy's alone. For every job: wall time, time per stage, loads from disk, bytes moved
 between RAM and device, peak memory per stage (RSS on CPU; ``torch.cuda.max_memory_allocated``
 per stage on CUDA). Also: backend spawn to ``hello``. A table is printed, then the goals and
-whether they hold; goals that cannot be measured on the machine at hand say so.
+whether they hold; goals that cannot be measured on the machine at hand say so. The grounding
+replica answers each workload's names as Qwen3-VL would, at its length (``chain_answers``; ``--answer fixed``:
+the replica's own answer of eleven boxes, as runs before issue 89 measured).
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from chain_answers import answer_replica, real_answer, real_tokens, use_answer
 
 ROOT = Path(__file__).resolve().parents[1]
 HOUSE = ROOT / "examples" / "house_scene.png"
@@ -70,6 +75,9 @@ class JobFigures:
     target_seconds: list[dict[str, float]] = field(default_factory=list)  # per target, per stage
     # Per target: the seconds on the host and on the device (``HOST_STAGES``, ``DEVICE_STAGES``).
     target_sides: list[dict[str, float]] = field(default_factory=list)
+    # The grounding answer's tokens with ``--answer real`` (``chain_answers``); None: the replica's fixed one.
+    answer_tokens: int | None = None
+    real_answer_tokens: int | None = None  # what Qwen3-VL's tokenizer gives the same answer
 
 
 @dataclass
@@ -122,11 +130,17 @@ def worker(args: argparse.Namespace) -> int:
     from img23d_backend.models.manager import Policy
     from img23d_protocol import GenerateRequest
 
-    engine = Engine(EngineSettings(models=model_set(args.models, args.models_dir), runs_dir=args.runs,
+    models = model_set(args.models, args.models_dir)
+    engine = Engine(EngineSettings(models=models, runs_dir=args.runs,
                                    device=args.device, policy=Policy(args.policy),
                                    budget_bytes=int(args.budget_gb * GB) if args.budget_gb else None))
     for textured, targets in workloads(args.quick):
             names, _ = WORKLOADS[targets]
+            answer_tokens = None
+            if args.answer == "real":  # the answer Qwen3-VL gives these names, not the replica's fixed one
+                root = Path(models.matting.local_path).parent  # beside the replicas: built once, reused
+                folder, answer_tokens = answer_replica(root, "tiny" if args.models == "tiny" else "full", names)
+                use_answer(engine, folder)
             for job_number in (1, 2):
                 before = engine.manager.counters()
                 request = GenerateRequest(id=f"{targets}-{textured}-{job_number}", image=str(HOUSE), targets=names,
@@ -143,7 +157,9 @@ def worker(args: argparse.Namespace) -> int:
                     bytes_moved=sum(after[r].bytes_moved - before[r].bytes_moved for r in after),
                     made=sum(1 for r in data.targets if r.status == "done"),
                     target_seconds=[r.get("timings", {}) for r in manifest["records"]],
-                    target_sides=[sides(r.get("timings", {})) for r in manifest["records"]]))
+                    target_sides=[sides(r.get("timings", {})) for r in manifest["records"]],
+                    answer_tokens=answer_tokens,
+                    real_answer_tokens=real_tokens(real_answer(names)) if answer_tokens is not None else None))
                 # Each job on its own line as it ends: the driver keeps what a run cut short measured.
                 print(json.dumps({"job": figures}), flush=True)
                 print(f"  {args.policy:8} {targets} targets {'textured' if textured else 'untextured':10} "
@@ -205,7 +221,7 @@ def run_policy(args: argparse.Namespace, policy: str, runs: Path,
     """One policy's worker process; ``on_job`` is given the run so far after each job. A worker
     that fails leaves the jobs it finished, and its exit status, in the run."""
     command = [sys.executable, __file__, "--worker", "--policy", policy, "--models", args.models, "--device",
-               args.device, "--runs", str(runs / policy)] + (["--quick"] if args.quick else [])
+               args.device, "--runs", str(runs / policy), "--answer", args.answer] + (["--quick"] if args.quick else [])
     if args.models_dir:
         command += ["--models-dir", str(args.models_dir)]
     if args.budget_gb:
@@ -303,6 +319,9 @@ def main() -> int:
     parser.add_argument("--policies", default=",".join(RUN_ORDER),
                         help="the policies to run, in order (a short GPU lease may hold managed alone: the "
                              "speed goals are read from it; the ratios need all three)")
+    parser.add_argument("--answer", choices=("real", "fixed"), default="real",
+                        help="the grounding answer: as long as Qwen3-VL's for each workload's names (a replica built "
+                             "beside the others on first use, bench/chain_answers.py), or the replica's fixed one")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--policy", choices=POLICIES, help=argparse.SUPPRESS)
     parser.add_argument("--runs", type=Path, help=argparse.SUPPRESS)
@@ -327,7 +346,7 @@ def main() -> int:
     def write_report(runs: dict[str, PolicyRun], hello: float | None, results: list[tuple[str, str]] | None) -> None:
         if not args.json:
             return
-        report = {"device": device_name, "models": args.models, "budget_gb": args.budget_gb,
+        report = {"device": device_name, "models": args.models, "budget_gb": args.budget_gb, "answer": args.answer,
                   "options": {f"{'textured' if t else 'untextured'} {n}": asdict(_options(args.models, n, t, "managed"))
                               for t, n in workloads(args.quick)},
                   "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
