@@ -351,12 +351,12 @@ class GenerateRun(PaintingRun[G]):
 
 def _complete(pending: Sequence[Callable[[], None]]) -> tuple[Exception | None, float]:
     """Run ``pending`` in order: (the failure that stopped it, or None; its seconds). A full disk (a picture of
-    the run folder) is the job's failure, as it was on the job's thread."""
+    the run folder: the run folder's ``disk`` error) is the job's failure, as it was on the job's thread."""
     started = time.perf_counter()
     try:
         for task in pending:
             task()
-    except OSError:
+    except (OSError, ProtocolError):
         raise
     except Exception as exc:  # a fill serves a mesh already made, as painting does: it never ends the job
         return exc, time.perf_counter() - started

@@ -9,6 +9,7 @@ maps that are not numbers) keeps every object's colour texture and says so once,
 from __future__ import annotations
 
 import dataclasses
+import errno
 import io
 import json
 import os
@@ -31,10 +32,12 @@ from img23d_backend.families.hunyuan3d import paint as hunyuan_paint
 from img23d_backend.finish.glb import read_glb_json
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.materials.marigold.model import MARIGOLD_WEIGHTS
+from img23d_backend.runs.disk_errors import disk_error
+from img23d_backend.runs.folders import TMP_PREFIX, RunFolder
 from img23d_backend.catalog import tiny_model_set
 from img23d_backend.materials.marigold import material as marigold
 from img23d_backend.materials.marigold import pipeline as materials_stage
-from img23d_protocol import Error, GenerateJobResult, GenerateRequest, JobOptions, Progress
+from img23d_protocol import Error, GenerateJobResult, GenerateRequest, JobOptions, Progress, ProtocolError
 
 TARGETS = ["house", "chimney"]
 
@@ -327,3 +330,36 @@ def test_fills_run_on_the_tail_while_the_next_target_paints_and_a_failed_one_say
     assert "images" not in read_glb_json(run / second.mesh)  # untextured, as written
     assert (run / "views" / first.stem / "metallic_roughness.png").is_file()
     assert not (run / "views" / second.stem / "metallic_roughness.png").exists()  # never written half-made
+
+
+@pytest.mark.fault("the disk fills while the tail writes")
+@pytest.mark.parametrize("file", ["GLB", "maps picture"])
+def test_a_full_disk_on_the_tail_while_the_next_target_paints_fails_the_job_in_one_sentence(hunyuan: Engine,
+                                                                                            monkeypatch,
+                                                                                            file: str) -> None:
+    """The first object's GLB, or its material maps' picture (written on the tail once filled), meets a full
+    disk while the second object paints: the job fails as a full disk on the job's thread failed it (not as a
+    failed fill, which keeps the object), in one sentence, its manifest closed as failed with that sentence,
+    and no half-written file in its run folder."""
+    if file == "GLB":
+        monkeypatch.setattr(failpoints, "_hits", {})
+        monkeypatch.setenv(FAILPOINTS, "write.glb:enospc")
+    else:
+        write_image = RunFolder.write_image
+
+        def full(folder: RunFolder, relative: str, image: Any, like: int = 0o777) -> Path:
+            if relative.endswith("metallic_roughness.png"):
+                raise disk_error(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), f"cannot write {relative}")
+            return write_image(folder, relative, image, like)
+
+        monkeypatch.setattr(RunFolder, "write_image", full)
+    with pytest.raises(ProtocolError) as caught:
+        _generate(hunyuan, targets=TARGETS)
+    assert caught.value.code.value == "disk" and "the disk is full" in caught.value.message
+    assert "\n" not in caught.value.message
+    run = max(Path(hunyuan.settings.runs_dir).iterdir(), key=lambda p: p.stat().st_mtime)
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "failed"
+    assert [e["message"] for e in manifest["errors"] if e["code"] == "disk"] == [caught.value.message]
+    assert not [p for p in run.rglob("*") if p.name.startswith(TMP_PREFIX)]
+    assert not list(run.glob("*.glb"))
