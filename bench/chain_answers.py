@@ -11,14 +11,19 @@ replica of the set's size wired to give Qwen3-VL's answer for the workload's nam
 those names in Qwen3-VL's own form (a fenced JSON list, one object a line, nothing after the fence: the corpus's
 ``qwen3_canonical_scaled``), cut into as many tokens as Qwen's tokenizer gives it (``REAL_BOX_TOKENS`` a box,
 ``REAL_FRAME_TOKENS`` for the fence and brackets), as near as the replica's wiring allows (``answer_dims``). The worker registers it for the workload's jobs
-(``use_answer``).
+(``use_answer``). Run as a script, it builds the chain's workloads' replicas ahead (``bench/gpu_benchmarks.sh`` does,
+beside the full-size build, so that the chain's lease is spent on its jobs):
+
+    .venv/bin/python bench/chain_answers.py [--models tiny|full-size-random] [--models-dir DIR]
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import re
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -86,3 +91,21 @@ def use_answer(engine: Any, folder: Path) -> None:
 
     spec = replace(engine.manager.spec("grounding"), local_path=folder)
     engine.manager.register(spec, LOADERS["grounding"](spec))
+
+
+def main() -> int:
+    from chain import WORKLOADS, model_set
+
+    parser = argparse.ArgumentParser(description="build the chain's grounding replicas that answer as Qwen3-VL")
+    parser.add_argument("--models", choices=("tiny", "full-size-random"), default="tiny")
+    parser.add_argument("--models-dir", type=Path)
+    args = parser.parse_args()
+    root = Path(model_set(args.models, args.models_dir).matting.local_path).parent
+    for names, _ in WORKLOADS.values():
+        folder, tokens = answer_replica(root, "tiny" if args.models == "tiny" else "full", names)
+        print(f"{', '.join(names)}: {tokens} tokens (Qwen's {real_tokens(real_answer(names))}) in {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
