@@ -244,6 +244,7 @@ class GenerateRun(PaintingRun[G]):
                 if self._painting():  # its UVs are made while earlier targets paint
                     unwrapper.submit(record.stem, mesh.vertices, mesh.faces)
             for record, cleaned in ready:
+                self.tail.raise_failed()  # an earlier target's GLB that met a full disk ends the job now
                 mesh, pending = self._paint(record, cleaned, cutouts[record.stem],
                                             lambda s=record.stem: unwrapper.result(s))
                 with self.stage("export"):  # blocks only while the worker's queue is full
