@@ -58,6 +58,8 @@ GB = 1 << 30
 # are the device's; the run's ``stage_seconds`` has them.
 HOST_STAGES = ("cleanup", "paint_uv", "paint_fill", "export", "finish")
 DEVICE_STAGES = ("paint_delight", "paint_render", "paint_multiview", "paint_bake", "materials")
+# The job's thread waiting for the UV worker, on the critical path (a clean-up's wait: stage_seconds["cleanup"]).
+WAITS = ("paint_uv",)
 
 
 @dataclass
@@ -75,8 +77,7 @@ class JobFigures:
     target_seconds: list[dict[str, float]] = field(default_factory=list)  # per target, per stage
     # Per target: the seconds on the host and on the device (``HOST_STAGES``, ``DEVICE_STAGES``).
     target_sides: list[dict[str, float]] = field(default_factory=list)
-    # The grounding answer's tokens with ``--answer real`` (``chain_answers``); None: the replica's fixed one.
-    answer_tokens: int | None = None
+    answer_tokens: int | None = None       # the grounding answer's with --answer real (None: the fixed one's)
     real_answer_tokens: int | None = None  # what Qwen3-VL's tokenizer gives the same answer
 
 
@@ -168,11 +169,14 @@ def worker(args: argparse.Namespace) -> int:
 
 
 def sides(timings: dict[str, float]) -> dict[str, float]:
-    """A target's seconds on the host and on the device, and any stage neither names (``other_s``)."""
+    """A target's seconds on the host and on the device, any stage neither names (``other_s``), and of the host's
+    the job's thread's waits for its workers (``waits_s``, ``WAITS``: the host's part of the critical path)."""
     host = sum(seconds for stage, seconds in timings.items() if stage in HOST_STAGES)
     device = sum(seconds for stage, seconds in timings.items() if stage in DEVICE_STAGES)
     other = sum(seconds for stage, seconds in timings.items() if stage not in HOST_STAGES + DEVICE_STAGES)
-    return {"host_s": round(host, 3), "device_s": round(device, 3), "other_s": round(other, 3)}
+    waits = sum(seconds for stage, seconds in timings.items() if stage in WAITS)
+    return {"host_s": round(host, 3), "device_s": round(device, 3), "other_s": round(other, 3),
+            "waits_s": round(waits, 3)}
 
 
 # --- driver ---------------------------------------------------------------------------------
@@ -355,7 +359,7 @@ def main() -> int:
                   # commit named in the environment comes first.
                   "commit": os.environ.get("IMG23D_COMMIT") or commit, "hello_seconds": hello,
                   "runs": {p: [asdict(j) for j in r.jobs] for p, r in runs.items()},
-                  "target_sides": {"host": HOST_STAGES, "device": DEVICE_STAGES},
+                  "target_sides": {"host": HOST_STAGES, "device": DEVICE_STAGES, "waits": WAITS},
                   "worker_exit_status": {p: r.exit_status for p, r in runs.items()},
                   "complete": results is not None,
                   "goals": [{"goal": t, "outcome": o} for t, o in results or []]}
