@@ -20,7 +20,7 @@ from .env.job_control import CancelToken
 from .env.library_output import quiet_empty_warnings
 from .env.spawned_main import refuse_in_spawned_main
 from .jobs import Engine, EngineSettings, Job
-from .models import env_probe, licence_gate
+from .models import env_probe, licence_gate, memory_cap
 from .catalog import DEFAULT_EDITOR, DEFAULT_PAINT, model_set, parts_spec_for
 from .readers.meshes import artist_mesh_file
 
@@ -142,6 +142,7 @@ def make_engine(models: Models, out: Path, probes: Sequence[str] = env_probe.GEN
         ensure_tiny_models(chosen.families())
     quiet_empty_warnings()   # diffusers' float32 warning of an empty list: five empty lines a job
     budget = None if models.budget_gb is None else int(models.budget_gb * (1 << 30))
+    memory_cap.check_cap_gb(models.memory_cap_gb)  # every command's, the batch's workers' too
     if models.offline:
         os.environ["HF_HUB_OFFLINE"] = "1"
     # The parts model a job registers when it first asks (``catalog.parts_spec_for``) is one of the set's too: left

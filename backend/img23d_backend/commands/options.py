@@ -8,15 +8,15 @@ one sentence and exit code 2 in every command (``refused_usage``).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
-from img23d_protocol import (ACCEPT_LONG_FLAG, BUDGET_GB_MAX, BUDGET_GB_MIN, COMPLETE_HIDDEN_CHOICES, DETAILED_TEXTURE_SIZE, OPTION_RANGES,
+from img23d_protocol import (ACCEPT_LONG_FLAG, COMPLETE_HIDDEN_CHOICES, DETAILED_TEXTURE_SIZE, OPTION_RANGES,
                              SHARPNESS_CHOICES, SYMMETRY_CHOICES, TOPOLOGY_CHOICES, VOLUME_DECODERS, ErrorCode,
                              JobOptions, OptionError, ProtocolError, check_budget_gb, describe_default_octrees,
                              describe_default_paint_steps, describe_default_steps)
 
+from ..models.memory_cap import check_cap_gb
 
 # Every command's exit codes (the module docstring of ``cli`` words them for users): all asked for was made; the
 # job failed; its arguments or input refused (nothing ran); some targets failed and the rest were made.
@@ -193,10 +193,7 @@ def check_common(args: argparse.Namespace) -> None:
     """The common flags every engine-opening command of ``cli`` takes, checked before anything loads: the memory
     budget in range, ``--out`` a folder (or none yet), not a file."""
     check_budget_gb(args.budget_gb)
-    cap = getattr(args, "memory_cap_gb", None)
-    if cap is not None and not (math.isfinite(cap) and BUDGET_GB_MIN <= cap <= BUDGET_GB_MAX):
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"--memory-cap-gb {cap:g} is out of range: it must be "
-                            f"{BUDGET_GB_MIN:g} to {BUDGET_GB_MAX:g} (GB)")
+    check_cap_gb(getattr(args, "memory_cap_gb", None))
     out = args.out.expanduser()
     if out.exists() and not out.is_dir():
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"--out {out} is a file, not a folder")

@@ -17,10 +17,12 @@ estimate (``jobs.job_estimate``) says as a stage of its own before the job's fir
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from img23d_protocol import JobOptions
+
+from img23d_protocol import BUDGET_GB_MAX, BUDGET_GB_MIN, ErrorCode, JobOptions, ProtocolError
 
 from . import preflight
 from .preflight import RESERVE_BYTES
@@ -68,6 +70,14 @@ class Cap:
 
     def sentence(self) -> str:
         return f"{self.bytes / GIB:g} GB cap"
+
+
+def check_cap_gb(value: float | None) -> float | None:
+    """``--memory-cap-gb``, checked: the budget's range (GB), one sentence naming the flag otherwise."""
+    if value is not None and not (math.isfinite(value) and BUDGET_GB_MIN <= value <= BUDGET_GB_MAX):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"--memory-cap-gb {value:g} is out of range: it must be "
+                            f"{BUDGET_GB_MIN:g} to {BUDGET_GB_MAX:g} (GB)")
+    return value
 
 
 def apply_fraction(cap: Cap, device: Any) -> float | None:
