@@ -1,7 +1,8 @@
 """The whole chain under three residency policies, side by side in one run.
 
     .venv/bin/python bench/chain.py [--models tiny|full-size-random] [--models-dir DIR]
-                                    [--device auto|cpu|cuda] [--budget-gb 12] [--json out.json]
+                                    [--device auto|cpu|cuda] [--budget-gb 12] [--answer real|fixed]
+                                    [--json out.json]
 
 Policies (``ModelManager``'s ``Policy``):
   seed      the seed pipeline's way: every model read from disk before each use and deleted
@@ -15,7 +16,9 @@ targets untextured and 1 and 3 textured, each run twice
 are that policy's alone. For every job: wall time, time per stage, loads from disk, bytes moved
 between RAM and device, peak memory per stage (RSS on CPU; ``torch.cuda.max_memory_allocated``
 per stage on CUDA). Also: backend spawn to ``hello``. A table is printed, then the goals and
-whether they hold; goals that cannot be measured on the machine at hand say so.
+whether they hold; goals that cannot be measured on the machine at hand say so. The grounding
+replica answers each workload's names as Qwen3-VL would, at its length (``chain_answers``; ``--answer fixed``:
+the replica's own answer of eleven boxes, as runs before issue 89 measured).
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from chain_answers import answer_replica, real_answer, real_tokens, use_answer
 
 ROOT = Path(__file__).resolve().parents[1]
 HOUSE = ROOT / "examples" / "house_scene.png"
@@ -53,6 +58,8 @@ GB = 1 << 30
 # are the device's; the run's ``stage_seconds`` has them.
 HOST_STAGES = ("cleanup", "paint_uv", "paint_fill", "export", "finish")
 DEVICE_STAGES = ("paint_delight", "paint_render", "paint_multiview", "paint_bake", "materials")
+# The job's thread waiting for the UV worker, on the critical path (a clean-up's wait: stage_seconds["cleanup"]).
+WAITS = ("paint_uv",)
 
 
 @dataclass
@@ -70,6 +77,8 @@ class JobFigures:
     target_seconds: list[dict[str, float]] = field(default_factory=list)  # per target, per stage
     # Per target: the seconds on the host and on the device (``HOST_STAGES``, ``DEVICE_STAGES``).
     target_sides: list[dict[str, float]] = field(default_factory=list)
+    answer_tokens: int | None = None       # the grounding answer's with --answer real (None: the fixed one's)
+    real_answer_tokens: int | None = None  # what Qwen3-VL's tokenizer gives the same answer
 
 
 @dataclass
@@ -122,11 +131,17 @@ def worker(args: argparse.Namespace) -> int:
     from img23d_backend.models.manager import Policy
     from img23d_protocol import GenerateRequest
 
-    engine = Engine(EngineSettings(models=model_set(args.models, args.models_dir), runs_dir=args.runs,
+    models = model_set(args.models, args.models_dir)
+    engine = Engine(EngineSettings(models=models, runs_dir=args.runs,
                                    device=args.device, policy=Policy(args.policy),
                                    budget_bytes=int(args.budget_gb * GB) if args.budget_gb else None))
     for textured, targets in workloads(args.quick):
             names, _ = WORKLOADS[targets]
+            answer_tokens = None
+            if args.answer == "real":  # the answer Qwen3-VL gives these names, not the replica's fixed one
+                root = Path(models.matting.local_path).parent  # beside the replicas: built once, reused
+                folder, answer_tokens = answer_replica(root, "tiny" if args.models == "tiny" else "full", names)
+                use_answer(engine, folder)
             for job_number in (1, 2):
                 before = engine.manager.counters()
                 request = GenerateRequest(id=f"{targets}-{textured}-{job_number}", image=str(HOUSE), targets=names,
@@ -143,7 +158,9 @@ def worker(args: argparse.Namespace) -> int:
                     bytes_moved=sum(after[r].bytes_moved - before[r].bytes_moved for r in after),
                     made=sum(1 for r in data.targets if r.status == "done"),
                     target_seconds=[r.get("timings", {}) for r in manifest["records"]],
-                    target_sides=[sides(r.get("timings", {})) for r in manifest["records"]]))
+                    target_sides=[sides(r.get("timings", {})) for r in manifest["records"]],
+                    answer_tokens=answer_tokens,
+                    real_answer_tokens=real_tokens(real_answer(names)) if answer_tokens is not None else None))
                 # Each job on its own line as it ends: the driver keeps what a run cut short measured.
                 print(json.dumps({"job": figures}), flush=True)
                 print(f"  {args.policy:8} {targets} targets {'textured' if textured else 'untextured':10} "
@@ -152,11 +169,14 @@ def worker(args: argparse.Namespace) -> int:
 
 
 def sides(timings: dict[str, float]) -> dict[str, float]:
-    """A target's seconds on the host and on the device, and any stage neither names (``other_s``)."""
+    """A target's seconds on the host and on the device, any stage neither names (``other_s``), and of the host's
+    the job's thread's waits for its workers (``waits_s``, ``WAITS``: the host's part of the critical path)."""
     host = sum(seconds for stage, seconds in timings.items() if stage in HOST_STAGES)
     device = sum(seconds for stage, seconds in timings.items() if stage in DEVICE_STAGES)
     other = sum(seconds for stage, seconds in timings.items() if stage not in HOST_STAGES + DEVICE_STAGES)
-    return {"host_s": round(host, 3), "device_s": round(device, 3), "other_s": round(other, 3)}
+    waits = sum(seconds for stage, seconds in timings.items() if stage in WAITS)
+    return {"host_s": round(host, 3), "device_s": round(device, 3), "other_s": round(other, 3),
+            "waits_s": round(waits, 3)}
 
 
 # --- driver ---------------------------------------------------------------------------------
@@ -205,7 +225,7 @@ def run_policy(args: argparse.Namespace, policy: str, runs: Path,
     """One policy's worker process; ``on_job`` is given the run so far after each job. A worker
     that fails leaves the jobs it finished, and its exit status, in the run."""
     command = [sys.executable, __file__, "--worker", "--policy", policy, "--models", args.models, "--device",
-               args.device, "--runs", str(runs / policy)] + (["--quick"] if args.quick else [])
+               args.device, "--runs", str(runs / policy), "--answer", args.answer] + (["--quick"] if args.quick else [])
     if args.models_dir:
         command += ["--models-dir", str(args.models_dir)]
     if args.budget_gb:
@@ -303,6 +323,9 @@ def main() -> int:
     parser.add_argument("--policies", default=",".join(RUN_ORDER),
                         help="the policies to run, in order (a short GPU lease may hold managed alone: the "
                              "speed goals are read from it; the ratios need all three)")
+    parser.add_argument("--answer", choices=("real", "fixed"), default="real",
+                        help="the grounding answer: as long as Qwen3-VL's for each workload's names (a replica built "
+                             "beside the others on first use, bench/chain_answers.py), or the replica's fixed one")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--policy", choices=POLICIES, help=argparse.SUPPRESS)
     parser.add_argument("--runs", type=Path, help=argparse.SUPPRESS)
@@ -327,7 +350,7 @@ def main() -> int:
     def write_report(runs: dict[str, PolicyRun], hello: float | None, results: list[tuple[str, str]] | None) -> None:
         if not args.json:
             return
-        report = {"device": device_name, "models": args.models, "budget_gb": args.budget_gb,
+        report = {"device": device_name, "models": args.models, "budget_gb": args.budget_gb, "answer": args.answer,
                   "options": {f"{'textured' if t else 'untextured'} {n}": asdict(_options(args.models, n, t, "managed"))
                               for t, n in workloads(args.quick)},
                   "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
@@ -336,7 +359,7 @@ def main() -> int:
                   # commit named in the environment comes first.
                   "commit": os.environ.get("IMG23D_COMMIT") or commit, "hello_seconds": hello,
                   "runs": {p: [asdict(j) for j in r.jobs] for p, r in runs.items()},
-                  "target_sides": {"host": HOST_STAGES, "device": DEVICE_STAGES},
+                  "target_sides": {"host": HOST_STAGES, "device": DEVICE_STAGES, "waits": WAITS},
                   "worker_exit_status": {p: r.exit_status for p, r in runs.items()},
                   "complete": results is not None,
                   "goals": [{"goal": t, "outcome": o} for t, o in results or []]}

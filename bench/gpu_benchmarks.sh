@@ -71,6 +71,10 @@ stamp "build the full-size replicas: $COMPONENTS"
 run_for "$([ "$PHASE" = text ] && echo 450 || echo 300)" "the build" python3 bench/full_size_models.py \
   --out "$MODELS" --only "$COMPONENTS" || echo "the build failed or ran out of time"
 [ -z "$tiny" ] || wait $tiny || { echo "the tiny models did not build:"; tail -20 /tmp/tiny-models.log; }
+if [ "$PHASE" = all ] || [ "$PHASE" = chain ]; then  # the chain's grounding answers Qwen3-VL's length: built here
+  run_for 240 "the chain's answers" python3 bench/chain_answers.py --models full-size-random --models-dir "$MODELS" \
+    || echo "the chain's answers did not all build: the chain builds the rest"
+fi
 df -h /tmp | tail -1
 
 if [ "$PHASE" != chain ] && [ "$PHASE" != text ]; then

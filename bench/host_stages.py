@@ -10,7 +10,7 @@ by ``scripts/ai_like_meshes.py``) and a 2048 px atlas rendered at 2048 px:
   bake      the paint step's condition renders of six views (``paint._render_conditions``) and its bake of
             them (``paint._bake``), then the material maps' bake of the same views, as a target with material
             maps has them (each part's seconds under ``figures``)
-  fill      the texels no view saw (``paint._fill``), once; and each fill's error against the truth on the
+  fill      the texels no view saw (``paint._filled``), once; and each fill's error against the truth on the
             charts' unseen texels (the views show the surface's positions, so every texel's colour is known)
   export    the GLB of the painted mesh with its two 2048 px textures (colour, metallic-roughness)
   cleanup   the clean-up of the mesh split 3 x 3 (360,000 faces, as surface extraction makes it) down to

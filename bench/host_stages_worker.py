@@ -67,7 +67,7 @@ class Stages:
                 "maps_s": round(maps, 3)}
 
     def fill(self, first: bool) -> dict[str, Any]:
-        seconds, filled = _timed(lambda: paint._fill(self.unwrapped, self.texture, self.painted))
+        seconds, filled = _timed(lambda: _fill_now(self.unwrapped, self.texture, self.painted))
         self.filled = filled
         if not first:
             return {"seconds": seconds}
@@ -84,7 +84,7 @@ class Stages:
     def export(self, first: bool) -> dict[str, Any]:
         filled = getattr(self, "filled", None)
         if filled is None:
-            filled = paint._fill(self.unwrapped, self.texture, self.painted)
+            filled = _fill_now(self.unwrapped, self.texture, self.painted)
         mesh = paint._textured(self.unwrapped, Image.fromarray(filled, "RGB"))
         mesh.visual.material.metallicRoughnessTexture = Image.fromarray(filled[..., ::-1].copy(), "RGB")
         path = self.folder / "target.glb"
@@ -125,6 +125,13 @@ def _split(vertices: np.ndarray, faces: np.ndarray, n: int) -> tuple[np.ndarray,
     finally:
         sys.path[:] = path
     return split(vertices, faces, n)
+
+
+def _fill_now(unwrapped: Any, texture: Any, painted: Any) -> np.ndarray:
+    """The paint step's fill as the version at hand has it (``_filled`` since the fill may be left for later)."""
+    if hasattr(paint, "_filled"):
+        return np.asarray(paint._filled(unwrapped, texture, painted, None))
+    return paint._fill(unwrapped, texture, painted)
 
 
 def _timed(call: Callable[[], Any]) -> tuple[float, Any]:

@@ -20,7 +20,7 @@ from .env.job_control import CancelToken
 from .env.library_output import quiet_empty_warnings
 from .env.spawned_main import refuse_in_spawned_main
 from .jobs import Engine, EngineSettings, Job
-from .models import env_probe, licence_gate
+from .models import env_probe, licence_gate, memory_cap
 from .catalog import DEFAULT_EDITOR, DEFAULT_PAINT, model_set, parts_spec_for
 from .readers.meshes import artist_mesh_file
 
@@ -32,7 +32,7 @@ Events = Callable[[Message], None]
 @dataclass(frozen=True)
 class Models:
     """Which models, on which device: the command line's --models, --family, --grounding, --shape,
-    --paint, --matting, --editor, --device, --budget-gb, --offline and --accept-licence."""
+    --paint, --matting, --editor, --device, --budget-gb, --memory-cap-gb, --offline and --accept-licence."""
 
     models: str = "default"           # "default": real weights from the hub; "tiny": offline replicas
     grounding: str = "2b"
@@ -45,6 +45,7 @@ class Models:
     # Roles on another device than ``device`` (--device-for): (("grounding", "cpu"),).
     device_for: tuple[tuple[str, str], ...] = ()
     budget_gb: float | None = None    # device memory the models may use; None: free minus a reserve
+    memory_cap_gb: float | None = None  # device memory the whole process may use (models/memory_cap.py)
     offline: bool = False             # never download
     # Accept the licences of these models that restrict territory or use (Hunyuan3D-2's): without
     # it such a model that is not downloaded yet is refused and nothing is downloaded.
@@ -57,6 +58,7 @@ class Models:
         return cls(models=args.models, grounding=args.grounding, shape=args.shape, family=args.family,
                    matting=args.matting, paint=args.paint, editor=args.editor, device=args.device,
                    device_for=tuple(getattr(args, "device_for", None) or ()), budget_gb=args.budget_gb,
+                   memory_cap_gb=getattr(args, "memory_cap_gb", None),
                    offline=args.offline, accept_licence=args.accept_licence,
                    parts=getattr(args, "parts_model", None))
 
@@ -140,6 +142,7 @@ def make_engine(models: Models, out: Path, probes: Sequence[str] = env_probe.GEN
         ensure_tiny_models(chosen.families())
     quiet_empty_warnings()   # diffusers' float32 warning of an empty list: five empty lines a job
     budget = None if models.budget_gb is None else int(models.budget_gb * (1 << 30))
+    memory_cap.check_cap_gb(models.memory_cap_gb)  # every command's, the batch's workers' too
     if models.offline:
         os.environ["HF_HUB_OFFLINE"] = "1"
     # The parts model a job registers when it first asks (``catalog.parts_spec_for``) is one of the set's too: left
@@ -151,6 +154,8 @@ def make_engine(models: Models, out: Path, probes: Sequence[str] = env_probe.GEN
     engine = Engine(EngineSettings(models=chosen, runs_dir=Path(out).expanduser().resolve(), device=models.device,
                                    device_for=dict(models.device_for),
                                    budget_bytes=budget, offline=True if models.offline else None,
+                                   memory_cap_bytes=None if models.memory_cap_gb is None else
+                                   int(models.memory_cap_gb * (1 << 30)),
                                    accepted_licences=accepted))
     # The general probes; the rest run before each model's first load (the model manager).
     env_probe.require(probes, engine.device, needed_by="the backend")

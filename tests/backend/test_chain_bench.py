@@ -24,4 +24,6 @@ def test_a_targets_seconds_are_split_between_the_host_and_the_device() -> None:
     assert split["host_s"] == pytest.approx(24.3915, abs=1e-3)
     assert split["device_s"] == pytest.approx(22.9805, abs=1e-3)
     assert split["other_s"] == 0.0
-    assert sides({"cleanup": 1.0, "something_new": 2.0}) == {"host_s": 1.0, "device_s": 0.0, "other_s": 2.0}
+    assert split["waits_s"] == pytest.approx(13.50, abs=0.01)  # the job's thread waiting for xatlas: on the path
+    assert sides({"cleanup": 1.0, "something_new": 2.0}) == {"host_s": 1.0, "device_s": 0.0, "other_s": 2.0,
+                                                             "waits_s": 0.0}

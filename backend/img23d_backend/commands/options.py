@@ -16,6 +16,7 @@ from img23d_protocol import (ACCEPT_LONG_FLAG, COMPLETE_HIDDEN_CHOICES, DETAILED
                              JobOptions, OptionError, ProtocolError, check_budget_gb, describe_default_octrees,
                              describe_default_paint_steps, describe_default_steps)
 
+from ..models.memory_cap import check_cap_gb
 
 # Every command's exit codes (the module docstring of ``cli`` words them for users): all asked for was made; the
 # job failed; its arguments or input refused (nothing ran); some targets failed and the rest were made.
@@ -192,6 +193,7 @@ def check_common(args: argparse.Namespace) -> None:
     """The common flags every engine-opening command of ``cli`` takes, checked before anything loads: the memory
     budget in range, ``--out`` a folder (or none yet), not a file."""
     check_budget_gb(args.budget_gb)
+    check_cap_gb(getattr(args, "memory_cap_gb", None))
     out = args.out.expanduser()
     if out.exists() and not out.is_dir():
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"--out {out} is a file, not a folder")

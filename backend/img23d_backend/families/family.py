@@ -18,7 +18,7 @@ This module imports no family: a family's own modules define their ``Family`` (e
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
@@ -63,11 +63,22 @@ ViewBake = Callable[[Sequence[Image.Image]], Image.Image]
 class Painted:
     """What a family's paint step painted: the textured mesh (its material's ``baseColorTexture``), the
     views its colour was baked from, and ``bake``, which bakes other images of those views (the
-    material maps: ``jobs.materials``) into the same UV layout as the colour was baked."""
+    material maps: ``jobs.materials``) into the same UV layout as the colour was baked.
+
+    ``pending``: the host's work left on the mesh's images, each task completing one in place (the atlas
+    fills), when the job asked for it to be left (``defers_fills``: a Generate runs it on its tail's worker
+    while the device paints the next target); empty when the mesh is complete. A ``bake`` of a painted
+    mesh with pending work leaves its own fill there too."""
 
     mesh: Any
     views: tuple[Image.Image, ...]
     bake: ViewBake
+    pending: list[Callable[[], None]] = field(default_factory=list)
+
+    def complete(self) -> None:
+        """Run the pending work here and now (a step that reads the images before the tail would)."""
+        while self.pending:
+            self.pending.pop(0)()
 
 
 # A family's paint step: (the job painting the target, as its steps see it, the target's record, its mesh, its cut-out, the UV unwrap made

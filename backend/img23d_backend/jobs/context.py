@@ -18,7 +18,7 @@ from ..env import gpu_knobs
 from ..env.device import device_name, pick_device
 from ..env.job_control import CancelToken
 from ..families.table import family_of
-from ..models import dtypes, preflight, role_devices, step_costs
+from ..models import dtypes, memory_cap, preflight, role_devices, step_costs
 from ..models.hub import offline_requested
 from ..models.manager import ModelManager, Policy
 from ..models.memory import device_memory
@@ -42,6 +42,8 @@ class EngineSettings:
     device: str = "auto"                 # auto, cuda, cuda:N, mps, cpu
     device_for: dict[str, str] = field(default_factory=dict)  # a role on another device (models/role_devices.py)
     budget_bytes: int | None = None      # device memory for models; None = free minus a reserve
+    # The device memory the whole process may use (--memory-cap-gb: models/memory_cap.py); None: no cap.
+    memory_cap_bytes: int | None = None
     offline: bool | None = None          # None = from HF_HUB_OFFLINE / IMG23D_OFFLINE
     policy: Policy = Policy.MANAGED      # the others exist for the benchmark's comparison
     # Restricted licences accepted for every job (the command line's --accept-licence); a job's
@@ -78,7 +80,12 @@ class EngineContext:
     def __init__(self, settings: EngineSettings) -> None:
         self.settings = settings
         self.device = pick_device(settings.device)
-        self.manager = ModelManager(self.device, budget_bytes=settings.budget_bytes, offline=settings.offline,
+        self.cap = None if settings.memory_cap_bytes is None else memory_cap.Cap(settings.memory_cap_bytes)
+        budget = settings.budget_bytes
+        if self.cap is not None:  # the models within the cap beside a stage's working memory; CUDA's allocator too
+            budget = self.cap.models_budget(getattr(self.device, "type", "") == "cuda", budget)
+            memory_cap.apply_fraction(self.cap, self.device)
+        self.manager = ModelManager(self.device, budget_bytes=budget, offline=settings.offline,
                                     policy=settings.policy,
                                     role_devices=role_devices.pick_role_devices(settings.device_for, self.device))
         self.manager.precision = gpu_knobs.tf32_scope  # TF32 where the role in use allows it (CUDA only)
@@ -159,9 +166,10 @@ class EngineContext:
 
     def total_room(self) -> preflight.Room:
         """What the machine holds for a stage at all: its RAM less what the roles kept in RAM hold there for
-        good, and the GPU's memory (each device's memory counted apart)."""
+        good, and the GPU's memory (each device's memory counted apart), no more than a memory cap."""
         held = role_devices.ram_held(self.ram_sizes(), self.manager.role_devices, self.device)
-        return role_devices.beside_ram(preflight.total_room(self.device), held)
+        room = role_devices.beside_ram(preflight.total_room(self.device), held)
+        return room if self.cap is None else self.cap.device_room(room)
 
     @property
     def own_paint(self) -> preflight.PaintModel | None:

@@ -4,9 +4,10 @@ or one made from a prompt (``prompt_picture``)."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 import trimesh
 from img23d_protocol import (Artifact, ArtifactKind, ErrorCode, GenerateJobResult, GenerateRequest, ProtocolError,
@@ -43,6 +44,9 @@ G = TypeVar("G", bound=GenerateRequest | RegenerateRequest)
 
 class GenerateRun(PaintingRun[G]):
     kind = "generate"
+    # Each painted target's atlas fills are left to the tail's worker (``Painted.pending``): the device paints
+    # the next target meanwhile.
+    defers_fills = True
     layout: Any = None  # the scene's layout (layout.SceneLayout), once the depth stage solved it
     tail: Tail            # each target's clean-up and GLB writing, beside the device's work
     views: dict[str, ObjectViews]  # each record's views by stem (views/given.py): names with usable views only
@@ -240,16 +244,23 @@ class GenerateRun(PaintingRun[G]):
                 if self._painting():  # its UVs are made while earlier targets paint
                     unwrapper.submit(record.stem, mesh.vertices, mesh.faces)
             for record, cleaned in ready:
-                mesh = self._paint(record, cleaned, cutouts[record.stem], lambda s=record.stem: unwrapper.result(s))
+                self.tail.raise_failed()  # an earlier target's GLB that met a full disk ends the job now
+                mesh, pending = self._paint(record, cleaned, cutouts[record.stem],
+                                            lambda s=record.stem: unwrapper.result(s))
                 with self.stage("export"):  # blocks only while the worker's queue is full
-                    self.tail.submit(f"glb/{record.stem}", lambda r=record, m=mesh, c=cleaned, n=len(ready):
-                                     self._write_mesh(r, m, n, unwrapper, c))
+                    self.tail.submit(f"glb/{record.stem}", lambda r=record, m=mesh, c=cleaned, n=len(ready),
+                                     p=pending: self._write_mesh(r, m, n, unwrapper, c, p))
             # Inside the UV worker's block: a finishing bake on the tail's worker unwraps on it.
             timings = self.run_folder.manifest.timings
             for record, _ in ready:
                 done = self.tail.result(f"glb/{record.stem}")
-                record.timings["export"] = round(done.seconds, 4)
-                timings["export"] = round(timings.get("export", 0.0) + done.seconds, 4)
+                failed, filling = done.value if done.value is not None else (None, 0.0)
+                if filling:  # the fills the paint step left, on the tail's worker
+                    record.timings["paint_fill"] = round(record.timings.get("paint_fill", 0.0) + filling, 4)
+                record.timings["export"] = round(done.seconds - filling, 4)
+                timings["export"] = round(timings.get("export", 0.0) + done.seconds - filling, 4)
+                if failed is not None:  # said as a failed painting was, when the fill ran inside it
+                    self.keep_target(record, failed, "painting", "untextured")
         scene.write_layout_picture(self.run_folder)
         self.run_folder.save_manifest()
 
@@ -281,31 +292,40 @@ class GenerateRun(PaintingRun[G]):
             skips.skip_texture(self, self.engine.no_texture)
         return self.options.texture and not self.run_folder.manifest.texture_skipped
 
-    def _paint(self, record: TargetRecord, mesh: Any, cutout: Any, unwrap: Callable[[], Any]) -> Any:
-        """The textured mesh, with its material maps when the job asks for them; on failure the
-        untextured one, with the failure reported: once for the job when a texture model cannot be
-        loaded (``skips``), else for this target."""
+    def _paint(self, record: TargetRecord, mesh: Any, cutout: Any,
+               unwrap: Callable[[], Any]) -> tuple[Any, list[Callable[[], None]]]:
+        """The textured mesh, with its material maps when the job asks for them, and the host's work left on
+        its images (``Painted.pending``); on failure the untextured one, with the failure reported: once for
+        the job when a texture model cannot be loaded (``skips``), else for this target."""
         if not self._painting():
-            return mesh
+            return mesh, []
         try:
             painted = self.paint_mesh(record, mesh, cutout, unwrap)
         except skips.TextureUnavailable as exc:
             skips.skip_texture(self, skips.texture_sentence(exc))
-            return mesh
+            return mesh, []
         except Exception as exc:  # painting serves a mesh already made: it never ends the job
             self.keep_target(record, exc, "painting", "untextured")
-            return mesh
-        # Its photos' colour where they see it, then its material maps (or its colour alone: jobs.materials).
+            return mesh, []
+        # Its photos' colour where they see it (over the colour filled first), then its material maps (or its
+        # colour alone: jobs.materials).
+        if record.views:
+            painted.complete()
         coloured = colour_from_views(self, record, painted.mesh, cutout, gltf_axes=True)
         if coloured is not None:
             painted.mesh.visual.material.baseColorTexture = coloured
-        return materials.with_materials(self, record, painted)
+        return materials.with_materials(self, record, painted), painted.pending
 
     def _write_mesh(self, record: TargetRecord, mesh: Any, total: int, unwrapper: Unwrapper | None = None,
-                    cleaned: Any = None) -> None:
+                    cleaned: Any = None, pending: Sequence[Callable[[], None]] = ()) -> tuple[Exception | None, float]:
         """On the tail's worker: the GLB, then its artifact at once (the manifest is the main thread's).
         A job that finishes its objects keeps ``mesh`` as the high mesh and writes the low one
-        (``finishing``); its ``high_mesh`` artifact comes before the ``mesh``."""
+        (``finishing``); its ``high_mesh`` artifact comes before the ``mesh``. ``pending`` (the paint step's
+        fills) runs first: when it fails, ``cleaned`` is written untextured and the failure returned for the
+        job's thread to say, with the seconds ``pending`` took."""
+        failed, filling = _complete(pending)
+        if failed is not None:
+            mesh = cleaned
         fields = dict(target=record.target, instance=record.instance, box=record.box, seed=record.seed,
                       image_size=list(self.run_folder.manifest.original_size or ()) or None, variation=record.variation)
         finished = None
@@ -327,6 +347,21 @@ class GenerateRun(PaintingRun[G]):
         self.job.emit(Artifact(job=self.job.id, kind=ArtifactKind.MESH, path=str(path), **fields))
         if self.options.splats:
             splat_files.write_object_splats(self, record, path, fields)
+        return failed, filling
+
+
+def _complete(pending: Sequence[Callable[[], None]]) -> tuple[Exception | None, float]:
+    """Run ``pending`` in order: (the failure that stopped it, or None; its seconds). A full disk (a picture of
+    the run folder: the run folder's ``disk`` error) is the job's failure, as it was on the job's thread."""
+    started = time.perf_counter()
+    try:
+        for task in pending:
+            task()
+    except (OSError, ProtocolError):
+        raise
+    except Exception as exc:  # a fill serves a mesh already made, as painting does: it never ends the job
+        return exc, time.perf_counter() - started
+    return None, time.perf_counter() - started
 
 
 def _has_texture(mesh: Any) -> bool:

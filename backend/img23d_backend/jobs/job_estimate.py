@@ -18,6 +18,7 @@ import torch
 from img23d_protocol import ESTIMATE_STAGE, box_for, duration
 
 from ..catalog import paint_steps, shape_kind, shape_steps
+from ..models import memory_cap
 from ..models.stage_seconds import MODEL, host_seconds
 from ..models.step_costs import device_label
 from ..models.throughput import probe
@@ -90,9 +91,26 @@ def generate_estimate(run: JobRun) -> JobEstimate:
                            + host_seconds("materials", made, texture_side=options.texture_size)))
     if options.topology != "as-generated":
         stages.append(("game-ready finish", host_seconds("finish", made)))
+    if getattr(run.engine, "cap", None) is not None:  # under a memory cap: the models' moves between stages
+        stages.extend(cap_moves(run, made, texture))
     stages.append(("export", host_seconds("export", made, texture_side=options.texture_size if texture else 0)))
     return JobEstimate(device=device_label(manager.device_of("shape")),
                        stages=tuple(StageTime(stage, seconds) for stage, seconds in stages))
+
+
+def cap_moves(run: JobRun, made: int, texture: bool) -> list[tuple[str, float]]:
+    """The managed policy's moves of models between RAM and the device under the engine's memory cap
+    (``models.memory_cap.plan``, from the models' sizes and those on the device now), as a stage; none when it
+    makes none."""
+    manager = run.manager
+    roles = [role for role in type(run).roles_used(run.request) if role in manager.roles
+             and role not in manager.role_devices]  # a role on its own device is outside the budget
+    sizes = {role: sum(manager.part_sizes(role).values()) for role in roles}
+    models = manager.snapshot()["models"]
+    resident = [role for role in roles if models[role]["tier"] == "device"]
+    uses = memory_cap.job_uses(roles, made, texture, run.options.materials)
+    plan = memory_cap.plan(sizes, uses, manager.budget(), resident, drops=manager.is_cpu)
+    return [(memory_cap.cap_text(run.engine.cap, plan), plan.seconds)] if plan.seconds > 0 else []
 
 
 def _model(stage: str, spec: Any, steps: int, passes: int, manager: Any) -> float:
@@ -105,4 +123,4 @@ def _model(stage: str, spec: Any, steps: int, passes: int, manager: Any) -> floa
     return figure.seconds(steps, passes, share, probe(device, dtype).gflops)
 
 
-__all__ = ["JobEstimate", "StageTime", "generate_estimate", "say"]
+__all__ = ["JobEstimate", "StageTime", "cap_moves", "generate_estimate", "say"]

@@ -59,7 +59,13 @@ def with_materials(run: StepContext, record: TargetRecord, painted: Painted) -> 
             skips.skip_materials(run, skips.materials_sentence(exc))
             return painted.mesh
     record.timings["materials"] = round(time.perf_counter() - started, 4)
-    run.run_folder.write_image(f"views/{record.stem}/metallic_roughness.png", texture)
+    def keep() -> None:
+        run.run_folder.write_image(f"views/{record.stem}/metallic_roughness.png", texture)
+
+    if painted.pending:  # the maps' fill is left to the job's tail: the picture is written once filled
+        painted.pending.append(keep)
+    else:
+        keep()
     return with_texture(painted.mesh, texture)
 
 

@@ -72,19 +72,54 @@ def _code(exc: BaseException) -> ErrorCode:
 def texture_models(manager: Any) -> Iterator[tuple[Any, ...]]:
     """The set's texture models resident for the block, in ``PAINT_ROLES`` order (Hunyuan's delight
     and paint models; the licence-clean family's paint model alone); a model that cannot be loaded
-    raises ``TextureUnavailable`` (a cancel stays a cancel)."""
+    raises ``TextureUnavailable`` (a cancel stays a cancel). When the manager's budget cannot hold them
+    together (a memory cap: ``models.memory_cap``), each is resident only while it runs (``OnCall``)."""
+    roles = [role for role in PAINT_ROLES if role in manager.roles]
+    if len(roles) > 1 and not _together(manager, roles):
+        yield tuple(OnCall(manager, role) for role in roles)
+        return
     with ExitStack() as stack:
-        models = []
-        for role in (role for role in PAINT_ROLES if role in manager.roles):
-            try:
-                models.append(stack.enter_context(manager.use(role)))
-            except ProtocolError as exc:
-                if exc.code is ErrorCode.CANCELLED:
-                    raise
-                raise _unavailable(manager, role, exc) from exc
-            except Exception as exc:  # the boundary of loading one texture model: any failure skips texture
-                raise _unavailable(manager, role, exc) from exc
-        yield tuple(models)
+        yield tuple(_held(manager, role, lambda: stack.enter_context(manager.use(role))) for role in roles)
+
+
+def _held(manager: Any, role: str, use: Any) -> Any:
+    try:
+        return use()
+    except ProtocolError as exc:
+        if exc.code is ErrorCode.CANCELLED:
+            raise
+        raise _unavailable(manager, role, exc) from exc
+    except Exception as exc:  # the boundary of loading one texture model: any failure skips texture
+        raise _unavailable(manager, role, exc) from exc
+
+
+def _together(manager: Any, roles: list[str]) -> bool:
+    """Whether the managed policy keeps ``roles``' models on the device together (the others' policies do)."""
+    if manager.policy.value != "managed" or manager.is_cpu and manager.budget_bytes is None:
+        return True
+    on_device = [role for role in roles if role not in manager.role_devices]
+    return sum(sum(manager.part_sizes(role).values()) for role in on_device) <= manager.budget()
+
+
+class OnCall:
+    """A texture model made resident for each call only, not for the whole paint block: the delight model
+    leaves the device to the paint model once it has run. Its attributes (``half``, ``full_precision``)
+    are read from the model, made resident for the read."""
+
+    def __init__(self, manager: Any, role: str) -> None:
+        self._manager, self._role = manager, role
+
+    def _use(self) -> Any:
+        return self._manager.use(self._role)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with ExitStack() as stack:
+            model = _held(self._manager, self._role, lambda: stack.enter_context(self._use()))
+            return model(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        with ExitStack() as stack:
+            return getattr(_held(self._manager, self._role, lambda: stack.enter_context(self._use())), name)
 
 
 def _unavailable(manager: Any, role: str, exc: BaseException) -> TextureUnavailable:

@@ -9,10 +9,13 @@ maps that are not numbers) keeps every object's colour texture and says so once,
 from __future__ import annotations
 
 import dataclasses
+import errno
 import io
 import json
 import os
 import shutil
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +26,18 @@ from PIL import Image
 
 from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE
 from img23d_backend.batch.work import result_notes
+from img23d_backend.env import failpoints
 from img23d_backend.env.failpoints import ENV as FAILPOINTS
+from img23d_backend.families.hunyuan3d import paint as hunyuan_paint
 from img23d_backend.finish.glb import read_glb_json
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.materials.marigold.model import MARIGOLD_WEIGHTS
+from img23d_backend.runs.disk_errors import disk_error
+from img23d_backend.runs.folders import TMP_PREFIX, RunFolder
 from img23d_backend.catalog import tiny_model_set
 from img23d_backend.materials.marigold import material as marigold
 from img23d_backend.materials.marigold import pipeline as materials_stage
-from img23d_protocol import Error, GenerateJobResult, GenerateRequest, JobOptions, Progress
+from img23d_protocol import Error, GenerateJobResult, GenerateRequest, JobOptions, Progress, ProtocolError
 
 TARGETS = ["house", "chimney"]
 
@@ -275,3 +282,84 @@ def test_the_command_lines_no_materials_turns_them_off() -> None:
     for flags, chosen in (([], True), (["--no-materials"], False)):
         args = build_parser().parse_args(["generate", str(HOUSE), "--models", "tiny", *flags])
         assert job_options(args).materials is chosen
+
+
+
+@pytest.mark.fault("a fill on the tail fails")
+def test_fills_run_on_the_tail_while_the_next_target_paints_and_a_failed_one_says_so_once(hunyuan: Engine,
+                                                                                        monkeypatch) -> None:
+    """Issue 89: the atlas fills (the colour's, the maps') ran on the job's thread between painting one target
+    and the next; they run on the tail's worker now, beside the device's next target. A fill that failed inside
+    the paint step kept the object untextured in one sentence; on the tail it must do the same: here the second
+    object's colour fill fails, and the first keeps both its textures, filled."""
+    log: list[tuple[str, str, float]] = []
+    real_fill, real_paint = hunyuan_paint.fill_texture, hunyuan_paint.paint_mesh
+
+    def fill(*args: Any, **kwargs: Any) -> Any:
+        log.append(("fill", threading.current_thread().name, time.perf_counter()))
+        return real_fill(*args, **kwargs)
+
+    def paint(*args: Any, **kwargs: Any) -> Any:
+        painted = real_paint(*args, **kwargs)
+        log.append(("painted", threading.current_thread().name, time.perf_counter()))
+        return painted
+
+    monkeypatch.setattr(hunyuan_paint, "fill_texture", fill)
+    monkeypatch.setattr(hunyuan_paint, "paint_mesh", paint)
+    monkeypatch.setattr(failpoints, "_hits", {})
+    monkeypatch.setenv(FAILPOINTS, "paint.fill:oom@3")  # two fills a target: the second target's colour
+    events: list = []
+    data = _generate(hunyuan, events, targets=TARGETS)
+    fills = [entry for entry in log if entry[0] == "fill"]
+    assert len(fills) == 2 and all(name.startswith("img23d-tail") for _, name, _ in fills), log
+    last_painted = [entry for entry in log if entry[0] == "painted"][-1]
+    assert fills[0][2] < last_painted[2], "the first target's fills waited for the second target's painting"
+    first, second = data.targets
+    assert [r.status for r in data.targets] == ["done", "done"]
+    assert first.textured and not second.textured and first.error is None
+    _assert_metallic_roughness(dataclasses.replace(data, targets=(first,)))
+    assert first.timings["paint_fill"] > 0 and first.timings["export"] > 0
+    message = f"painting {second.target!r} failed (it ran out of memory"
+    assert second.error is not None and second.error["message"].startswith(message), second.error
+    assert second.error["message"].endswith("kept it untextured")
+    said = [e for e in events if isinstance(e, Error)]
+    assert [e.message for e in said] == [second.error["message"]] and said[0].target == second.target
+    run = Path(data.run_dir)
+    manifest = json.loads(Path(data.manifest).read_text())
+    assert [r["error"] for r in manifest["records"]] == [None, second.error]
+    assert "images" not in read_glb_json(run / second.mesh)  # untextured, as written
+    assert (run / "views" / first.stem / "metallic_roughness.png").is_file()
+    assert not (run / "views" / second.stem / "metallic_roughness.png").exists()  # never written half-made
+
+
+@pytest.mark.fault("the disk fills while the tail writes")
+@pytest.mark.parametrize("file", ["GLB", "maps picture"])
+def test_a_full_disk_on_the_tail_while_the_next_target_paints_fails_the_job_in_one_sentence(hunyuan: Engine,
+                                                                                            monkeypatch,
+                                                                                            file: str) -> None:
+    """The first object's GLB, or its material maps' picture (written on the tail once filled), meets a full
+    disk while the second object paints: the job fails as a full disk on the job's thread failed it (not as a
+    failed fill, which keeps the object), in one sentence, its manifest closed as failed with that sentence,
+    and no half-written file in its run folder."""
+    if file == "GLB":
+        monkeypatch.setattr(failpoints, "_hits", {})
+        monkeypatch.setenv(FAILPOINTS, "write.glb:enospc")
+    else:
+        write_image = RunFolder.write_image
+
+        def full(folder: RunFolder, relative: str, image: Any, like: int = 0o777) -> Path:
+            if relative.endswith("metallic_roughness.png"):
+                raise disk_error(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), f"cannot write {relative}")
+            return write_image(folder, relative, image, like)
+
+        monkeypatch.setattr(RunFolder, "write_image", full)
+    with pytest.raises(ProtocolError) as caught:
+        _generate(hunyuan, targets=TARGETS)
+    assert caught.value.code.value == "disk" and "the disk is full" in caught.value.message
+    assert "\n" not in caught.value.message
+    run = max(Path(hunyuan.settings.runs_dir).iterdir(), key=lambda p: p.stat().st_mtime)
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "failed"
+    assert [e["message"] for e in manifest["errors"] if e["code"] == "disk"] == [caught.value.message]
+    assert not [p for p in run.rglob("*") if p.name.startswith(TMP_PREFIX)]
+    assert not list(run.glob("*.glb"))

@@ -3,6 +3,8 @@ object is announced when written, and a cancelled job leaves no worker behind.""
 
 from __future__ import annotations
 
+import errno
+import os
 import threading
 import time
 from pathlib import Path
@@ -31,6 +33,29 @@ def test_tasks_run_in_order_on_the_worker_and_errors_come_back() -> None:
             worker.result("bad")
     assert [n for n, _ in order] == [0, 1, 2]
     assert all(name.startswith("img23d-tail") for _, name in order)
+
+
+def test_a_task_that_failed_is_raised_before_the_next_target_without_waiting_for_the_rest() -> None:
+    """A GLB that met a full disk ended the job only once every later target was painted (minutes each on a
+    CPU); the job now asks before each target, and only what has failed is raised."""
+    release = threading.Event()
+
+    def full() -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with tail.Tail(CancelToken()) as worker:
+        worker.submit("written", lambda: 1)
+        worker.submit("full", full)
+        worker.submit("running", lambda: release.wait(WAIT))
+        deadline = time.monotonic() + WAIT
+        while not worker._tasks["full"].done():
+            assert time.monotonic() < deadline, "the failing task never ran"
+            time.sleep(0.01)
+        with pytest.raises(OSError):
+            worker.raise_failed()
+        worker.raise_failed()  # said once; the running task is not waited for
+        release.set()
+        assert worker.result("written").value == 1 and worker.result("running").value is True
 
 
 def test_a_full_queue_holds_the_caller_back() -> None:

@@ -23,6 +23,7 @@ from PIL import Image
 
 from img23d_protocol import ErrorCode, ProtocolError
 
+from ...env import failpoints
 from ...env.job_control import CancelToken, ProgressFn
 from ...env.torch_shims import prepare_torchvision
 from ...stages.paint.fill import fill_texture
@@ -131,7 +132,8 @@ class _Steps:
 def paint_mesh(mesh: trimesh.Trimesh, reference: Image.Image, *, delighter: Delighter,
                multiview: MultiviewDiffusion, settings: PaintSettings, device: Any,
                cancel: CancelToken, progress: ProgressFn, keep: dict[str, Any] | None = None,
-               unwrap: Callable[[], Arrays] | None = None) -> trimesh.Trimesh:
+               unwrap: Callable[[], Arrays] | None = None,
+               pending: list[Callable[[], None]] | None = None) -> trimesh.Trimesh:
     """A copy of ``mesh`` with UVs and a PBR base-colour texture painted from ``reference``.
 
     ``reference`` is the object's RGBA cut-out. Existing UVs are kept as they are; a mesh
@@ -142,8 +144,8 @@ def paint_mesh(mesh: trimesh.Trimesh, reference: Image.Image, *, delighter: Deli
     multiview, bake, fill), under ``"bake"`` a function baking other images of the views as the
     colour was baked (``families.family.ViewBake``), and under ``"redone_in_fp32"`` the models whose half-precision
     output was not a number and which were run again in fp32. Raises ``NotFinite`` when a
-    model's output is still not a number (or was already in fp32): never a black texture.
-    """
+    model's output is still not a number (or was already in fp32): never a black texture. ``pending``: the
+    fills (the colour's, each ``keep["bake"]``'s) are left there (``families.family.Painted.pending``)."""
     settings.validate()
     if len(mesh.faces) == 0:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "the mesh to paint has no faces")
@@ -176,24 +178,37 @@ def paint_mesh(mesh: trimesh.Trimesh, reference: Image.Image, *, delighter: Deli
     with steps.phase("bake"):
         texture, painted = _bake(render, views, settings, steps.advance, geometry)
     with steps.phase("fill"):
-        image = _fill(unwrapped, texture, painted)
-    steps.advance("filled the texels no camera saw")
+        image = _filled(unwrapped, texture, painted, pending)
+    steps.advance("filled the texels no camera saw" if pending is None else "the texels no camera saw left to fill")
     if keep is not None:
         keep["timings"] = steps.timings
-        keep["bake"] = _view_bake(render, unwrapped, settings, cancel, geometry)
-    return _textured(unwrapped, Image.fromarray(image, "RGB"))
+        keep["bake"] = _view_bake(render, unwrapped, settings, cancel, geometry, pending)
+    return _textured(unwrapped, image)
 
 
-def _fill(unwrapped: trimesh.Trimesh, texture: Any, painted: Any) -> np.ndarray:
-    return fill_texture(texture.cpu().numpy(), painted.cpu().numpy(), np.asarray(unwrapped.vertices),
-                        np.asarray(unwrapped.faces), np.asarray(unwrapped.visual.uv))
+def _filled(unwrapped: trimesh.Trimesh, texture: Any, painted: Any,
+            pending: list[Callable[[], None]] | None) -> Image.Image:
+    """The baked atlas, its unseen texels filled now, or (``pending``) by a task left there that fills the
+    image returned (blank until then) in place; copied off the device now, whenever the task runs."""
+    arrays = (texture.cpu().numpy(), painted.cpu().numpy(), np.asarray(unwrapped.vertices),
+              np.asarray(unwrapped.faces), np.asarray(unwrapped.visual.uv))
+    def fill() -> Image.Image:
+        failpoints.hit("paint.fill")
+        return Image.fromarray(fill_texture(*arrays), "RGB")
+
+    if pending is None:
+        return fill()
+    image = Image.new("RGB", (arrays[0].shape[1], arrays[0].shape[0]))
+    pending.append(lambda: image.paste(fill()))
+    return image
 
 
 def _view_bake(render: Any, unwrapped: trimesh.Trimesh, settings: PaintSettings, cancel: CancelToken,
-               geometry: dict[tuple[float, float], Any]) -> Callable[[Sequence[Image.Image]], Image.Image]:
+               geometry: dict[tuple[float, float], Any],
+               pending: list[Callable[[], None]] | None = None) -> Callable[[Sequence[Image.Image]], Image.Image]:
     """Bakes RGB images of the painted views (each the view's size) into the texture as the colour was
-    baked: the same renderer (cameras, UV layout), view weights, blend and hole filling; the cameras' trusted
-    pixels as the colour's bake found them (``geometry``), not found again."""
+    baked: the same renderer (cameras, UV layout), view weights, blend and hole filling (left in ``pending``
+    as the colour's); the cameras' trusted pixels as the colour's bake found them (``geometry``)."""
     def bake(images: Sequence[Image.Image]) -> Image.Image:
         import torch
 
@@ -202,7 +217,7 @@ def _view_bake(render: Any, unwrapped: trimesh.Trimesh, settings: PaintSettings,
         views = torch.stack([torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0)
                              .permute(2, 0, 1) for image in images])
         texture, painted = _bake(render, views, settings, lambda message: cancel.check(), geometry)
-        return Image.fromarray(_fill(unwrapped, texture, painted), "RGB")
+        return _filled(unwrapped, texture, painted, pending)
 
     return bake
 

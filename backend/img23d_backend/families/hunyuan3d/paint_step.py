@@ -46,7 +46,8 @@ def render_side(options: Any, view_size: int) -> int:
 def paint_target(run: StepContext, record: TargetRecord, mesh: Any, cutout: Any,
                  unwrap: Callable[[], Any] | None = None) -> Painted:
     """``mesh`` painted from ``cutout`` (its UVs kept; else ``unwrap()``'s, made ahead), the views
-    and the delit reference written under ``views/<stem>/``; the views and their bake with it."""
+    and the delit reference written under ``views/<stem>/``; the views and their bake with it. A job that
+    ``defers_fills`` gets the atlas's fill left in ``Painted.pending``."""
     paint_spec = run.manager.spec("paint")
     view_size = int(paint_spec.options.get("view_size", 512))
     render = render_side(run.options, view_size)
@@ -63,10 +64,12 @@ def paint_target(run: StepContext, record: TargetRecord, mesh: Any, cutout: Any,
             unwrap_once = functools.cache(unwrap) if unwrap is not None else None
 
             def paint(paint_settings: Any) -> Any:
+                # Each try its own list: a try that ran out of memory leaves nothing in it.
+                kept["pending"] = [] if getattr(run, "defers_fills", False) else None
                 return hunyuan.paint_mesh(mesh, cutout, delighter=delighter, multiview=multiview,
                                           settings=paint_settings, device=run.engine.device,
                                           cancel=run.job.cancel, progress=run.progress, keep=kept,
-                                          unwrap=unwrap_once)
+                                          unwrap=unwrap_once, pending=kept["pending"])
             lowered = settings.lowered()
             try:
                 painted = run.retry_smaller("paint", lambda: paint(settings), lambda: paint(lowered),
@@ -93,4 +96,4 @@ def paint_target(run: StepContext, record: TargetRecord, mesh: Any, cutout: Any,
             run.run_folder.write_image(f"views/{record.stem}/view_{index}.png", view)
         if "reference" in kept:
             run.run_folder.write_image(f"views/{record.stem}/reference_delit.png", kept["reference"])
-    return Painted(mesh=painted, views=tuple(kept["views"]), bake=kept["bake"])
+    return Painted(mesh=painted, views=tuple(kept["views"]), bake=kept["bake"], pending=kept["pending"] or [])

@@ -69,6 +69,13 @@ class Tail:
     def submitted(self, key: str) -> bool:
         return key in self._tasks
 
+    def raise_failed(self) -> None:
+        """Raise what a finished task raised (a full disk while writing a GLB), so that the job stops before its
+        device starts the next target's work rather than after its last; tasks still running are not waited for."""
+        for key, future in list(self._tasks.items()):
+            if future.done() and not future.cancelled() and future.exception() is not None:
+                self.result(key)
+
     def result(self, key: str) -> Timed[Any]:
         """The task's value (re-raising what it raised), waiting for it; raises if cancelled first."""
         future = self._tasks.pop(key)
