@@ -72,9 +72,9 @@ class MaterialRow:
         return self.spec.full_size_replica(Path(root) / self.tiny_folder)
 
 
-# (the loaded model, the views, the cancel token, steps, resolution; 0: the model's own) -> each view's maps
-# (``driver.MaterialMaps``)
-Estimate = Callable[[Any, Sequence[Any], CancelToken, int, int], list[Any]]
+# (the loaded model, the views, the cancel token, steps (0: the fewest the model allows), resolution (0: the
+# model's own), views a call (0: all)) -> each view's maps (``driver.MaterialMaps``)
+Estimate = Callable[[Any, Sequence[Any], CancelToken, int, int, int], list[Any]]
 
 
 @dataclass(frozen=True)

@@ -119,17 +119,18 @@ def test_the_tiny_replica_runs_through_the_manager_on_two_views(tiny_root: Path)
 
 
 class _SidesSeen:
-    """The loaded pipeline, recording the side each call processes its view at."""
+    """The loaded pipeline, recording the side each call processes its views at and how many views it takes."""
 
     def __init__(self, pipeline) -> None:  # noqa: ANN001 - a MarigoldIntrinsicsPipeline
-        self.pipeline, self.sides = pipeline, []
+        self.pipeline, self.sides, self.views = pipeline, [], []
 
     def __getattr__(self, name: str):  # noqa: ANN204 - the pipeline's own attributes
         return getattr(self.pipeline, name)
 
-    def __call__(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN204
+    def __call__(self, images, **kwargs):  # noqa: ANN001, ANN003, ANN204
         self.sides.append(kwargs["processing_resolution"])
-        return self.pipeline(*args, **kwargs)
+        self.views.append(len(images))
+        return self.pipeline(images, **kwargs)
 
 
 def test_views_smaller_than_the_models_side_are_processed_at_their_own(tiny_root: Path) -> None:
@@ -143,12 +144,34 @@ def test_views_smaller_than_the_models_side_are_processed_at_their_own(tiny_root
     maps = material_maps(manager, _views(), CancelToken())
     big = [Image.new("RGB", (96, 80), (90, 90, 90))]
     [big_maps] = material_maps(manager, big, CancelToken())
-    assert spy.sides == [48, 48, 64]
+    assert spy.sides == [48, 64] and spy.views == [2, 1]  # both views of one size in one call
     assert [m.roughness.shape for m in maps] == [(48, 40)] * 2 and big_maps.roughness.shape == (80, 96)
     spec = MATERIALS[DEFAULT_MATERIALS]
     cpu = torch.device("cpu")
     assert materials_seconds(spec, cpu, 512) == pytest.approx(materials_seconds(spec, cpu) * (512 / 768) ** 2)
     assert materials_seconds(spec, cpu, 1024) == materials_seconds(spec, cpu, 768) == materials_seconds(spec, cpu)
+
+
+def test_views_in_one_call_get_the_maps_each_gets_alone(tiny_root: Path) -> None:
+    """A painted object's views go through the model together (one UNet call a step for all of them, where
+    each view had its own), each from its own noise: its maps are those it gets alone, whatever its batch."""
+    manager = _manager(tiny_model_set(tiny_root).materials)
+    views = [*_views(), _views()[0].transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+    with manager.use("materials") as model:
+        calls: list[int] = []
+        hook = model.pipeline.unet.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
+        try:
+            together = estimate_materials(model, views, CancelToken(), steps=2)
+            alone = [estimate_materials(model, [view], CancelToken(), steps=2)[0] for view in views]
+            pairs = estimate_materials(model, views, CancelToken(), steps=2, batch=2)
+        finally:
+            hook.remove()
+    assert calls == [3, 3] + [1, 1] * 3 + [2, 2, 1, 1]
+    for found in (together, pairs):
+        for a, b in zip(found, alone):
+            np.testing.assert_allclose(a.roughness, b.roughness, atol=1e-5)
+            np.testing.assert_allclose(a.metallic, b.metallic, atol=1e-5)
+    assert not np.allclose(together[0].roughness, together[2].roughness)  # the flipped view's own maps
 
 
 def test_the_channels_and_defaults_come_from_the_models_own_config(tiny_root: Path, tmp_path: Path) -> None:
@@ -157,8 +180,8 @@ def test_the_channels_and_defaults_come_from_the_models_own_config(tiny_root: Pa
     properties = index["target_properties"]
     assert find_channel(properties, "roughness").channel == 0 and find_channel(properties, "metallicity").channel == 1
     spec = tiny_model_set(tmp_path / "tiny").materials
-    # At the model's own side, as estimate_materials below runs by default.
-    [before] = material_maps(_manager(spec), _views()[:1], CancelToken(), resolution=64)
+    # At the model's own side, as estimate_materials below runs by default, and the steps it runs below.
+    [before] = material_maps(_manager(spec), _views()[:1], CancelToken(), steps=4, resolution=64)
     # The same weights, the material stack's channels named the other way round, 2 default steps.
     properties["material"]["sub_target_names"] = ["metallicity", "roughness", None]
     rewrite(folder / "model_index.json", json.dumps({**index, "default_denoising_steps": 2}).encode())
@@ -171,7 +194,9 @@ def test_the_channels_and_defaults_come_from_the_models_own_config(tiny_root: Pa
             assert len(calls) == 4
             calls.clear()
             estimate_materials(model, _views()[:1], CancelToken())
-            assert len(calls) == 2  # the model's own default
+            # v1.1's recipe (DDIM, trailing, zero terminal SNR): the fewest steps its checkpoints allow, one,
+            # whatever model_index.json's default (2 here, 4 in the published folder)
+            assert len(calls) == 1 and model.default_steps == 2
         finally:
             hook.remove()
     assert np.array_equal(swapped.roughness, before.metallic) and np.array_equal(swapped.metallic, before.roughness)
@@ -191,6 +216,7 @@ def test_the_scheduler_is_the_one_the_models_own_index_names(tiny_root: Path, tm
     with manager.use("materials") as model:
         scheduler = model.pipeline.scheduler
         assert type(scheduler).__name__ == "LCMScheduler" and scheduler.config.num_train_timesteps == 500
+        assert model.fewest_steps == model.default_steps == 4  # not v1.1's recipe: its own default steps
         [maps] = estimate_materials(model, _views()[:1], CancelToken())
     assert maps.roughness.shape == (48, 40) and np.isfinite(maps.roughness).all()
 
