@@ -6,6 +6,7 @@ cannot be loaded or run."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -150,6 +151,22 @@ def test_views_smaller_than_the_models_side_are_processed_at_their_own(tiny_root
     cpu = torch.device("cpu")
     assert materials_seconds(spec, cpu, 512) == pytest.approx(materials_seconds(spec, cpu) * (512 / 768) ** 2)
     assert materials_seconds(spec, cpu, 1024) == materials_seconds(spec, cpu, 768) == materials_seconds(spec, cpu)
+
+
+def test_the_estimate_counts_the_steps_the_step_runs() -> None:
+    """The benchmark ran each view's 4 steps; the step now runs 1: its encoding and decodings as measured,
+    its steps' share a quarter (about 0.73 of the benchmark's seconds, not all of them)."""
+    row = MATERIAL_ROWS["marigold"]
+    bench = row.benchmark
+    assert row.steps == 1 and bench.steps == 4
+    assert bench.scaled_to_steps(4) == bench.seconds
+    assert bench.scaled_to_steps(1) == pytest.approx(bench.seconds * (1 - 0.36 * 3 / 4))
+    spec, cpu = MATERIALS[DEFAULT_MATERIALS], torch.device("cpu")
+    four = replace(row, steps=4)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("img23d_backend.materials.costs.row_of", lambda _: four)
+        at_four = materials_seconds(spec, cpu)
+    assert materials_seconds(spec, cpu) == pytest.approx(at_four * bench.scaled_to_steps(1) / bench.seconds)
 
 
 def test_views_in_one_call_get_the_maps_each_gets_alone(tiny_root: Path) -> None:

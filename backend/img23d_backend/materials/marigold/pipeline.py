@@ -46,14 +46,12 @@ from ...models import placement
 from ...models.meta_weights import diffusers_key_fixes, empty_weights, read_safetensors, transformers_state
 from ...models.placement import LoadedModel
 from ..driver import MaterialMaps
-from .model import MARIGOLD_WEIGHTS, materials_dtype
+from .model import FEWEST_TRAILING_STEPS, MARIGOLD_WEIGHTS, materials_dtype
 
 ROUGHNESS, METALLIC = "roughness", "metallicity"  # the names the model's target_properties give them
 # The noise every view starts from: the same seed for each view, so a view's maps do not depend on
 # which other views were asked for.
 DEFAULT_SEED = 0
-# Marigold v1.1's recipe (DDIM, trailing timesteps, zero terminal SNR): reliable from one step (module docstring).
-FEWEST_TRAILING_STEPS = 1
 
 
 @dataclass(frozen=True)
