@@ -19,7 +19,9 @@ from damaged_replicas import linked_copy, rewrite
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_backend.models.manager import ModelManager
-from img23d_backend.materials.memory import materials_need
+from img23d_backend.materials.memory import materials_need, views_at_once
+from img23d_backend.models.preflight import RESERVE_BYTES, Room
+from img23d_protocol import ErrorCode, ProtocolError
 from img23d_backend.materials.table import MATERIAL_ROWS
 from img23d_backend.catalog import DEFAULT_MATERIALS, MATERIALS, model_set, tiny_model_set
 from img23d_backend.materials.marigold import replica
@@ -167,6 +169,21 @@ def test_the_estimate_counts_the_steps_the_step_runs() -> None:
         patch.setattr("img23d_backend.materials.costs.row_of", lambda _: four)
         at_four = materials_seconds(spec, cpu)
     assert materials_seconds(spec, cpu) == pytest.approx(at_four * bench.scaled_to_steps(1) / bench.seconds)
+
+
+def test_a_call_takes_as_many_views_as_fit_beside_the_model() -> None:
+    """Six views in one call hold six views' activations: a call takes as many as the free memory holds, one at
+    least; when not even one fits, out of memory in one sentence (the job keeps the colour)."""
+    memory = MATERIAL_ROWS["marigold"].memory
+    one = materials_need(memory, 0, 512, 4).host
+    per_view = materials_need(memory, 0, 512, 4, views=2).host - one
+    cpu = torch.device("cpu")
+    assert per_view > 0 and materials_need(memory, 0, 512, 4, views=6).host == one + 5 * per_view
+    for extra, fits in ((0, 1), (2 * per_view, 3), (5 * per_view, 6), (50 * per_view, 6)):
+        assert views_at_once(memory, 512, 4, cpu, 6, Room(host=one + RESERVE_BYTES + extra)) == fits
+    with pytest.raises(ProtocolError) as caught:
+        views_at_once(memory, 512, 4, cpu, 6, Room(host=one))
+    assert caught.value.code is ErrorCode.OUT_OF_MEMORY and "for one view at 512 px" in caught.value.message
 
 
 def test_views_in_one_call_get_the_maps_each_gets_alone(tiny_root: Path) -> None:
