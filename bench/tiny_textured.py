@@ -10,7 +10,8 @@ too), so that the load of a shared machine falls on both alike. The earlier comm
 run's wall seconds (the process, as a user waits for it: start-up and imports included) and its manifest's
 seconds per stage and per paint phase; the JSON holds the medians, each stage's ratio now / before, and
 every run. ``IMG23D_TINY_MODELS`` (the tiny models' folder) and ``OMP_NUM_THREADS`` are taken from the
-environment, as the tests take them.
+environment, as the tests take them. Today's code is this checkout's files as each run starts: leave them
+alone while it runs (the JSON says whether the tree had changes not committed: ``now_uncommitted``).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def main() -> int:
         "what": "one textured Generate with the tiny models and the default texture settings, this tree against "
                 "an earlier commit, each in its own process, alternating",
         "command": " ".join(("python -m img23d_backend", *COMMAND[:1], "examples/house_scene.png", *COMMAND[2:])),
-        "before": args.before, "now": _head(), "rounds": args.rounds,
+        "before": args.before, "now": _head(), "now_uncommitted": _uncommitted(), "rounds": args.rounds,
         "device": f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores (no GPU)",
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "load_average": {"start": [round(x, 2) for x in load_start], "end": [round(x, 2) for x in os.getloadavg()]},
@@ -105,6 +106,12 @@ def summary(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
                          "ratio": round(now / before, 3) if before > 0 else None}
     return {"seconds": {name: round(value, 2) for name, value in seconds.items()},
             "ratio": round(seconds["now"] / seconds["before"], 3), "stages": rows}
+
+
+def _uncommitted() -> bool:
+    """Whether the checkout's backend or protocol differ from its commit (what ``now`` ran is then not it)."""
+    return bool(subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "backend", "protocol"],
+                               capture_output=True, text=True).stdout.strip())
 
 
 def _head() -> str:
