@@ -46,10 +46,11 @@ def materials_loader(spec: ModelSpec) -> Any:  # -> models.manager.Loader
 
 def material_maps(manager: Any, views: Sequence[Any], cancel: CancelToken, steps: int = 0,
                   resolution: int = 0) -> list[MaterialMaps]:
-    """Each view's maps from the manager's materials model (made resident first, within its budget);
-    ``skips.MaterialsUnavailable`` with one sentence when it cannot be loaded or run, or when one view's
-    activations cannot fit in the memory free beside it (``memory.check_materials``; a cancel stays
-    a cancel). ``resolution`` 0: ``processing_side``; a view with no pixels is the caller's ``bad_request``."""
+    """Each view's maps from the manager's materials model (made resident first, within its budget), as many
+    views a call as fit in the memory free beside it (``memory.views_at_once``); ``skips.MaterialsUnavailable``
+    with one sentence when it cannot be loaded or run, or when not even one view's activations fit (a cancel
+    stays a cancel). ``steps`` 0: the fewest the model allows; ``resolution`` 0: ``processing_side``; a view
+    with no pixels is the caller's ``bad_request``."""
     # Before the model's boundary below, which would word an empty view's failure as the model's own.
     for number, view in enumerate(views, 1):
         if 0 in view.size:
@@ -60,10 +61,11 @@ def material_maps(manager: Any, views: Sequence[Any], cancel: CancelToken, steps
         material = material_of(spec)
         with manager.use("materials") as model:
             side = resolution or processing_side(material.resolution(model), [max(view.size) for view in views])
-            # Its activations beside the loaded model, at the side it processes views at.
-            memory.check_materials(row_of(spec).memory, side, material.dtype(manager.device).itemsize,
-                                   manager.device)
-            return material.estimate(model, views, cancel, steps, side)
+            # Its activations beside the loaded model, at the side it processes views at: as many views a call
+            # as fit (one at least, or out of memory in one sentence).
+            batch = memory.views_at_once(row_of(spec).memory, side, material.dtype(manager.device).itemsize,
+                                         manager.device, len(views))
+            return material.estimate(model, views, cancel, steps, side, batch)
     except ProtocolError as exc:
         if exc.code is ErrorCode.CANCELLED:
             raise

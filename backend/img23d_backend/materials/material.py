@@ -46,6 +46,12 @@ class MaterialBenchmark:
     gflops: float
     published_bytes: int
     side: int            # the side its views were processed at (the model's own)
+    steps: int = 1       # the denoising steps a view it counted
+    step_share: float = 0.0  # the share of its seconds in those steps (the rest: encoding and decoding)
+
+    def scaled_to_steps(self, steps: int) -> float:
+        """Its seconds had each view run ``steps`` denoising steps."""
+        return self.seconds * (1.0 - self.step_share + self.step_share * steps / self.steps)
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,7 @@ class MaterialRow:
     benchmark: MaterialBenchmark
     memory: MaterialMemory    # its activations on one view
     component: str            # its full-size replica's component name (``bench/full_size_models.py --only``)
+    steps: int = 0            # the denoising steps the material step runs a view (0: the benchmark's)
 
     def __post_init__(self) -> None:
         if self.spec.options.get("material") != self.name:
@@ -72,9 +79,9 @@ class MaterialRow:
         return self.spec.full_size_replica(Path(root) / self.tiny_folder)
 
 
-# (the loaded model, the views, the cancel token, steps, resolution; 0: the model's own) -> each view's maps
-# (``driver.MaterialMaps``)
-Estimate = Callable[[Any, Sequence[Any], CancelToken, int, int], list[Any]]
+# (the loaded model, the views, the cancel token, steps (0: the fewest the model allows), resolution (0: the
+# model's own), views a call (0: all)) -> each view's maps (``driver.MaterialMaps``)
+Estimate = Callable[[Any, Sequence[Any], CancelToken, int, int, int], list[Any]]
 
 
 @dataclass(frozen=True)

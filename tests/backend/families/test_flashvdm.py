@@ -17,7 +17,7 @@ from scipy.spatial import cKDTree
 
 from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_backend.families.hunyuan3d import shape, shape_decode
-from img23d_backend.families.hunyuan3d.hy3dgen_fixes import FlashVDMDecoder, flashvdm_levels, sign_changes
+from img23d_backend.families.hunyuan3d.hy3dgen_fixes import FlashVDMDecoder, dilate, flashvdm_levels, sign_changes
 from img23d_backend.catalog import tiny_model_set
 from testdata import SUBJECT
 
@@ -140,3 +140,17 @@ def test_the_cells_near_the_surface_are_hy3dgens_and_no_warning_is_given(dtype: 
                 warnings.simplefilter("ignore")
                 expected = extract_near_surface_volume_fn(values, level).bool()
             assert torch.equal(found, expected), (side, level)
+
+
+def test_the_near_cells_grow_by_hy3dgens_3x3x3_maximum() -> None:
+    """The refinement grows its near-surface cells by one in every direction: the cells hy3dgen's ``max_pool3d``
+    (3 x 3 x 3, stride 1, padded) gives, done as three passes on the bools (a tenth of the pooling's time)."""
+    import torch.nn.functional as F
+
+    generator = torch.Generator().manual_seed(5)
+    for shape in ((9, 9, 9), (17, 5, 12), (1, 4, 4)):
+        mask = torch.rand(shape, generator=generator) > 0.9
+        mask[0, 0, 0] = mask[-1, -1, -1] = True  # the corners: the padding must add nothing
+        expected = F.max_pool3d(mask[None, None].float(), 3, stride=1, padding=1)[0, 0] > 0
+        assert torch.equal(dilate(mask), expected), shape
+        assert dilate(mask).dtype == torch.bool and torch.equal(mask, mask.clone())

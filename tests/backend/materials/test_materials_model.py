@@ -6,6 +6,7 @@ cannot be loaded or run."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,9 @@ from damaged_replicas import linked_copy, rewrite
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_backend.models.manager import ModelManager
-from img23d_backend.materials.memory import materials_need
+from img23d_backend.materials.memory import materials_need, views_at_once
+from img23d_backend.models.preflight import RESERVE_BYTES, Room
+from img23d_protocol import ErrorCode, ProtocolError
 from img23d_backend.materials.table import MATERIAL_ROWS
 from img23d_backend.catalog import DEFAULT_MATERIALS, MATERIALS, model_set, tiny_model_set
 from img23d_backend.materials.marigold import replica
@@ -119,17 +122,18 @@ def test_the_tiny_replica_runs_through_the_manager_on_two_views(tiny_root: Path)
 
 
 class _SidesSeen:
-    """The loaded pipeline, recording the side each call processes its view at."""
+    """The loaded pipeline, recording the side each call processes its views at and how many views it takes."""
 
     def __init__(self, pipeline) -> None:  # noqa: ANN001 - a MarigoldIntrinsicsPipeline
-        self.pipeline, self.sides = pipeline, []
+        self.pipeline, self.sides, self.views = pipeline, [], []
 
     def __getattr__(self, name: str):  # noqa: ANN204 - the pipeline's own attributes
         return getattr(self.pipeline, name)
 
-    def __call__(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN204
+    def __call__(self, images, **kwargs):  # noqa: ANN001, ANN003, ANN204
         self.sides.append(kwargs["processing_resolution"])
-        return self.pipeline(*args, **kwargs)
+        self.views.append(len(images))
+        return self.pipeline(images, **kwargs)
 
 
 def test_views_smaller_than_the_models_side_are_processed_at_their_own(tiny_root: Path) -> None:
@@ -143,12 +147,65 @@ def test_views_smaller_than_the_models_side_are_processed_at_their_own(tiny_root
     maps = material_maps(manager, _views(), CancelToken())
     big = [Image.new("RGB", (96, 80), (90, 90, 90))]
     [big_maps] = material_maps(manager, big, CancelToken())
-    assert spy.sides == [48, 48, 64]
+    assert spy.sides == [48, 64] and spy.views == [2, 1]  # both views of one size in one call
     assert [m.roughness.shape for m in maps] == [(48, 40)] * 2 and big_maps.roughness.shape == (80, 96)
     spec = MATERIALS[DEFAULT_MATERIALS]
     cpu = torch.device("cpu")
     assert materials_seconds(spec, cpu, 512) == pytest.approx(materials_seconds(spec, cpu) * (512 / 768) ** 2)
     assert materials_seconds(spec, cpu, 1024) == materials_seconds(spec, cpu, 768) == materials_seconds(spec, cpu)
+
+
+def test_the_estimate_counts_the_steps_the_step_runs() -> None:
+    """The benchmark ran each view's 4 steps; the step now runs 1: its encoding and decodings as measured,
+    its steps' share a quarter (about 0.73 of the benchmark's seconds, not all of them)."""
+    row = MATERIAL_ROWS["marigold"]
+    bench = row.benchmark
+    assert row.steps == 1 and bench.steps == 4
+    assert bench.scaled_to_steps(4) == bench.seconds
+    assert bench.scaled_to_steps(1) == pytest.approx(bench.seconds * (1 - 0.36 * 3 / 4))
+    spec, cpu = MATERIALS[DEFAULT_MATERIALS], torch.device("cpu")
+    four = replace(row, steps=4)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("img23d_backend.materials.costs.row_of", lambda _: four)
+        at_four = materials_seconds(spec, cpu)
+    assert materials_seconds(spec, cpu) == pytest.approx(at_four * bench.scaled_to_steps(1) / bench.seconds)
+
+
+def test_a_call_takes_as_many_views_as_fit_beside_the_model() -> None:
+    """Six views in one call hold six views' activations: a call takes as many as the free memory holds, one at
+    least; when not even one fits, out of memory in one sentence (the job keeps the colour)."""
+    memory = MATERIAL_ROWS["marigold"].memory
+    one = materials_need(memory, 0, 512, 4).host
+    per_view = materials_need(memory, 0, 512, 4, views=2).host - one
+    cpu = torch.device("cpu")
+    assert per_view > 0 and materials_need(memory, 0, 512, 4, views=6).host == one + 5 * per_view
+    for extra, fits in ((0, 1), (2 * per_view, 3), (5 * per_view, 6), (50 * per_view, 6)):
+        assert views_at_once(memory, 512, 4, cpu, 6, Room(host=one + RESERVE_BYTES + extra)) == fits
+    with pytest.raises(ProtocolError) as caught:
+        views_at_once(memory, 512, 4, cpu, 6, Room(host=one))
+    assert caught.value.code is ErrorCode.OUT_OF_MEMORY and "for one view at 512 px" in caught.value.message
+
+
+def test_views_in_one_call_get_the_maps_each_gets_alone(tiny_root: Path) -> None:
+    """A painted object's views go through the model together (one UNet call a step for all of them, where
+    each view had its own), each from its own noise: its maps are those it gets alone, whatever its batch."""
+    manager = _manager(tiny_model_set(tiny_root).materials)
+    views = [*_views(), _views()[0].transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+    with manager.use("materials") as model:
+        calls: list[int] = []
+        hook = model.pipeline.unet.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
+        try:
+            together = estimate_materials(model, views, CancelToken())
+            alone = [estimate_materials(model, [view], CancelToken())[0] for view in views]
+            pairs = estimate_materials(model, views, CancelToken(), batch=2)
+        finally:
+            hook.remove()
+    assert calls == [3] + [1] * 3 + [2, 1]  # one step each (the fewest), a UNet call a batch
+    for found in (together, pairs):
+        for a, b in zip(found, alone):
+            np.testing.assert_allclose(a.roughness, b.roughness, atol=1e-5)
+            np.testing.assert_allclose(a.metallic, b.metallic, atol=1e-5)
+    assert not np.allclose(together[0].roughness, together[2].roughness)  # the flipped view's own maps
 
 
 def test_the_channels_and_defaults_come_from_the_models_own_config(tiny_root: Path, tmp_path: Path) -> None:
@@ -157,8 +214,8 @@ def test_the_channels_and_defaults_come_from_the_models_own_config(tiny_root: Pa
     properties = index["target_properties"]
     assert find_channel(properties, "roughness").channel == 0 and find_channel(properties, "metallicity").channel == 1
     spec = tiny_model_set(tmp_path / "tiny").materials
-    # At the model's own side, as estimate_materials below runs by default.
-    [before] = material_maps(_manager(spec), _views()[:1], CancelToken(), resolution=64)
+    # At the model's own side, as estimate_materials below runs by default, and the steps it runs below.
+    [before] = material_maps(_manager(spec), _views()[:1], CancelToken(), steps=4, resolution=64)
     # The same weights, the material stack's channels named the other way round, 2 default steps.
     properties["material"]["sub_target_names"] = ["metallicity", "roughness", None]
     rewrite(folder / "model_index.json", json.dumps({**index, "default_denoising_steps": 2}).encode())
@@ -171,7 +228,9 @@ def test_the_channels_and_defaults_come_from_the_models_own_config(tiny_root: Pa
             assert len(calls) == 4
             calls.clear()
             estimate_materials(model, _views()[:1], CancelToken())
-            assert len(calls) == 2  # the model's own default
+            # v1.1's recipe (DDIM, trailing, zero terminal SNR): the fewest steps its checkpoints allow, one,
+            # whatever model_index.json's default (2 here, 4 in the published folder)
+            assert len(calls) == 1 and model.default_steps == 2
         finally:
             hook.remove()
     assert np.array_equal(swapped.roughness, before.metallic) and np.array_equal(swapped.metallic, before.roughness)
@@ -191,6 +250,7 @@ def test_the_scheduler_is_the_one_the_models_own_index_names(tiny_root: Path, tm
     with manager.use("materials") as model:
         scheduler = model.pipeline.scheduler
         assert type(scheduler).__name__ == "LCMScheduler" and scheduler.config.num_train_timesteps == 500
+        assert model.fewest_steps == model.default_steps == 4  # not v1.1's recipe: its own default steps
         [maps] = estimate_materials(model, _views()[:1], CancelToken())
     assert maps.roughness.shape == (48, 40) and np.isfinite(maps.roughness).all()
 

@@ -128,9 +128,11 @@ def view_geometry(render: Any, elevation: float, azimuth: float, resolution: tup
     if raster is None:
         raster, _ = render.raster_rasterize(clip, render.pos_idx, resolution=resolution)
     visible = torch.clamp(raster[..., -1:], 0, 1)[0, ...]
-    normal = render.raster_interpolate(vertex_normals[None, ...], raster, render.pos_idx)[0][0, ...]
+    # The normal and the depth in one interpolation (the same faces and weights; each channel blended alone).
+    both = render.raster_interpolate(torch.cat([vertex_normals[None], depth_of_vertex], dim=-1), raster,
+                                     render.pos_idx)[0][0, ...]
+    normal, depth = both[..., :3], both[..., 3:]
     uv, _ = render.raster_interpolate(render.vtx_uv[None, ...], raster, render.uv_idx)
-    depth = render.raster_interpolate(depth_of_vertex, raster, render.pos_idx)[0][0, ...]
     seen = depth[visible > 0]
     if not seen.numel():  # the view sees no surface (a card edge-on): it adds nothing (hy3dgen's min() raises)
         return ViewGeometry(torch.zeros(0, dtype=torch.long), torch.zeros(0, 2), torch.zeros(0, 1), _side(resolution))

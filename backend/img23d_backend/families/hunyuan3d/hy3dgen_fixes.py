@@ -185,9 +185,6 @@ class FlashVDMDecoder:
         side = resolution + 1
         near = sign_changes(coarse, mc_level) | (coarse.abs() < NEAR_SURFACE)
 
-        def dilate(mask: Any) -> Any:
-            return F.max_pool3d(mask[None, None].float(), 3, stride=1, padding=1)[0, 0] > 0
-
         if not last:
             near = dilate(near)
         chosen = torch.zeros((side,) * 3, dtype=torch.bool, device=coarse.device)
@@ -225,6 +222,20 @@ class FlashVDMDecoder:
         self.processor.topk = [cells, counts]  # one key selection per cell
         values[start:end] = geo_decoder(queries=points[None, start:end], latents=latents)[0, :, 0]
         return end
+
+
+def dilate(mask: Any) -> Any:
+    """``mask`` (bool) grown by one cell in each of the 26 directions: the 3 x 3 x 3 maximum, as hy3dgen's
+    ``max_pool3d`` of the mask as floats, done axis by axis on the bools (a cube's maximum is the maximum
+    along each axis in turn). Exactly the same cells: on a CPU the pooling took 2.5 s of a tiny textured
+    object's decoding at octree 256 (four calls over 257^3 cells), the three passes a tenth of it."""
+    grown = mask.clone()
+    for axis in range(mask.dim()):
+        before, side = grown, grown.shape[axis]
+        grown = before.clone()
+        grown.narrow(axis, 1, side - 1).logical_or_(before.narrow(axis, 0, side - 1))
+        grown.narrow(axis, 0, side - 1).logical_or_(before.narrow(axis, 1, side - 1))
+    return grown
 
 
 def sign_changes(values: Any, alpha: float) -> Any:

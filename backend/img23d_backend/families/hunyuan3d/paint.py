@@ -310,6 +310,9 @@ def _render_conditions(render: Any, settings: PaintSettings,
 
     normals_attr = _absolute_vertex_normals(render)[None]
     positions_attr = (0.5 - render.vtx_pos[:, :3] / render.scale_factor).contiguous()[None]
+    # Both maps in one interpolation: the same covered pixels, faces and weights, each channel blended alone
+    # (the same values as two calls; the pixels' gathers were most of a view's render at 2048 px).
+    both_attr = torch.cat([normals_attr, positions_attr], dim=-1)
 
     def finish(values: Any, visible: Any) -> Any:
         on_white = values[0] * visible + (1.0 - visible)
@@ -326,8 +329,8 @@ def _render_conditions(render: Any, settings: PaintSettings,
             size = tuple(render.default_resolution)
             geometry[(elevation, azimuth)] = view_geometry(render, elevation, azimuth, size, raster)
         visible = raster[0, ..., -1:].clamp(0, 1)
-        normal, _ = render.raster_interpolate(normals_attr, raster, render.pos_idx)
-        position, _ = render.raster_interpolate(positions_attr, raster, render.pos_idx)
+        both, _ = render.raster_interpolate(both_attr, raster, render.pos_idx)
+        normal, position = both[..., :3], both[..., 3:]
         # Normals map from [-1, 1] to colours; the background is white for both, as in hy3dgen.
         normals.append(finish((normal + 1.0) * 0.5, visible))
         positions.append(finish(position, visible))

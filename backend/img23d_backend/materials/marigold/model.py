@@ -67,7 +67,14 @@ MATERIALS_SPEC = ModelSpec(role="materials", repo_id=MARIGOLD_REPO, revision=MAR
 # 3,108 s, measured while the add-on's tests shared the cores; the probe read 151 GFLOP/s before and
 # 61.2 after (their mean taken). The earlier six-view run under lighter load (materials-cpu.json, its
 # probe not recorded) took 936 s: against it this estimate reads long, toward asking.
-MARIGOLD_BENCHMARK = MaterialBenchmark(seconds=3107.8, gflops=106.1, published_bytes=MARIGOLD_BYTES, side=768)
+# Its UNet's 4 steps were 0.36 of a view's seconds there (materials-side-cpu.json at 768 px: 4 x 14.9 s of
+# 166.5 s; the rest the VAE's encoding and two decodings).
+MARIGOLD_BENCHMARK = MaterialBenchmark(seconds=3107.8, gflops=106.1, published_bytes=MARIGOLD_BYTES, side=768,
+                                       steps=4, step_share=0.36)
+# Marigold v1.1's recipe (DDIM, trailing timesteps, zero terminal SNR): its checkpoints "produce reliable
+# results with 1 to 4 steps" (diffusers' Marigold guide, "Available Checkpoints"); model_index.json says 4.
+# The material step runs the fewest (``pipeline.MaterialsModel.fewest_steps``).
+FEWEST_TRAILING_STEPS = 1
 
 # Its activations (an SD-2 UNet over 4 x 3 latent channels, its VAE encoding the view and decoding two
 # targets), one view at a time: a fixed part and bytes per processed pixel in float32. Measured on the
@@ -78,7 +85,8 @@ MARIGOLD_BENCHMARK = MaterialBenchmark(seconds=3107.8, gflops=106.1, published_b
 MARIGOLD_MEMORY = MaterialMemory(fixed_bytes=512 << 20, bytes_per_pixel=4_000)
 
 ROW = MaterialRow(name=NAME, spec=MATERIALS_SPEC, tiny_folder="marigold-iid-appearance",
-                  benchmark=MARIGOLD_BENCHMARK, memory=MARIGOLD_MEMORY, component="materials")
+                  benchmark=MARIGOLD_BENCHMARK, memory=MARIGOLD_MEMORY, component="materials",
+                  steps=FEWEST_TRAILING_STEPS)
 
 
 def materials_dtype(device: Any) -> Any:

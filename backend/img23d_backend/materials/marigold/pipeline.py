@@ -11,10 +11,20 @@ as ``from_pretrained`` configures it: its scheduler's class (``scheduler_class``
 published model, LCM for Marigold's few-step variants), its ``target_properties`` (which output is
 which), its default steps and processing resolution, each read, not assumed.
 
-``estimate_materials`` runs the pipeline's own processing on each view (resize to the processing
-resolution, pad, encode, denoise from seeded noise, decode, unpad, resize back), and takes the
-roughness and metallicity channels the ``target_properties`` name: for this model the second
-target, ``material``, a stack of [roughness, metallicity, unused], each in linear space in [0, 1].
+``estimate_materials`` runs the pipeline's own processing on the views (resize to the processing
+resolution, pad, encode, denoise from seeded noise, decode, unpad, resize back), all the views of one
+size in one call (``batch`` at a time: a painted object's six views are one batch through the UNet
+and the VAE, where they were six calls), each from its own generator seeded alike, so that a view's
+maps are the ones it gets alone. It takes the roughness and metallicity channels the
+``target_properties`` name: for this model the second target, ``material``, a stack of [roughness,
+metallicity, unused], each in linear space in [0, 1].
+
+Steps: by default the fewest the model allows (``fewest_steps``). Marigold v1.1 is trained for DDIM
+with trailing timesteps and zero terminal SNR, and its checkpoints "produce reliable results with 1 to
+4 steps" (diffusers' Marigold guide, "Available Checkpoints"; ``model_index.json`` says 4): the step
+runs 1. A folder whose scheduler is configured otherwise (an earlier Marigold, the LCM variants) runs
+its ``model_index.json``'s own count. ``bench/materials_steps.py`` compares 1 step with 4 on the real
+weights where they are (not here: unverified on real weights).
 
 A Generate calls it after painting (``jobs.materials`` bakes the maps beside the colour) through the
 materials driver (``materials.driver.material_maps``: its model manager, its activations checked, a
@@ -36,7 +46,7 @@ from ...models import placement
 from ...models.meta_weights import diffusers_key_fixes, empty_weights, read_safetensors, transformers_state
 from ...models.placement import LoadedModel
 from ..driver import MaterialMaps
-from .model import MARIGOLD_WEIGHTS, materials_dtype
+from .model import FEWEST_TRAILING_STEPS, MARIGOLD_WEIGHTS, materials_dtype
 
 ROUGHNESS, METALLIC = "roughness", "metallicity"  # the names the model's target_properties give them
 # The noise every view starts from: the same seed for each view, so a view's maps do not depend on
@@ -68,6 +78,15 @@ class MaterialsModel:
     @property
     def default_resolution(self) -> int:
         return int(self.pipeline.default_processing_resolution)
+
+    @property
+    def fewest_steps(self) -> int:
+        """The steps the material step runs by default: ``FEWEST_TRAILING_STEPS`` for Marigold v1.1's recipe
+        (a DDIM scheduler with trailing timesteps and zero terminal SNR), else ``model_index.json``'s own."""
+        config = self.pipeline.scheduler.config
+        trailing = (type(self.pipeline.scheduler).__name__ == "DDIMScheduler"
+                    and config.get("timestep_spacing") == "trailing" and config.get("rescale_betas_zero_snr"))
+        return min(self.default_steps, FEWEST_TRAILING_STEPS) if trailing else self.default_steps
 
 
 def find_channel(target_properties: dict[str, Any], name: str) -> Channel:
@@ -132,29 +151,45 @@ def scheduler_class(index: dict[str, Any]) -> Any:
 
 
 def estimate_materials(model: MaterialsModel, views: Sequence[Any], cancel: CancelToken, steps: int = 0,
-                       resolution: int = 0, seed: int = DEFAULT_SEED) -> list[MaterialMaps]:
-    """Each RGB view's roughness and metallic maps at the view's size. ``steps`` and ``resolution``
-    0: the model's own (``model_index.json``'s defaults); each view from noise seeded with ``seed``.
-    A cancel is checked before each view and each denoising step."""
+                       resolution: int = 0, batch: int = 0, seed: int = DEFAULT_SEED) -> list[MaterialMaps]:
+    """Each RGB view's roughness and metallic maps at the view's size. ``steps`` 0: ``fewest_steps``;
+    ``resolution`` 0: the model's own (``model_index.json``'s). The views of one size go through the
+    pipeline together, ``batch`` at a time (0: all of them), each from noise seeded with ``seed`` (its own
+    generator: its maps do not depend on the others). A cancel is checked before each call and each
+    denoising step."""
     import torch
 
     pipeline = model.pipeline
+    rgbs = [view.convert("RGB") for view in views]
+    maps: list[MaterialMaps | None] = [None] * len(rgbs)
     hook = pipeline.unet.register_forward_pre_hook(lambda module, args: cancel.check())
     try:
-        maps = []
-        for view in views:
+        for group in _batches(rgbs, batch):
             cancel.check()
-            rgb = view.convert("RGB")
-            generator = torch.Generator(device="cpu").manual_seed(seed)
+            generators = [torch.Generator(device="cpu").manual_seed(seed) for _ in group]
             with torch.inference_mode():
-                output = pipeline(rgb, num_inference_steps=steps or None, processing_resolution=resolution or None,
-                                  generator=generator, output_type="np")
-            prediction = np.asarray(output.prediction, dtype=np.float32)  # [targets, height, width, 3]
-            maps.append(MaterialMaps(roughness=_channel(prediction, model.roughness),
-                                     metallic=_channel(prediction, model.metallic)))
-        return maps
+                output = pipeline([rgbs[index] for index in group], num_inference_steps=steps or model.fewest_steps,
+                                  processing_resolution=resolution or None, batch_size=len(group),
+                                  generator=generators, output_type="np")
+            # [views x targets, height, width, 3], each view's targets side by side
+            prediction = np.asarray(output.prediction, dtype=np.float32)
+            prediction = prediction.reshape(len(group), -1, *prediction.shape[1:])
+            for index, predicted in zip(group, prediction):
+                maps[index] = MaterialMaps(roughness=_channel(predicted, model.roughness),
+                                           metallic=_channel(predicted, model.metallic))
+        return [found for found in maps if found is not None]
     finally:
         hook.remove()
+
+
+def _batches(views: Sequence[Any], batch: int) -> list[list[int]]:
+    """The views' indices in groups of one size (the pipeline takes a batch of one size), ``batch`` at most
+    (0: a group whole), in the order the views came."""
+    sizes: dict[tuple[int, int], list[int]] = {}
+    for index, view in enumerate(views):
+        sizes.setdefault(view.size, []).append(index)
+    step = batch if batch > 0 else max(len(views), 1)
+    return [group[start:start + step] for group in sizes.values() for start in range(0, len(group), step)]
 
 
 def _channel(prediction: np.ndarray, where: Channel) -> np.ndarray:
