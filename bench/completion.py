@@ -53,7 +53,7 @@ from img23d_backend.stages.completion.fill import instruction  # noqa: E402
 from img23d_backend.editors.pipeline import EditorModel, EditRequest  # noqa: E402
 from img23d_backend.editors.flux2_klein.phases import decode, denoise, encode_instructions  # noqa: E402
 from img23d_backend.editors.parts import EditorOptions, editor_dtype, load_part  # noqa: E402
-from img23d_backend.stages.matting import matte, matting_loader  # noqa: E402
+from img23d_backend.matting.driver import matte, matting_loader  # noqa: E402
 
 OWN_EDIT_STEPS = 4   # FLUX.2 [klein] is step-distilled: its model card's 4 steps (editors/flux2_klein/model.py)
 OWN_SHAPE_STEPS = 5  # Hunyuan3D-2 mini turbo's own

@@ -21,10 +21,11 @@ from img23d_protocol import DEFAULT_FAMILY, DEFAULT_PAINT_MODEL, ErrorCode, Prot
 from .families.facts import ROW_ROLES, FamilyFacts
 from .families.table import FAMILIES, facts_of
 # Everything the registry held is found here too: the rest of the backend reads the models from the catalog.
-from .models.registry import (BIREFNET_REVISION, DEFAULT_GROUNDING, DEFAULT_MATTING, DEFAULT_DEPTH,  # noqa: F401
-                              DEPTH, GROUNDING, GROUNDING_MAX_PIXELS, MATTING, PAINT_ROLES, QWEN3_VL_GRID, ROLES,
+from .models.registry import (DEFAULT_GROUNDING, DEFAULT_DEPTH,  # noqa: F401
+                              DEPTH, GROUNDING, GROUNDING_MAX_PIXELS, PAINT_ROLES, QWEN3_VL_GRID, ROLES,
                               PARTS_ROLE, SCENE_ROLES, TINY_FORMAT, VIEWS_ROLE, ModelSet, ModelSpec, default_tiny_root,
-                              paint_steps, shape_kind, shape_steps, tiny_matting)
+                              paint_steps, shape_kind, shape_steps)
+from .matting.birefnet.model import BIREFNET_REVISION, DEFAULT_MATTING, MATTING, tiny_matting  # noqa: F401
 # The image editors and the material models, each in its room: their rows by choice name.
 from .editors.table import DEFAULT_EDITOR, EDITOR_ROWS, tiny_editor
 from .materials.table import DEFAULT_MATERIALS, MATERIAL_ROWS

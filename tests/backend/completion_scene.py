@@ -17,7 +17,7 @@ from img23d_backend.jobs import Engine, EngineSettings, loaders
 from img23d_backend.models.placement import LoadedModel
 from img23d_backend.catalog import tiny_model_set
 from img23d_backend.stages.completion import fill
-from img23d_backend.stages.grounding import ask as grounding
+from img23d_backend.grounding import ask as grounding
 
 SIZE = (480, 300)
 DISC = (60, 60, 200, 200)       # the disc's circle; its lower right is behind the block

@@ -25,14 +25,15 @@ from ..env import failpoints
 from ..env.busy_time import busy_seconds
 from ..env.heartbeat import Heartbeat
 from ..models import placement
-from ..models.matting_memory import matting_batch
-from ..models.matting_model import input_side
+from ..matting.memory import matting_batch
+from ..matting.birefnet.model import input_side
 from ..models.memory import PeakMeter
 from ..models.oom import is_out_of_memory
 from ..readers.images import LoadedImage, load_image
 from ..runs.folders import PICTURE_FILE, Manifest, RunFolder, TargetRecord, disk_error
-from ..stages import matting, skips
-from ..stages.grounding import ask
+from ..matting import driver as matting
+from ..stages import skips
+from ..grounding import ask
 from ..stages.step_context import Request
 from .context import EngineContext, Job
 

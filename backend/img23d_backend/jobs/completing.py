@@ -30,7 +30,7 @@ from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
 from ..stages.completion import covering, fill, occlusion, references, room
 from ..stages.cutout import box_in_crop
-from ..stages.foreground import flattened
+from ..matting.foreground import flattened
 from ..editors.driver import EditRequest, edit_images
 from ..editors.parts import EditorOptions
 from ..stages.step_context import StepContext

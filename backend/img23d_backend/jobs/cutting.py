@@ -21,7 +21,7 @@ from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
 from ..stages.crop import crop_box
 from ..stages.cutout import box_in_crop, named_cutout, own_alpha_cutout
-from ..stages.matting import MIN_FOREGROUND, UnusableMatte, foreground_fraction
+from ..matting.driver import MIN_FOREGROUND, UnusableMatte, foreground_fraction
 from .base import JobRun, OutOfMemory
 
 Box = tuple[float, float, float, float]

@@ -21,7 +21,7 @@ from ..models import preflight, role_devices, step_costs
 from ..models.registry import paint_steps
 from ..models.hub import refuse_unaccepted
 from ..catalog import SHAPE, ModelSpec, shape_kind
-from ..models.matting_memory import check_matting
+from ..matting.memory import check_matting
 from .base import JobRun, plain_number
 from .context import EngineContext, EngineSettings, Job
 from .detect import DetectRun

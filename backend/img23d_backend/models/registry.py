@@ -19,8 +19,6 @@ from pathlib import Path
 
 from img23d_protocol import ShapeModelKind
 
-# The matting models (BiRefNet, pinned: its remote code runs) live in their own module; found here too.
-from .matting_model import BIREFNET_HR_REVISION, BIREFNET_REVISION, DEFAULT_MATTING, MATTING, tiny_matting  # noqa: F401
 # The specs' types live in their own module; imported here, where the rest of the backend finds them.
 from .specs import ROLES, VIEWS_ROLE, ModelSet, ModelSpec  # noqa: F401
 

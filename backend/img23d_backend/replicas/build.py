@@ -61,7 +61,9 @@ from ..materials.table import MATERIAL_CODE, MATERIAL_ROWS
 from ..parts.table import PARTS_CODE, PARTS_ROWS
 from ..models.replica_common import folder_name, manifest_path, spec_folder, write_json
 from ..models.specs import ModelReplica, ModelSpec
-from . import birefnet, depth, grounding_replica
+from ..depth.depth_anything import replica as depth
+from ..grounding.qwen3_vl import replica as grounding_replica
+from ..matting.birefnet import replica as birefnet
 
 # The models every family shares, whose replicas this package builds itself.
 SHARED_ROLES = ("grounding", "matting", "depth")

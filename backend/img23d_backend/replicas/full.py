@@ -61,7 +61,8 @@ from ..parts.table import PARTS_CODE, PARTS_ROWS
 from ..models.replica_common import parameters, spec_folder
 from ..models.specs import ModelReplica
 from ..rigging.table import RIGGERS
-from . import birefnet, grounding_replica
+from ..grounding.qwen3_vl import replica as grounding_replica
+from ..matting.birefnet import replica as birefnet
 
 # 2: the grounding replica is wired to give the fixed answer itself; 3: the shape replica is
 # the turbo variant the default preset uses (guidance embedded, consistency scheduler); 4: the

@@ -28,7 +28,7 @@ from img23d_backend.jobs import Engine, EngineSettings, Job, completing, loaders
 from img23d_backend.models.placement import LoadedModel
 from img23d_backend.catalog import tiny_model_set
 from img23d_backend.stages.completion import fill
-from img23d_backend.stages.grounding import ask as grounding
+from img23d_backend.grounding import ask as grounding
 from img23d_protocol import GenerateJobResult, GenerateRequest, JobOptions, RegenerateRequest
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from img23d_backend.models import hub
-from img23d_backend.models.registry import BIREFNET_REVISION, GROUNDING, MATTING, PAINT_ROLES, ModelSet, ModelSpec
+from img23d_backend.catalog import BIREFNET_REVISION, GROUNDING, MATTING, PAINT_ROLES, ModelSet, ModelSpec
 from img23d_backend.catalog import DEFAULT_PAINT, PAINT, SHAPE, model_set, tiny_model_set
 from img23d_backend.families.hunyuan3d.specs import DELIGHT
 from img23d_protocol import ErrorCode, ProtocolError

@@ -17,7 +17,7 @@ from img23d_backend.models.placement import LoadedModel
 from img23d_backend.catalog import tiny_model_set
 from img23d_protocol import GenerateRequest, JobOptions
 from img23d_backend.stages import cutout
-from img23d_backend.stages.grounding import ask as grounding
+from img23d_backend.grounding import ask as grounding
 
 RED, BLUE = (170, 20, 20), (20, 20, 170)
 # Two boxes that touch: the blue one starts where the red one ends.

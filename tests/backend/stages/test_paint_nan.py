@@ -28,7 +28,7 @@ from img23d_backend.jobs import loaders  # noqa: E402
 from img23d_backend.jobs import Engine, EngineSettings, Job  # noqa: E402
 from img23d_backend.models.placement import LoadedModel  # noqa: E402
 from img23d_backend.catalog import tiny_model_set  # noqa: E402
-from img23d_backend.stages.grounding import ask as grounding
+from img23d_backend.grounding import ask as grounding
 from img23d_backend.families.hunyuan3d import paint_models  # noqa: E402
 from img23d_backend.env.job_control import CancelToken# noqa: E402
 from img23d_backend.families.hunyuan3d.paint import PaintSettings, paint_mesh  # noqa: E402

@@ -22,7 +22,7 @@ import numpy as np
 from img23d_protocol import ErrorCode, ProtocolError
 from PIL import Image
 
-from ..foreground import flattened
+from ...matting.foreground import flattened
 from ..skips import reason
 from . import references
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from img23d_backend.stages.grounding.answer_scan import AnswerScanner, StopReason
+from img23d_backend.grounding.answer_scan import AnswerScanner, StopReason
 
 FENCE = "```"
 A = '{"bbox_2d": [100, 200, 300, 400], "label": "chair"}'

@@ -14,12 +14,12 @@ from typing import Any
 
 from PIL import Image
 
-from ...env.gpu_knobs import attention_for
-from ...env.job_control import CancelToken, ProgressFn
-from ...models.dtypes import grounding_dtype
-from ...models.placement import LoadedModel
-from ...models.registry import GROUNDING_MAX_PIXELS, QWEN3_VL_GRID
-from ...models.weight_keys import from_pretrained as checked_pretrained
+from ..env.gpu_knobs import attention_for
+from ..env.job_control import CancelToken, ProgressFn
+from ..models.dtypes import grounding_dtype
+from ..models.placement import LoadedModel
+from ..models.registry import GROUNDING_MAX_PIXELS, QWEN3_VL_GRID
+from ..models.weight_keys import from_pretrained as checked_pretrained
 from .answer_scan import AnswerScanner, StopReason
 from .detections import Detection, grounding_prompt, parse_answer, parse_detections
 from .matching import TargetMatch, match_targets, one_name_twice

@@ -27,7 +27,7 @@ from .foreground import flattened, refine_cutout
 
 log = logging.getLogger(__name__)
 
-INPUT_SIZE = 1024  # BiRefNet's; BiRefNet_HR reads crops at 2048 (its spec's input_size: models/matting_model.py)
+INPUT_SIZE = 1024  # BiRefNet's; BiRefNet_HR reads crops at 2048 (its spec's input_size: matting/birefnet/model.py)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 MIN_FOREGROUND = 0.002  # a cut-out with less than 0.2% opaque pixels has nothing in it

@@ -18,7 +18,7 @@ from tokenizers import Regex, pre_tokenizers
 
 from img23d_backend.models.registry import GROUNDING
 from img23d_backend.catalog import tiny_model_set
-from img23d_backend.stages.grounding.ask import (ANSWER_TOKEN_CAP, MAX_INSTANCES_PER_NAME, GroundingOptions,
+from img23d_backend.grounding.ask import (ANSWER_TOKEN_CAP, MAX_INSTANCES_PER_NAME, GroundingOptions,
                                               answer_budget, grounding_prompt, progress_total,
                                               typical_answer_tokens)
 from img23d_protocol import MAX_TARGETS

@@ -20,7 +20,7 @@ from img23d_backend.catalog import tiny_model_set
 from img23d_protocol import Artifact, ErrorCode, GenerateRequest, JobOptions, ProtocolError, TargetRecord
 from img23d_backend.layout.scene import mesh_extents
 from img23d_backend.env.job_control import CancelToken
-from img23d_backend.stages.depth import estimate_depth, load_depth, matte_statistic
+from img23d_backend.depth.driver import estimate_depth, load_depth, matte_statistic
 from img23d_backend.env.torch_shims import prepare_torchvision
 
 

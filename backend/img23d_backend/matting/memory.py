@@ -23,15 +23,15 @@ from typing import Any
 
 from img23d_protocol import ErrorCode, ProtocolError
 
-from .matting_model import INPUT_SIDES, input_side
-from . import preflight
-from .preflight import GB, RESERVE_BYTES, Need, Room
-from .specs import ModelSpec
+from .birefnet.model import INPUT_SIDES, input_side
+from ..models import preflight
+from ..models.preflight import GB, RESERVE_BYTES, Need, Room
+from ..models.specs import ModelSpec
 
 BYTES_PER_INPUT_PIXEL = 4_800
 BIREFNET_BYTES = int(0.45 * GB)  # the real checkpoints' weights in fp16 (BiRefNet and BiRefNet_HR alike)
 # Each crop more in one batch. Measured on an H100 with BiRefNet's full-size stand-in
-# (replicas/birefnet.py: its parameters, input and cost) in fp16 at 1024 x 1024: the matting stage
+# (matting/birefnet/replica.py: its parameters, input and cost) in fp16 at 1024 x 1024: the matting stage
 # peaked at 12.07 GB with 3 crops in its batch and 17.24 GB with 8, the other models resident
 # (bench/results/chain-managed-gpu-h100.json): 1.03 GB a crop, 986 bytes per input pixel. On a CPU
 # the activations are float32, taken as twice that (derived, not measured: no CPU run of the

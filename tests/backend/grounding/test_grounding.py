@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from img23d_backend.models.registry import GROUNDING, GROUNDING_MAX_PIXELS
-from img23d_backend.stages.grounding.ask import fit_pixels, processor_grid
+from img23d_backend.grounding.ask import fit_pixels, processor_grid
 from img23d_backend.env.torch_shims import prepare_torchvision
 
 TOKENS = 1280  # the visual-token budget the registry means
@@ -78,7 +78,7 @@ def test_qwen3_vl_never_runs_in_fp16(monkeypatch, kind: str, capability, macos_1
 def test_the_grounding_loader_uses_the_grounding_dtype(tiny_root, monkeypatch) -> None:
     import torch
 
-    from img23d_backend.stages.grounding import ask as grounding
+    from img23d_backend.grounding import ask as grounding
 
     asked = []
     monkeypatch.setattr(grounding, "grounding_dtype", lambda device: asked.append(device) or torch.bfloat16)

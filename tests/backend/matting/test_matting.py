@@ -13,13 +13,13 @@ from stand_ins import StandInMatting
 from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.jobs import base, loaders
 from img23d_backend.models import preflight
-from img23d_backend.models.matting_memory import BATCH_BYTES_PER_INPUT_PIXEL, BIREFNET_BYTES, matting_batch
-from img23d_backend.models.matting_model import MATTING, input_side
+from img23d_backend.matting.memory import BATCH_BYTES_PER_INPUT_PIXEL, BIREFNET_BYTES, matting_batch
+from img23d_backend.matting.birefnet.model import MATTING, input_side
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.placement import LoadedModel
 from img23d_backend.catalog import tiny_model_set
 from img23d_protocol import Error, GenerateRequest, JobOptions, ProtocolError
-from img23d_backend.stages import matting
+from img23d_backend.matting import driver as matting
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.models.dtypes import matting_dtype
 from img23d_backend.env.torch_shims import prepare_torchvision

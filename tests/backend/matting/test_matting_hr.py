@@ -15,10 +15,10 @@ from cli_inprocess import RunCli
 from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.models import preflight
-from img23d_backend.models.matting_memory import check_matting
-from img23d_backend.models.matting_model import INPUT_SIDES, MATTING, input_side, tiny_matting
+from img23d_backend.matting.memory import check_matting
+from img23d_backend.matting.birefnet.model import INPUT_SIDES, MATTING, input_side, tiny_matting
 from img23d_backend.catalog import model_set
-from img23d_backend.stages import matting
+from img23d_backend.matting import driver as matting
 from img23d_protocol import ErrorCode, ProtocolError, model_licence
 
 GB = 1 << 30

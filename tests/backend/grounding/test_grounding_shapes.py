@@ -20,10 +20,10 @@ from PIL import Image
 
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.catalog import tiny_model_set
-from img23d_backend.replicas import grounding_replica
-from img23d_backend.replicas.grounding_answer import FixedAnswer
+from img23d_backend.grounding.qwen3_vl import replica as grounding_replica
+from img23d_backend.grounding.qwen3_vl.replica_answer import FixedAnswer
 from img23d_backend.env.job_control import CancelToken
-from img23d_backend.stages.grounding.ask import (GroundingModel, GroundingOptions, StopReason, ground, load_grounding,
+from img23d_backend.grounding.ask import (GroundingModel, GroundingOptions, StopReason, ground, load_grounding,
                                               match_targets, parse_answer, parse_detections)
 from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_protocol import DetectRequest, GenerateRequest, JobOptions, ProtocolError

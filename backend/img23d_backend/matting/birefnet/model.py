@@ -1,6 +1,6 @@
 """The matting models' specs: BiRefNet (``ZhengPeng7/BiRefNet``, 1024 x 1024) and BiRefNet_HR
 (``ZhengPeng7/BiRefNet_HR``, 2048 x 2048), which cut each crop out, pinned; ``MATTING`` offers them,
-``tiny_matting`` points at each one's tiny replica (``replicas/birefnet.py`` writes both). Found
+``tiny_matting`` points at each one's tiny replica (``replica.py`` writes both). Found
 through ``registry`` as well.
 
 Where the HR model's facts come from (the hub cannot be reached from where this was written):
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .specs import ModelSpec
+from ...models.specs import ModelSpec
 
 GB = 1 << 30
 

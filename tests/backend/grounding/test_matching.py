@@ -1,11 +1,11 @@
-"""Tests for stages/grounding/matching.py: which detection is which requested name."""
+"""Tests for grounding/matching.py: which detection is which requested name."""
 
 from __future__ import annotations
 
 import pytest
 
-from img23d_backend.stages.grounding.detections import Detection, parse_detections
-from img23d_backend.stages.grounding.matching import TargetMatch, match_targets
+from img23d_backend.grounding.detections import Detection, parse_detections
+from img23d_backend.grounding.matching import TargetMatch, match_targets
 
 FENCE = "```"
 

@@ -22,9 +22,9 @@ from img23d_backend.jobs import loaders
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.placement import LoadedModel
 from img23d_backend.catalog import tiny_model_set
-from img23d_backend.stages import matting
+from img23d_backend.matting import driver as matting
 from img23d_backend.env.job_control import CancelToken
-from img23d_backend.stages.foreground import blur_radii, estimate_foreground, refine_cutout
+from img23d_backend.matting.foreground import blur_radii, estimate_foreground, refine_cutout
 from img23d_protocol import Artifact, GenerateRequest, JobOptions, ProtocolError
 
 RED, GREEN = (220, 30, 30), (30, 200, 40)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..models.replica_common import Size, check_size, default_dtype, parameters, prepare_imports, seeded
-from ..models.replica_tokenizers import qwen_tokenizer
-from .grounding_answer import DEFAULT_ANSWER, FixedAnswer, answer_chain, answer_pieces, loop_start, wire_fixed_answer
+from ...models.replica_common import Size, check_size, default_dtype, parameters, prepare_imports, seeded
+from ...models.replica_tokenizers import qwen_tokenizer
+from .replica_answer import DEFAULT_ANSWER, FixedAnswer, answer_chain, answer_pieces, loop_start, wire_fixed_answer
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..models.replica_common import Size, check_size, parameters, prepare_imports, seeded
+from ...models.replica_common import Size, check_size, parameters, prepare_imports, seeded
 
 REMOTE_CODE = ("birefnet.py", "BiRefNet_config.py")
 
