@@ -72,7 +72,7 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
     from PIL import Image
 
     from img23d_backend.env.job_control import CancelToken
-    from img23d_backend.grounding.ask import GroundingOptions, ground, load_grounding
+    from img23d_backend.grounding.qwen3_vl.ask import GroundingOptions, ground, load_grounding
     from img23d_backend.models.placement import LoadedModel
     from img23d_backend.editors.driver import EditorModel, EditRequest
     from img23d_backend.editors.table import editor_for_pipeline
@@ -109,7 +109,8 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
         return f"answer {answer.text!r} ({answer.tokens} tokens)"
 
     def run_matting(obj: Any) -> str:
-        out = matte(obj, [picture.resize((1024, 1024))], batch_size=1, cancel=cancel, progress=quiet)
+        out = matte(obj, [picture.resize((1024, 1024))], batch_size=1, cancel=cancel, progress=quiet,
+                    input_size=1024)
         alpha = np.asarray(out[0])[..., 3]
         return f"foreground {float((alpha > 127).mean()):.2f}"
 

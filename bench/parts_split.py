@@ -50,7 +50,7 @@ from img23d_backend.parts.split import lifting, masks, renders  # noqa: E402
 from img23d_backend.parts.split.labelling import LabelSettings, label_faces  # noqa: E402
 from img23d_backend.parts.split.pieces import cut  # noqa: E402
 from img23d_backend.parts.split.surface import surface_of  # noqa: E402
-from img23d_backend.grounding.ask import PALETTE  # noqa: E402
+from img23d_backend.grounding.driver import PALETTE  # noqa: E402
 
 
 def tiny_matting_masks(views: list[renders.PartView], boxes: list[list[masks.Box | None]], names: int,

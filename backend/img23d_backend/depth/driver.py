@@ -1,8 +1,9 @@
-"""Depth: one pass of a monocular depth model over the picture, and each target's statistic.
+"""Depth, whichever model estimates it: one pass over the picture (``estimate_depth``, the call a job makes), and
+each target's statistic.
 
-The model (Depth Anything V2 Small, or its tiny replica) goes through transformers'
-``AutoModelForDepthEstimation`` and its image processor. It predicts relative disparity
-(inverse depth up to a scale and a shift); ``layout`` turns the statistics into distances.
+The manager's loader for the depth role (``depth_loader``) is the spec's model's (``table.estimator_of``), what
+it loads held with its code. The model predicts relative disparity (inverse depth up to a scale and a shift);
+``layout`` turns the statistics into distances.
 A target's statistic is the median disparity over the pixels its matte covers: the median
 shrugs off the matte's soft edge and a bit of background caught in it.
 """
@@ -10,15 +11,17 @@ shrugs off the matte's soft edge and a bit of background caught in it.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from ..env.job_control import CancelToken
-from ..models.placement import LoadedModel
-from ..models.weight_keys import from_pretrained as checked_pretrained
+from ..models.specs import ModelSpec
+from .estimator import DepthMap, LoadedDepth
+from .table import estimator_of
+
+__all__ = ["DepthMap", "DepthStat", "depth_loader", "estimate_depth", "matte_statistic", "saved_map", "preview"]
 
 log = logging.getLogger(__name__)
 
@@ -28,21 +31,6 @@ MATTE_THRESHOLD = 128
 MIN_PIXELS = 16
 # The map kept in the run folder is at most this many pixels a side (the statistics use the full one).
 SAVED_SIDE = 1024
-
-
-@dataclass
-class DepthModel:
-    model: Any
-    processor: Any
-
-
-@dataclass
-class DepthMap:
-    """The model's output over the whole working image, one value per pixel."""
-
-    values: np.ndarray              # float32 [height, width]
-    kind: str = "disparity"         # relative inverse depth: larger is nearer
-    fov_degrees: float | None = None  # the model's estimate of the field of view, if it makes one
 
 
 @dataclass(frozen=True)
@@ -56,49 +44,21 @@ class DepthStat:
         return asdict(self)
 
 
-def _dtype(device: Any) -> Any:
-    import torch
+def depth_loader(spec: ModelSpec) -> Any:  # -> models.manager.Loader
+    """The manager's loader for the depth role: the spec's model's, what it loads held with its code."""
+    code = estimator_of(spec)
+    load = code.loader(spec)
 
-    # fp16 only on CUDA: the DPT head's bicubic and bilinear upsampling is fine there, and MPS
-    # and CPU gain nothing from it for a 25 M parameter model.
-    return torch.float16 if getattr(device, "type", str(device)) == "cuda" else torch.float32
+    def loaded(folder: Any, device: Any) -> Any:
+        model = load(folder, device)
+        return replace(model, obj=LoadedDepth(code, model.obj))
 
-
-def load_depth(folder: Path, device: Any) -> LoadedModel:
-    """Load Depth Anything V2 (real or tiny replica) from ``folder`` straight onto ``device``."""
-    from transformers import AutoImageProcessor, AutoModelForDepthEstimation
-
-    # The slow processor is the one the model was saved with (and it needs no torchvision).
-    processor = AutoImageProcessor.from_pretrained(str(folder), use_fast=False)
-    model = checked_pretrained(
-        AutoModelForDepthEstimation, folder, dtype=_dtype(device), device_map={"": str(device)},
-        use_safetensors=True)  # never unpickle a checkpoint
-    model.eval()
-    return LoadedModel(obj=DepthModel(model, processor), modules=[model])
+    return loaded
 
 
-def depth_loader(spec: Any) -> Any:
-    """The manager's loader for the depth role (the same for every depth spec)."""
-    return load_depth
-
-
-def estimate_depth(depth: DepthModel, image: Any, cancel: CancelToken) -> DepthMap:
+def estimate_depth(depth: LoadedDepth, image: Any, cancel: CancelToken) -> DepthMap:
     """The picture's disparity map at the picture's own size."""
-    import torch
-
-    cancel.check()
-    rgb = image.convert("RGB")
-    inputs = depth.processor(images=rgb, return_tensors="pt")
-    parameter = next(depth.model.parameters())
-    pixels = inputs["pixel_values"].to(device=parameter.device, dtype=parameter.dtype)
-    with torch.inference_mode():
-        outputs = depth.model(pixel_values=pixels)
-    outputs.predicted_depth = outputs.predicted_depth.float()
-    [result] = depth.processor.post_process_depth_estimation(outputs, target_sizes=[(rgb.height, rgb.width)])
-    values = result["predicted_depth"].detach().cpu().numpy().astype(np.float32)
-    cancel.check()
-    # Depth Anything V2's relative models predict no field of view.
-    return DepthMap(values=values.reshape(rgb.height, rgb.width))
+    return depth.code.estimate(depth.model, image, cancel)
 
 
 def matte_statistic(depth: np.ndarray, alpha: np.ndarray, rect: tuple[int, int, int, int]) -> DepthStat | None:

@@ -14,7 +14,7 @@ from ..models.manager import ModelManager
 from ..catalog import PAINT_ROLES, PARTS_ROLE, ROLES, SCENE_ROLES, VIEWS_ROLE, ModelSet, ModelSpec, parts_spec_for
 from ..depth.driver import depth_loader
 from ..editors.parts import editor_loader
-from ..grounding.ask import load_grounding
+from ..grounding.driver import grounding_loader
 from ..materials.driver import materials_loader
 from ..parts.table import DEFAULT_PARTS, PARTS_TABLE, parts_loader
 from ..matting.driver import matting_loader
@@ -30,7 +30,7 @@ def _family_loader(role: str) -> Callable[[ModelSpec], Any]:
 
 # role -> (spec -> loader); the manager calls a loader with the model's folder and the device.
 LOADERS: dict[str, Callable[[Any], Any]] = {
-    "grounding": lambda spec: load_grounding,
+    "grounding": grounding_loader,
     "matting": matting_loader,
     **{role: _family_loader(role) for role in FAMILY_ROLES},
     # The shape model of names with views (Hunyuan3D-2mv) loads as its family's shape models do.

@@ -26,7 +26,7 @@ from ..finish.bake.pipeline import BakeSettings, bake
 from ..finish.glb import finished_trimesh
 from ..gltf.frame import from_gltf
 from ..stages.crop import crop_box
-from ..grounding import ask
+from ..grounding import driver as ask
 from ..stages.mesh.cleanup import decimate
 from ..stages.step_context import StepContext, warn
 from . import costs

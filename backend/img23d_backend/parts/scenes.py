@@ -15,7 +15,7 @@ import trimesh
 
 from ..gltf.frame import to_gltf
 from ..gltf.writer import export_glb as write_glb
-from ..grounding.ask import PALETTE
+from ..grounding.driver import PALETTE
 from .split.pieces import Piece
 
 

@@ -15,12 +15,12 @@ from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_protocol.layout import LayoutSettings, solve, targets_from_records
 from img23d_backend.models import hub
-from img23d_backend.models.registry import DEPTH
+from img23d_backend.catalog import DEPTH
 from img23d_backend.catalog import tiny_model_set
 from img23d_protocol import Artifact, ErrorCode, GenerateRequest, JobOptions, ProtocolError, TargetRecord
 from img23d_backend.layout.scene import mesh_extents
 from img23d_backend.env.job_control import CancelToken
-from img23d_backend.depth.driver import estimate_depth, load_depth, matte_statistic
+from img23d_backend.depth.driver import depth_loader, estimate_depth, matte_statistic
 from img23d_backend.env.torch_shims import prepare_torchvision
 
 
@@ -43,9 +43,9 @@ def test_the_tiny_replica_is_complete_and_loads_through_the_production_loader(ti
     config = json.loads((folder / "config.json").read_text())
     assert config["model_type"] == "depth_anything" and config["backbone_config"]["model_type"] == "dinov2"
     assert config["depth_estimation_type"] == "relative"
-    loaded = load_depth(folder, torch.device("cpu"))
-    assert isinstance(loaded.obj.model, DepthAnythingForDepthEstimation)
-    assert isinstance(loaded.obj.processor, DPTImageProcessor)
+    loaded = depth_loader(spec)(folder, torch.device("cpu"))   # the manager's loader: the spec's model's
+    assert isinstance(loaded.obj.model.model, DepthAnythingForDepthEstimation)
+    assert isinstance(loaded.obj.model.processor, DPTImageProcessor)
     picture = Image.open(HOUSE).convert("RGB").resize((320, 200))
     depth = estimate_depth(loaded.obj, picture, CancelToken())
     assert depth.values.shape == (200, 320) and depth.kind == "disparity" and depth.fov_degrees is None

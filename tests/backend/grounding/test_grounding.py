@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from img23d_backend.models.registry import GROUNDING, GROUNDING_MAX_PIXELS
-from img23d_backend.grounding.ask import fit_pixels, processor_grid
+from img23d_backend.catalog import GROUNDING
+from img23d_backend.grounding.qwen3_vl.model import GROUNDING_MAX_PIXELS
+from img23d_backend.grounding.qwen3_vl.ask import fit_pixels, processor_grid
 from img23d_backend.env.torch_shims import prepare_torchvision
 
 TOKENS = 1280  # the visual-token budget the registry means
@@ -63,7 +64,7 @@ def test_a_big_picture_uses_nearly_all_of_the_token_budget() -> None:
 def test_qwen3_vl_never_runs_in_fp16(monkeypatch, kind: str, capability, macos_14: bool, expected: str) -> None:
     import torch
 
-    from img23d_backend.models.dtypes import grounding_dtype
+    from img23d_backend.grounding.qwen3_vl.ask import grounding_dtype
 
     def device_capability(device=None):
         assert torch.device(device).type == "cuda"  # asked about the device in use
@@ -78,7 +79,7 @@ def test_qwen3_vl_never_runs_in_fp16(monkeypatch, kind: str, capability, macos_1
 def test_the_grounding_loader_uses_the_grounding_dtype(tiny_root, monkeypatch) -> None:
     import torch
 
-    from img23d_backend.grounding import ask as grounding
+    from img23d_backend.grounding.qwen3_vl import ask as grounding
 
     asked = []
     monkeypatch.setattr(grounding, "grounding_dtype", lambda device: asked.append(device) or torch.bfloat16)

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from tokenizers import Regex, pre_tokenizers
 
-from img23d_backend.models.registry import GROUNDING
+from img23d_backend.catalog import GROUNDING
 from img23d_backend.catalog import tiny_model_set
-from img23d_backend.grounding.ask import (ANSWER_TOKEN_CAP, MAX_INSTANCES_PER_NAME, GroundingOptions,
+from img23d_backend.grounding.qwen3_vl.ask import (ANSWER_TOKEN_CAP, MAX_INSTANCES_PER_NAME, GroundingOptions,
                                               answer_budget, grounding_prompt, progress_total,
                                               typical_answer_tokens)
 from img23d_protocol import MAX_TARGETS

@@ -23,7 +23,7 @@ from img23d_backend.catalog import tiny_model_set
 from img23d_backend.grounding.qwen3_vl import replica as grounding_replica
 from img23d_backend.grounding.qwen3_vl.replica_answer import FixedAnswer
 from img23d_backend.env.job_control import CancelToken
-from img23d_backend.grounding.ask import (GroundingModel, GroundingOptions, StopReason, ground, load_grounding,
+from img23d_backend.grounding.qwen3_vl.ask import (GroundingModel, GroundingOptions, StopReason, ground, load_grounding,
                                               match_targets, parse_answer, parse_detections)
 from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_protocol import DetectRequest, GenerateRequest, JobOptions, ProtocolError
@@ -118,7 +118,7 @@ def test_a_repetition_loop_stops_well_before_the_budget(grounders) -> None:
 def small_budget_engine(tiny_root: Path, folder: Path, runs: Path) -> Engine:
     """The tiny models, with the chairs replica for grounding under a cap of 100 tokens."""
     tiny = tiny_model_set(tiny_root)
-    small = replace(tiny.grounding, local_path=folder, options={"max_new_tokens": 100, "max_pixels": 256 * 256})
+    small = replace(tiny.grounding, local_path=folder, options={**tiny.grounding.options, "max_new_tokens": 100})
     return Engine(EngineSettings(models=replace(tiny, grounding=small), runs_dir=runs, device="cpu"))
 
 

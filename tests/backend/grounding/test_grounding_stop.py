@@ -8,9 +8,9 @@ import pytest
 import torch
 from PIL import Image
 
-from img23d_backend.grounding import ask as grounding
+from img23d_backend.grounding.qwen3_vl import ask as grounding
 from img23d_backend.env.job_control import CancelToken
-from img23d_backend.grounding.ask import (GroundingOptions, IncrementalText, StopReason, answer_budget, ground,
+from img23d_backend.grounding.qwen3_vl.ask import (GroundingOptions, IncrementalText, StopReason, answer_budget, ground,
                                               load_grounding, parse_detections)
 from img23d_backend.grounding.qwen3_vl.replica_answer import ANSWER as TINY_GROUNDING_ANSWER
 from img23d_backend.env.torch_shims import prepare_torchvision

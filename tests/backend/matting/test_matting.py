@@ -13,15 +13,20 @@ from stand_ins import StandInMatting
 from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.jobs import base, loaders
 from img23d_backend.models import preflight
-from img23d_backend.matting.memory import BATCH_BYTES_PER_INPUT_PIXEL, BIREFNET_BYTES, matting_batch
-from img23d_backend.matting.birefnet.model import MATTING, input_side
+from img23d_backend.matting.memory import matting_batch
+from img23d_backend.matting.birefnet.model import MEMORY
+from img23d_backend.catalog import MATTING
+from img23d_backend.matting.table import input_side
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.placement import LoadedModel
 from img23d_backend.catalog import tiny_model_set
 from img23d_protocol import Error, GenerateRequest, JobOptions, ProtocolError
 from img23d_backend.matting import driver as matting
 from img23d_backend.env.job_control import CancelToken
-from img23d_backend.models.dtypes import matting_dtype
+from img23d_backend.matting.birefnet import network as birefnet_network
+from img23d_backend.matting.birefnet.network import matting_dtype
+from img23d_backend.matting.matter import LoadedMatting
+from img23d_backend.matting.table import MATTING_CODE
 from img23d_backend.env.torch_shims import prepare_torchvision
 
 
@@ -32,8 +37,8 @@ def _square_on_white(size: int = 96) -> Image.Image:
 
 
 def _matte(model: torch.nn.Module, crops: list[Image.Image]) -> list:
-    return matting.matte(model, crops, batch_size=len(crops), cancel=CancelToken(),
-                         progress=lambda *args: None)
+    return matting.matte(LoadedMatting(MATTING_CODE["birefnet"], model), crops, batch_size=len(crops),
+                         cancel=CancelToken(), progress=lambda *args: None, input_size=1024)
 
 
 @pytest.mark.parametrize("kind, expected", [("cuda", torch.float16), ("mps", torch.float32),
@@ -45,10 +50,10 @@ def test_birefnet_runs_in_fp32_on_mps(kind: str, expected: torch.dtype) -> None:
 def test_the_matting_loader_uses_the_matting_dtype(tiny_root: Path, monkeypatch) -> None:
     prepare_torchvision()  # what the loaders' own preparation does; not under test here
     asked = []
-    monkeypatch.setattr(matting, "matting_dtype", lambda device: asked.append(device) or torch.float16)
+    monkeypatch.setattr(birefnet_network, "matting_dtype", lambda device: asked.append(device) or torch.float16)
     spec = tiny_model_set(tiny_root).matting
     loaded = matting.matting_loader(spec)(spec.local_path, torch.device("cpu"))
-    assert asked == [torch.device("cpu")] and next(loaded.obj.parameters()).dtype == torch.float16
+    assert asked == [torch.device("cpu")] and next(loaded.obj.network.parameters()).dtype == torch.float16
 
 
 def test_a_half_precision_matte_that_is_not_a_number_is_redone_in_fp32() -> None:
@@ -71,7 +76,8 @@ def test_a_target_whose_matte_is_not_a_number_fails_saying_so(tiny_root: Path, t
                                                               monkeypatch) -> None:
     stand_in = StandInMatting(nan_in=(torch.float32,))  # fails in fp32 too: nothing left to retry
     monkeypatch.setitem(loaders.LOADERS, "matting",
-                        lambda spec: lambda folder, device: LoadedModel(obj=stand_in, modules=[stand_in]))
+                        lambda spec: lambda folder, device: LoadedModel(obj=LoadedMatting(MATTING_CODE["birefnet"], stand_in),
+                                                                 modules=[stand_in]))
     engine = Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path, device="cpu"))
     events: list = []
     request = GenerateRequest(id="t", image=str(HOUSE), targets=["house"], options=JobOptions(**FAST_OPTIONS))
@@ -88,7 +94,7 @@ def test_a_batch_holds_the_crops_the_free_memory_holds() -> None:
     """1.03 GB a BiRefNet crop at 1024 in fp16 (the H100's figure): 4 GB free mattes 3 at a time (the
     reserve kept), BiRefNet_HR's crops (four times the pixels) one at a time, 40 GB all eight; on a
     CPU float32 halves the count."""
-    assert BATCH_BYTES_PER_INPUT_PIXEL * 1024 * 1024 == pytest.approx(1.03e9, rel=0.01)
+    assert MEMORY.batch_bytes_per_input_pixel * 1024 * 1024 == pytest.approx(1.03e9, rel=0.01)
     gpu_4 = preflight.Room(host=64 * GB, device=4 * GB, shared=False)
     assert matting_batch(MATTING["birefnet"], "cuda", 8, gpu_4) == 3
     assert matting_batch(MATTING["birefnet-hr"], "cuda", 8, gpu_4) == 1
@@ -106,10 +112,11 @@ def test_a_job_mattes_its_crops_in_batches_the_memory_holds(tiny_root: Path, tmp
     each size the room allows, and no out-of-memory retry."""
     stand_in = StandInMatting()
     monkeypatch.setitem(loaders.LOADERS, "matting",
-                        lambda spec: lambda folder, device: LoadedModel(obj=stand_in, modules=[stand_in]))
+                        lambda spec: lambda folder, device: LoadedModel(obj=LoadedMatting(MATTING_CODE["birefnet"], stand_in),
+                                                                 modules=[stand_in]))
     models = tiny_model_set(tiny_root)
-    per_crop = BATCH_BYTES_PER_INPUT_PIXEL * input_side(models.matting) ** 2 * 2 * (
-        models.matting.size_bytes / BIREFNET_BYTES)  # float32 on the CPU, scaled to the replica's size
+    per_crop = MEMORY.batch_bytes_per_input_pixel * input_side(models.matting) ** 2 * 2 * (
+        models.matting.size_bytes / MEMORY.published_bytes)  # float32 on the CPU, scaled to the replica's size
     room = preflight.Room(host=int(preflight.RESERVE_BYTES + (crops_held + 0.5) * per_crop))
     monkeypatch.setattr(base, "matting_batch",
                         lambda spec, device, crops: matting_batch(spec, device, crops, room))

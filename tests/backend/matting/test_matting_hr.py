@@ -16,7 +16,9 @@ from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.models import preflight
 from img23d_backend.matting.memory import check_matting
-from img23d_backend.matting.birefnet.model import INPUT_SIDES, MATTING, input_side, tiny_matting
+from img23d_backend.catalog import MATTING
+from img23d_backend.matting.matter import LoadedMatting
+from img23d_backend.matting.table import MATTING_CODE, input_side, input_sides, tiny_matting
 from img23d_backend.catalog import model_set
 from img23d_backend.matting import driver as matting
 from img23d_protocol import ErrorCode, ProtocolError, model_licence
@@ -44,7 +46,7 @@ def test_the_hr_replica_has_the_keys_and_dtypes_of_birefnets(tiny_root: Path) ->
                     for key in weights.keys()}
 
     plain, hr = tiny_matting(tiny_root, "birefnet"), tiny_matting(tiny_root, "birefnet-hr")
-    assert plain.local_path != hr.local_path and input_side(hr) == INPUT_SIDES["birefnet-hr"]
+    assert plain.local_path != hr.local_path and input_side(hr) == input_sides()["birefnet-hr"]
     assert tensors(plain.local_path) == tensors(hr.local_path)
     configs = [json.loads((spec.local_path / "config.json").read_text())["auto_map"] for spec in (plain, hr)]
     assert configs[0] == configs[1]
@@ -69,7 +71,7 @@ class _Recorder(torch.nn.Module):
 def test_the_crops_are_read_at_the_models_side() -> None:
     model = _Recorder()
     crop = Image.new("RGB", (300, 200), (90, 90, 90))
-    [cutout] = matting.matte(model, [crop], batch_size=1, cancel=CancelToken(), progress=lambda *a: None,
+    [cutout] = matting.matte(LoadedMatting(MATTING_CODE["birefnet-hr"], model), [crop], batch_size=1, cancel=CancelToken(), progress=lambda *a: None,
                              input_size=input_side(MATTING["birefnet-hr"]))
     assert model.sides == [(2048, 2048)] and cutout.size == crop.size
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from img23d_protocol import ProtocolError
-from img23d_backend.models.registry import GROUNDING
+from img23d_backend.catalog import GROUNDING
 from img23d_backend.families.hunyuan3d.specs import DELIGHT_SUBFOLDER, PAINT_SUBFOLDER, PAINT_TURBO_SUBFOLDER
 from img23d_backend.families.step1x.texture_folders import CLEAN_PAINT
 from img23d_backend.families.hunyuan3d import mv_replica

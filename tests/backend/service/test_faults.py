@@ -298,6 +298,7 @@ def test_the_matting_loader_refuses_remote_code_without_a_pin(tmp_path: Path) ->
     from img23d_backend.models.registry import ModelSpec
     from img23d_backend.matting.driver import matting_loader
 
-    spec = ModelSpec(role="matting", repo_id="someone/segmenter", trust_remote_code=True, revision=None)
+    spec = ModelSpec(role="matting", repo_id="someone/segmenter", trust_remote_code=True, revision=None,
+                     options={"matting": "birefnet", "input_size": 1024})  # read by the default model's loader
     with pytest.raises(ValueError, match="pinned revision"):
         matting_loader(spec)(tmp_path, "cpu")

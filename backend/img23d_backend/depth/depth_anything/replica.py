@@ -2,7 +2,7 @@
 
 ``build.build_tiny_models`` calls ``build``; this module owns the tiny set's
 ``depth-anything/`` folder, which holds what ``depth-anything/Depth-Anything-V2-Small-hf`` holds
-and ``stages.depth.load_depth`` reads: ``config.json`` (a ``DepthAnythingConfig`` with an
+and ``estimator.load_depth`` reads: ``config.json`` (a ``DepthAnythingConfig`` with an
 inline Dinov2 backbone config, as the real one has), ``model.safetensors`` and
 ``preprocessor_config.json`` (a ``DPTImageProcessor`` set up as the real one: keep the aspect
 ratio, sides a multiple of 14, ImageNet normalisation; only its target size is small).
@@ -21,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-_SEED_DEPTH = 6789
+SEED = 6789
 _INPUT_SIDE = 56   # the processor's target size (the real one is 518); a multiple of 14
 _HEAD_BIAS = 1.0
 _HEAD_SPREAD = 0.25
@@ -43,7 +43,7 @@ def build(dest: Path) -> dict[str, Any]:
         fusion_hidden_size=16, head_hidden_size=8, depth_estimation_type="relative", max_depth=1)
     config.architectures = ["DepthAnythingForDepthEstimation"]
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(_SEED_DEPTH)
+        torch.manual_seed(SEED)
         model = DepthAnythingForDepthEstimation(config).eval()
         _spread_head(model, torch.rand(1, 3, _INPUT_SIDE, _INPUT_SIDE))
     model.save_pretrained(dest, safe_serialization=True)

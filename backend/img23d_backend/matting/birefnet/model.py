@@ -1,7 +1,5 @@
-"""The matting models' specs: BiRefNet (``ZhengPeng7/BiRefNet``, 1024 x 1024) and BiRefNet_HR
-(``ZhengPeng7/BiRefNet_HR``, 2048 x 2048), which cut each crop out, pinned; ``MATTING`` offers them,
-``tiny_matting`` points at each one's tiny replica (``replica.py`` writes both). Found
-through ``registry`` as well.
+"""BiRefNet's rows: BiRefNet (``ZhengPeng7/BiRefNet``, 1024 x 1024) and BiRefNet_HR (``ZhengPeng7/BiRefNet_HR``,
+2048 x 2048), which cut each crop out, pinned (their remote code runs); ``replica.py`` writes both tiny replicas.
 
 Where the HR model's facts come from (the hub cannot be reached from where this was written):
 
@@ -13,47 +11,47 @@ Where the HR model's facts come from (the hub cannot be reached from where this 
 * The network: the same remote code as BiRefNet (upstream's README offers both checkpoints to the
   same ``BiRefNet`` class; ComfyUI's loader recognises both by the same Swin-L keys), so the same
   weight file size: 444,473,596 bytes in fp16, as a public installer measured it.
+
+The memory figures: BiRefNet's README gives about 5.5 GB of GPU memory for inference at 1024 x 1024 in fp16;
+less its 0.45 GB of weights, about 4,800 bytes per input pixel. Swin's windowed attention and the convolutional
+decoder both grow in proportion to the pixels, so 2048 x 2048 is taken as four times that. An estimate from the
+README and the architecture, not measured here (no GPU).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ...models.specs import ModelSpec
+from ..matter import MattingMemory, MattingRow
 
 GB = 1 << 30
 
 # BiRefNet ships its architecture as remote code: pin the exact commit we trust to run.
 BIREFNET_REVISION = "26e7919b869d089e5096e898c0492898f935604c"
 BIREFNET_HR_REVISION = "a7a562f6fd16021180f2f4348f4de003a2d3d1e1"
-DEFAULT_MATTING = "birefnet"
-# The side each model reads its crops at: the size it was trained at.
-INPUT_SIDES = {"birefnet": 1024, "birefnet-hr": 2048}
+
+MEMORY = MattingMemory(
+    bytes_per_input_pixel=4_800,
+    # Each crop more in one batch. Measured on an H100 with BiRefNet's full-size stand-in (replica.py: its
+    # parameters, input and cost) in fp16 at 1024 x 1024: the matting stage peaked at 12.07 GB with 3 crops in
+    # its batch and 17.24 GB with 8, the other models resident (bench/results/chain-managed-gpu-h100.json):
+    # 1.03 GB a crop, 986 bytes per input pixel.
+    batch_bytes_per_input_pixel=986,
+    published_bytes=int(0.45 * GB),   # the real checkpoints' weights in fp16 (BiRefNet and BiRefNet_HR alike)
+)
 
 
-def _birefnet(name: str, repo: str, revision: str) -> ModelSpec:
+def _birefnet(name: str, repo: str, revision: str, side: int) -> ModelSpec:
     return ModelSpec(role="matting", repo_id=repo, revision=revision,
                      allow_patterns=("*.py", "*.json", "model.safetensors"),
                      size_bytes=int(0.45 * GB), trust_remote_code=True,
                      # Its remote code's decoder calls torchvision.ops.deform_conv2d.
-                     probes=("deform_conv2d",), options={"input_size": INPUT_SIDES[name]})
+                     probes=("deform_conv2d",), options={"matting": name, "input_size": side})
 
 
-MATTING = {
-    "birefnet": _birefnet("birefnet", "ZhengPeng7/BiRefNet", BIREFNET_REVISION),
-    "birefnet-hr": _birefnet("birefnet-hr", "ZhengPeng7/BiRefNet_HR", BIREFNET_HR_REVISION),
+ROWS: dict[str, MattingRow] = {
+    # The side each model reads its crops at: the size it was trained at.
+    "birefnet": MattingRow("birefnet", _birefnet("birefnet", "ZhengPeng7/BiRefNet", BIREFNET_REVISION, 1024),
+                           tiny_folder="birefnet", memory=MEMORY, component="matting"),
+    "birefnet-hr": MattingRow("birefnet-hr", _birefnet("birefnet-hr", "ZhengPeng7/BiRefNet_HR", BIREFNET_HR_REVISION,
+                                                       2048), tiny_folder="birefnet-hr", memory=MEMORY),
 }
-# Each matting model's replica folder (under the tiny root) and the revision its remote code is trusted at.
-TINY_MATTING = {"birefnet": ("birefnet", BIREFNET_REVISION), "birefnet-hr": ("birefnet-hr", BIREFNET_HR_REVISION)}
-
-
-def tiny_matting(root: Path, matting: str = DEFAULT_MATTING) -> ModelSpec:
-    """The replica of ``matting`` (a key of ``MATTING``), read at the real model's input side."""
-    folder, revision = TINY_MATTING[matting]
-    return ModelSpec(role="matting", repo_id=f"tiny/{folder}", local_path=root / folder, revision=revision,
-                     size_bytes=1 << 20, trust_remote_code=True, options={"input_size": INPUT_SIDES[matting]})
-
-
-def input_side(spec: ModelSpec) -> int:
-    """The side ``spec``'s model reads a crop at (1024 where its spec names none)."""
-    return int(spec.options.get("input_size", INPUT_SIDES[DEFAULT_MATTING]))

@@ -1,7 +1,7 @@
 """Grounding with Qwen3-VL: the picture and the names in, one box per name out.
 
-The text parsing lives in ``detections`` (stdlib only); this module loads the model,
-asks the question and hands the raw answer to ``parse_detections``.
+The text parsing lives in the room's ``detections`` (stdlib only); this module loads the model (in its dtype,
+``grounding_dtype``), asks the question and hands the raw answer back to the room's driver.
 """
 
 from __future__ import annotations
@@ -14,19 +14,20 @@ from typing import Any
 
 from PIL import Image
 
-from ..env.gpu_knobs import attention_for
-from ..env.job_control import CancelToken, ProgressFn
-from ..models.dtypes import grounding_dtype
-from ..models.placement import LoadedModel
-from ..models.registry import GROUNDING_MAX_PIXELS, QWEN3_VL_GRID
-from ..models.weight_keys import from_pretrained as checked_pretrained
-from .answer_scan import AnswerScanner, StopReason
-from .detections import Detection, grounding_prompt, parse_answer, parse_detections
-from .matching import TargetMatch, match_targets, one_name_twice
+from ...env.gpu_knobs import attention_for
+from ...env.job_control import CancelToken, ProgressFn
+from ...models.dtypes import bf16_native
+from ...models.placement import LoadedModel
+from ...models.weight_keys import from_pretrained as checked_pretrained
+from ..answer_scan import AnswerScanner, StopReason
+from ..detections import Detection, grounding_prompt, parse_answer, parse_detections
+from ..grounder import ANSWER_TOKEN_CAP, GroundingAnswer, GroundingOptions
+from ..matching import TargetMatch, match_targets, one_name_twice
+from .model import QWEN3_VL_GRID
 
 __all__ = ["Detection", "TargetMatch", "GroundingModel", "GroundingOptions", "GroundingAnswer", "StopReason",
            "load_grounding", "ground", "answer_budget", "parse_answer", "parse_detections", "match_targets",
-           "one_name_twice", "grounding_prompt"]
+           "one_name_twice", "grounding_prompt", "ANSWER_TOKEN_CAP"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,18 @@ log = logging.getLogger(__name__)
 class GroundingModel:
     model: Any
     processor: Any
+
+
+def grounding_dtype(device: Any) -> Any:
+    """Qwen3-VL's dtype: bf16 where the device runs it natively, else fp32, never fp16.
+
+    Qwen3-VL is trained in bf16 and its activations leave fp16's range (65504): in fp16 the
+    answers turn into NaN/inf garbage. Where bf16 is missing (GPUs before Ampere, macOS before
+    14) fp32 costs twice the memory but answers correctly.
+    """
+    import torch
+
+    return torch.bfloat16 if bf16_native(device) else torch.float32
 
 
 def load_grounding(folder: Path, device: Any) -> LoadedModel:
@@ -86,11 +99,6 @@ BOX_LINE_TOKENS = len(BOX_LINE.encode("utf-8"))   # 54: every coordinate counted
 MAX_INSTANCES_PER_NAME = 12
 LABEL_SLACK_TOKENS = 8      # the label may be the name in the plural, or with a word more
 ANSWER_BASE_TOKENS = 64     # the fence, the brackets, a sentence around them
-# The real and tiny model sets' cap (ModelSpec option ``max_new_tokens``): room for a dozen
-# boxes of each of 32 names (the protocol's MAX_TARGETS) of up to 40 bytes each.
-ANSWER_TOKEN_CAP = 40_960
-
-
 # What an answer usually takes, for the progress bar only: a few boxes per name. The budget above
 # must hold the rare long answer; a bar drawn against it would sit near empty for the usual one.
 TYPICAL_BOXES_PER_NAME = 3
@@ -111,33 +119,6 @@ def answer_budget(targets: list[str], *, cap: int = ANSWER_TOKEN_CAP) -> int:
     name, never above ``cap``. Generation stops when the answer ends; this only bounds it."""
     one_of_each = sum(BOX_LINE_TOKENS + len(name.strip().encode("utf-8")) + LABEL_SLACK_TOKENS for name in targets)
     return max(1, min(cap, ANSWER_BASE_TOKENS + MAX_INSTANCES_PER_NAME * one_of_each))
-
-
-@dataclass(frozen=True)
-class GroundingOptions:
-    """A grounding model's options from its ``ModelSpec.options``."""
-
-    max_new_tokens: int = ANSWER_TOKEN_CAP   # the cap; the budget per job comes from the names
-    max_pixels: int = GROUNDING_MAX_PIXELS
-
-    @classmethod
-    def from_spec(cls, options: dict[str, Any]) -> "GroundingOptions":
-        return cls(max_new_tokens=int(options.get("max_new_tokens", cls.max_new_tokens)),
-                   max_pixels=int(options.get("max_pixels", cls.max_pixels)))
-
-
-@dataclass(frozen=True)
-class GroundingAnswer:
-    text: str
-    tokens: int               # tokens generated
-    budget: int               # the max_new_tokens it ran under
-    stop_reason: StopReason = StopReason.END_OF_TEXT
-    repeats: int = 0          # boxes that repeated an earlier one of their label, as generated
-
-    @property
-    def cut_off(self) -> bool:
-        """The budget ended the answer: what was complete is read, later boxes may be missing."""
-        return self.stop_reason is StopReason.BUDGET
 
 
 class IncrementalText:
@@ -233,26 +214,3 @@ def _ended_turn(grounder: GroundingModel, answer_ids: Any) -> bool:
     ends = grounder.model.generation_config.eos_token_id
     ends = {ends} if isinstance(ends, int) else set(ends or ())
     return answer_ids.shape[1] > 0 and int(answer_ids[0, -1]) in ends
-
-
-PALETTE = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240),
-           (240, 50, 230), (210, 245, 60), (0, 128, 128), (170, 110, 40)]
-
-
-def draw_matches(image: Image.Image, matches: list[TargetMatch]) -> Image.Image:
-    """The picture with each name's boxes and label drawn on it, one colour per name."""
-    from PIL import ImageDraw
-
-    canvas = image.convert("RGB")
-    draw = ImageDraw.Draw(canvas)
-    width = max(2, round(max(canvas.size) / 300))
-    for index, match in enumerate(matches):
-        colour = PALETTE[index % len(PALETTE)]
-        for number, detection in enumerate(match.detections, start=1):
-            x0, y0, x1, y1 = detection.box
-            draw.rectangle((x0, y0, x1, y1), outline=colour, width=width)
-            label = match.target if len(match.detections) == 1 else f"{match.target} {number}"
-            text_box = draw.textbbox((x0, y0), label)
-            draw.rectangle((x0, y0, text_box[2] + 4, text_box[3] + 2), fill=colour)
-            draw.text((x0 + 2, y0), label, fill=(255, 255, 255))
-    return canvas
