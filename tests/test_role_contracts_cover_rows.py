@@ -62,7 +62,7 @@ def covered(sources: Mapping[str, str], roles: Mapping[str, tuple[str, Mapping[s
                 continue
             for base in (b.id for b in node.bases if isinstance(b, ast.Name) and b.id in roles):
                 table_name, rows = roles[base]
-                for fixture in (f for f in node.body if isinstance(f, ast.FunctionDef) and f.name.endswith("_subject")):
+                for fixture in (f for f in node.body if isinstance(f, ast.FunctionDef) and f.name.endswith("subject")):
                     found[base] |= _subjects(fixture, table_name, rows)
     return found
 

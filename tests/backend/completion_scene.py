@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 from stand_ins import StandInMatting
 from img23d_backend.jobs import Engine, EngineSettings, loaders
 from img23d_backend.models.placement import LoadedModel
-from img23d_backend.matting.matter import LoadedMatting
+from img23d_backend.env.room_table import Held
 from img23d_backend.matting.table import MATTING_CODE
 from img23d_backend.catalog import tiny_model_set
 from img23d_backend.stages.completion import fill
@@ -51,7 +51,7 @@ def scene_engine(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     is the stand-in (every dark thing in a crop is foreground)."""
     stand_in = StandInMatting()
     monkeypatch.setitem(loaders.LOADERS, "matting",
-                        lambda spec: lambda folder, device: LoadedModel(obj=LoadedMatting(MATTING_CODE["birefnet"], stand_in),
+                        lambda spec: lambda folder, device: LoadedModel(obj=Held(MATTING_CODE["birefnet"], stand_in),
                                                                  modules=[stand_in]))
     monkeypatch.setattr(grounding, "ground",
                         lambda *args, **kwargs: grounding.GroundingAnswer(answer(), tokens=60, budget=126))

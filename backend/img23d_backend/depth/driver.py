@@ -11,14 +11,15 @@ shrugs off the matte's soft edge and a bit of background caught in it.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from ..env.job_control import CancelToken
+from ..env.room_table import Held, held_loader
 from ..models.specs import ModelSpec
-from .estimator import DepthMap, LoadedDepth
+from .estimator import DepthEstimator, DepthMap
 from .table import estimator_of
 
 __all__ = ["DepthMap", "DepthStat", "depth_loader", "estimate_depth", "matte_statistic", "saved_map", "preview"]
@@ -46,17 +47,10 @@ class DepthStat:
 
 def depth_loader(spec: ModelSpec) -> Any:  # -> models.manager.Loader
     """The manager's loader for the depth role: the spec's model's, what it loads held with its code."""
-    code = estimator_of(spec)
-    load = code.loader(spec)
-
-    def loaded(folder: Any, device: Any) -> Any:
-        model = load(folder, device)
-        return replace(model, obj=LoadedDepth(code, model.obj))
-
-    return loaded
+    return held_loader(estimator_of(spec), spec)
 
 
-def estimate_depth(depth: LoadedDepth, image: Any, cancel: CancelToken) -> DepthMap:
+def estimate_depth(depth: Held[DepthEstimator], image: Any, cancel: CancelToken) -> DepthMap:
     """The picture's disparity map at the picture's own size."""
     return depth.code.estimate(depth.model, image, cancel)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..env.job_control import CancelToken
+from ..env.room_table import check_named
 from ..models.specs import ModelReplica, ModelSpec
 
 if TYPE_CHECKING:  # the catalog reads the rows on every start, the command line's included: no numpy then
@@ -41,13 +42,11 @@ class DepthRow:
     component: str = ""       # its full-size replica's component name ("": none)
 
     def __post_init__(self) -> None:
-        if self.spec.options.get("depth") != self.name:
-            raise ValueError(f"depth model {self.name!r}: its spec's options must name it (options['depth'])")
+        check_named(self, "depth", "depth model")
 
     def tiny_spec(self, root: Path) -> ModelSpec:
-        """Its tiny replica under ``root``."""
-        return ModelSpec(role="depth", repo_id=f"tiny/{self.tiny_folder}", local_path=Path(root) / self.tiny_folder,
-                         size_bytes=self.tiny_bytes, options=dict(self.spec.options))
+        """Its tiny replica under ``root``: the real folder's files, each one named."""
+        return self.spec.tiny_replica(Path(root) / self.tiny_folder, self.tiny_bytes)
 
 
 @dataclass(frozen=True)
@@ -58,11 +57,3 @@ class DepthEstimator:
     loader: Callable[[ModelSpec], Any]                      # the manager's loader (``models.manager.Loader``)
     estimate: Callable[[Any, Any, CancelToken], DepthMap]   # (the loaded model, the picture, cancel) -> its map
     replica: ModelReplica
-
-
-@dataclass(frozen=True)
-class LoadedDepth:
-    """What the model manager holds for the depth role: the model's code and what its loader loaded."""
-
-    code: DepthEstimator
-    model: Any

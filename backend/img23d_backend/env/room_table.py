@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Mapping
-from typing import Any, Generic, Protocol, TypeVar
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Generic, Protocol, TypeVar
 
 from .lazy_table import LazyTable
 
@@ -117,3 +118,31 @@ class _Chosen(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._packages)
+
+
+def check_named(row: Any, option: str, what: str) -> None:
+    """``ValueError`` unless ``row``'s spec names it in its options under ``option``: the key a spec's model is
+    found by in its room's table (``name_of``)."""
+    if row.spec.options.get(option) != row.name:
+        raise ValueError(f"{what} {row.name!r}: its spec's options must name it (options[{option!r}])")
+
+
+@dataclass(frozen=True)
+class Held(Generic[C]):
+    """What the model manager holds for a room whose driver runs the model's own code (grounding, matting, depth):
+    that code and what its loader loaded."""
+
+    code: C
+    model: Any
+
+
+def held_loader(code: Any, spec: Any) -> Callable[[Any, Any], Any]:
+    """The manager's loader for ``spec`` (``models.manager.Loader``): ``code``'s own, what it loads held with the
+    code (``Held``), so that the room's driver runs the code of the model it is handed."""
+    load = code.loader(spec)
+
+    def loaded(folder: Any, device: Any) -> Any:
+        model = load(folder, device)
+        return replace(model, obj=Held(code, model.obj))
+
+    return loaded

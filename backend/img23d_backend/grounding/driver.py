@@ -5,16 +5,16 @@ model's raw answer out), the manager's loader for the grounding role (``groundin
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from PIL import Image
 
 from ..env.job_control import CancelToken, ProgressFn
+from ..env.room_table import Held, held_loader
 from ..models.specs import ModelSpec
 from .answer_scan import StopReason
 from .detections import Detection, parse_answer, parse_detections
-from .grounder import GroundingAnswer, GroundingOptions, LoadedGrounding
+from .grounder import Grounder, GroundingAnswer, GroundingOptions
 from .matching import TargetMatch, match_targets, one_name_twice
 from .table import grounder_of
 
@@ -24,17 +24,10 @@ __all__ = ["Detection", "TargetMatch", "GroundingOptions", "GroundingAnswer", "S
 
 def grounding_loader(spec: ModelSpec) -> Any:  # -> models.manager.Loader
     """The manager's loader for the grounding role: the spec's model's, what it loads held with its code."""
-    code = grounder_of(spec)
-    load = code.loader(spec)
-
-    def loaded(folder: Any, device: Any) -> Any:
-        model = load(folder, device)
-        return replace(model, obj=LoadedGrounding(code, model.obj))
-
-    return loaded
+    return held_loader(grounder_of(spec), spec)
 
 
-def ground(grounder: LoadedGrounding, image: Image.Image, targets: list[str], *, options: GroundingOptions,
+def ground(grounder: Held[Grounder], image: Image.Image, targets: list[str], *, options: GroundingOptions,
            cancel: CancelToken, progress: ProgressFn | None = None, prompt: str | None = None) -> GroundingAnswer:
     """Ask the loaded model where ``targets`` are (or ``prompt``, a question of its own); its raw answer, stopped
     where it ends."""

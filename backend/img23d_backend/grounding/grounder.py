@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from ..env.room_table import check_named
 from ..models.specs import ModelReplica, ModelSpec
 from .answer_scan import StopReason
 
@@ -67,8 +68,7 @@ class GroundingRow:
     component: str = ""       # its full-size replica's component name ("": none)
 
     def __post_init__(self) -> None:
-        if self.spec.options.get("grounding") != self.name:
-            raise ValueError(f"grounding model {self.name!r}: its spec's options must name it (options['grounding'])")
+        check_named(self, "grounding", "grounding model")
 
     def tiny_spec(self, root: Path) -> ModelSpec:
         """Its tiny replica under ``root``."""
@@ -94,11 +94,3 @@ class Grounder:
     loader: Callable[[ModelSpec], Any]   # the manager's loader for its spec (``models.manager.Loader``)
     ask: Ask
     replica: ModelReplica
-
-
-@dataclass(frozen=True)
-class LoadedGrounding:
-    """What the model manager holds for the grounding role: the model's code and what its loader loaded."""
-
-    code: Grounder
-    model: Any

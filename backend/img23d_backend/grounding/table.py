@@ -1,14 +1,9 @@
-"""The grounding models img23d has, by ``--grounding`` choice name: the one table the backend asks
-(``grounder.GroundingRow``, ``grounder.Grounder``).
-
-Each entry names its model's folder; its row (``<folder>.model.ROWS[name]``: facts, no code) is imported when
-the catalog or the listing reads it, its code (``<folder>.grounder.GROUNDERS[name]``) when a job loads it or a
-replica build needs it. A second grounding model is one more folder and one more line here.
-"""
+"""The grounding models img23d has, by ``--grounding`` choice name (Qwen3-VL's three sizes share one folder): the
+one table the backend asks for a grounding model's row (``grounder.GroundingRow``, each folder's ``model.ROWS``)
+or code (``grounder.Grounder``, its ``grounder.GROUNDERS``), each imported when first read. A second grounding
+model is one more folder and one more line in ``GROUNDING_PACKAGES``."""
 
 from __future__ import annotations
-
-from typing import Mapping
 
 from ..env.room_table import ChoiceTable
 from .grounder import Grounder, GroundingRow
@@ -20,11 +15,7 @@ GROUNDING_PACKAGES: dict[str, str] = {
     "8b": f"{__package__}.qwen3_vl",
 }
 DEFAULT_GROUNDING = "2b"
-
-GROUNDING_TABLE: ChoiceTable[GroundingRow, Grounder] = ChoiceTable(GROUNDING_PACKAGES, GroundingRow, "grounder",
-                                                                   "GROUNDERS", Grounder, "grounding",
-                                                                   "grounding model")
-GROUNDING_ROWS: Mapping[str, GroundingRow] = GROUNDING_TABLE.rows
-GROUNDING_CODE: Mapping[str, Grounder] = GROUNDING_TABLE.code
-row_of = GROUNDING_TABLE.row_of
-grounder_of = GROUNDING_TABLE.code_of
+GROUNDING_TABLE: ChoiceTable[GroundingRow, Grounder] = ChoiceTable(
+    GROUNDING_PACKAGES, GroundingRow, "grounder", "GROUNDERS", Grounder, "grounding", "grounding model")
+GROUNDING_ROWS, GROUNDING_CODE = GROUNDING_TABLE.rows, GROUNDING_TABLE.code
+row_of, grounder_of = GROUNDING_TABLE.row_of, GROUNDING_TABLE.code_of

@@ -1,6 +1,6 @@
 """Matting, whichever model mattes: each crop becomes an RGBA cut-out of the object in it (``matte``, the call a
 job makes, through ``JobRun.matte_all``); the manager's loader for the matting role (``matting_loader``) is the
-spec's model's (``table.matter_of``), its network held with its code (``matter.LoadedMatting``).
+spec's model's (``table.matter_of``), its network held with its code (``env.room_table.Held``).
 
 A matte with NaN or infinite values (half precision overflowing) is never turned into a
 cut-out: it would read as fully transparent, an empty cut-out and an empty mesh. Such crops are
@@ -13,16 +13,17 @@ background in, so the colours there are estimated (``foreground``); the alpha is
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from ..env.job_control import CancelToken, ProgressFn
+from ..env.room_table import Held, held_loader
 from ..models.specs import ModelSpec
 from .foreground import flattened, refine_cutout
-from .matter import LoadedMatting
+from .matter import Matter
 from .table import matter_of
 
 log = logging.getLogger(__name__)
@@ -32,14 +33,7 @@ MIN_FOREGROUND = 0.002  # a cut-out with less than 0.2% opaque pixels has nothin
 
 def matting_loader(spec: ModelSpec):  # -> Loader
     """The manager's loader for the matting role: the spec's model's, its network held with its code."""
-    code = matter_of(spec)
-    load = code.loader(spec)
-
-    def loaded(folder: Any, device: Any) -> Any:
-        model = load(folder, device)
-        return replace(model, obj=LoadedMatting(code, model.obj))
-
-    return loaded
+    return held_loader(matter_of(spec), spec)
 
 
 @dataclass(frozen=True)
@@ -49,13 +43,13 @@ class UnusableMatte:
     reason: str
 
 
-def matte(model: LoadedMatting, crops: list[Image.Image], *, batch_size: int, cancel: CancelToken,
+def matte(model: Held[Matter], crops: list[Image.Image], *, batch_size: int, cancel: CancelToken,
           progress: ProgressFn, input_size: int) -> list[Image.Image | UnusableMatte]:
     """RGBA cut-outs of ``crops``, same sizes, in batches of ``batch_size``, each read by the model at
     ``input_size`` x ``input_size`` (the side it was trained at: ``table.input_side``)."""
     import torch
 
-    network, predict = model.network, model.code.predict
+    network, predict = model.model, model.code.predict
     dtype = next(network.parameters()).dtype
     results: list[Image.Image | UnusableMatte] = []
     crops = [flattened(crop) for crop in crops]
@@ -84,14 +78,14 @@ def matte(model: LoadedMatting, crops: list[Image.Image], *, batch_size: int, ca
     return results
 
 
-def _predict_in_fp32(model: LoadedMatting, crops: list[Image.Image], input_size: int) -> Any:
+def _predict_in_fp32(model: Held[Matter], crops: list[Image.Image], input_size: int) -> Any:
     """The model's prediction with its network briefly in fp32 (twice its memory), then back as it was.
 
     fp16 -> fp32 -> fp16 is exact, so the model the manager keeps is unchanged afterwards.
     """
     import torch
 
-    network = model.network
+    network = model.model
     dtype = next(network.parameters()).dtype
     network.to(dtype=torch.float32)
     try:

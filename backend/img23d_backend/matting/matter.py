@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
+from ..env.room_table import check_named
 from ..models.specs import ModelReplica, ModelSpec
 
 TINY_MATTING_BYTES = 1 << 20   # every matting model's size in the tiny set
@@ -43,9 +44,10 @@ class MattingRow:
     component: str = ""       # its full-size replica's component name ("": none)
 
     def __post_init__(self) -> None:
-        if self.spec.options.get("matting") != self.name or "input_size" not in self.spec.options:
-            raise ValueError(f"matting model {self.name!r}: its spec's options must name it (options['matting']) "
-                             "and the side it reads crops at (options['input_size'])")
+        check_named(self, "matting", "matting model")
+        if "input_size" not in self.spec.options:
+            raise ValueError(f"matting model {self.name!r}: its spec's options must say the side it reads crops at "
+                             "(options['input_size'])")
 
     @property
     def input_side(self) -> int:
@@ -79,11 +81,3 @@ class Matter:
     loader: Callable[[ModelSpec], Any]   # the manager's loader for its spec (``models.manager.Loader``)
     predict: Predict
     replica: ModelReplica
-
-
-@dataclass(frozen=True)
-class LoadedMatting:
-    """What the model manager holds for the matting role: the model's code and its loaded network."""
-
-    code: Matter
-    network: Any

@@ -14,5 +14,5 @@ from role_contracts_shared import DepthContract, SharedSubject
 class TestDepthContract(DepthContract):
     @pytest.fixture(scope="class", params=tuple(DEPTH_PACKAGES))
     @classmethod
-    def depth_subject(cls, request: pytest.FixtureRequest, tiny_root: Path) -> SharedSubject:
+    def subject(cls, request: pytest.FixtureRequest, tiny_root: Path) -> SharedSubject:
         return SharedSubject(request.param, tiny_root)

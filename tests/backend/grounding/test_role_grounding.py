@@ -14,5 +14,5 @@ from role_contracts_shared import GroundingContract, SharedSubject
 class TestGroundingContract(GroundingContract):
     @pytest.fixture(scope="class", params=tuple(GROUNDING_PACKAGES))
     @classmethod
-    def grounding_subject(cls, request: pytest.FixtureRequest, tiny_root: Path) -> SharedSubject:
+    def subject(cls, request: pytest.FixtureRequest, tiny_root: Path) -> SharedSubject:
         return SharedSubject(request.param, tiny_root)

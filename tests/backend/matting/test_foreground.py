@@ -24,7 +24,7 @@ from img23d_backend.models.placement import LoadedModel
 from img23d_backend.catalog import tiny_model_set
 from img23d_backend.matting import driver as matting
 from img23d_backend.env.job_control import CancelToken
-from img23d_backend.matting.matter import LoadedMatting
+from img23d_backend.env.room_table import Held
 from img23d_backend.matting.table import MATTING_CODE
 from img23d_backend.matting.foreground import blur_radii, estimate_foreground, refine_cutout
 from img23d_protocol import Artifact, GenerateRequest, JobOptions, ProtocolError
@@ -113,7 +113,7 @@ def test_a_large_soft_edge_is_cleaned_too() -> None:
 
 def test_matting_gives_cutouts_with_clean_edges() -> None:
     rgb, alpha = _red_disc_on_green()
-    [cutout] = matting.matte(LoadedMatting(MATTING_CODE["birefnet"], KnownMatte(alpha)), [Image.fromarray(rgb, "RGB")],
+    [cutout] = matting.matte(Held(MATTING_CODE["birefnet"], KnownMatte(alpha)), [Image.fromarray(rgb, "RGB")],
                              batch_size=1, cancel=CancelToken(), progress=lambda *args: None, input_size=1024)
     _assert_edges_are_red(np.asarray(cutout))
 
@@ -124,7 +124,7 @@ def test_the_jobs_saved_cutout_is_the_clean_one(tiny_root: Path, tmp_path: Path,
     Image.fromarray(rgb, "RGB").save(picture)
     stand_in = KnownMatte(alpha)
     monkeypatch.setitem(loaders.LOADERS, "matting",
-                        lambda spec: lambda folder, device: LoadedModel(obj=LoadedMatting(MATTING_CODE["birefnet"], stand_in),
+                        lambda spec: lambda folder, device: LoadedModel(obj=Held(MATTING_CODE["birefnet"], stand_in),
                                                                  modules=[stand_in]))
     engine = Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path / "runs", device="cpu"))
     events: list = []

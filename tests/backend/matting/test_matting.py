@@ -25,7 +25,7 @@ from img23d_backend.matting import driver as matting
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.matting.birefnet import network as birefnet_network
 from img23d_backend.matting.birefnet.network import matting_dtype
-from img23d_backend.matting.matter import LoadedMatting
+from img23d_backend.env.room_table import Held
 from img23d_backend.matting.table import MATTING_CODE
 from img23d_backend.env.torch_shims import prepare_torchvision
 
@@ -37,7 +37,7 @@ def _square_on_white(size: int = 96) -> Image.Image:
 
 
 def _matte(model: torch.nn.Module, crops: list[Image.Image]) -> list:
-    return matting.matte(LoadedMatting(MATTING_CODE["birefnet"], model), crops, batch_size=len(crops),
+    return matting.matte(Held(MATTING_CODE["birefnet"], model), crops, batch_size=len(crops),
                          cancel=CancelToken(), progress=lambda *args: None, input_size=1024)
 
 
@@ -53,7 +53,7 @@ def test_the_matting_loader_uses_the_matting_dtype(tiny_root: Path, monkeypatch)
     monkeypatch.setattr(birefnet_network, "matting_dtype", lambda device: asked.append(device) or torch.float16)
     spec = tiny_model_set(tiny_root).matting
     loaded = matting.matting_loader(spec)(spec.local_path, torch.device("cpu"))
-    assert asked == [torch.device("cpu")] and next(loaded.obj.network.parameters()).dtype == torch.float16
+    assert asked == [torch.device("cpu")] and next(loaded.obj.model.parameters()).dtype == torch.float16
 
 
 def test_a_half_precision_matte_that_is_not_a_number_is_redone_in_fp32() -> None:
@@ -76,7 +76,7 @@ def test_a_target_whose_matte_is_not_a_number_fails_saying_so(tiny_root: Path, t
                                                               monkeypatch) -> None:
     stand_in = StandInMatting(nan_in=(torch.float32,))  # fails in fp32 too: nothing left to retry
     monkeypatch.setitem(loaders.LOADERS, "matting",
-                        lambda spec: lambda folder, device: LoadedModel(obj=LoadedMatting(MATTING_CODE["birefnet"], stand_in),
+                        lambda spec: lambda folder, device: LoadedModel(obj=Held(MATTING_CODE["birefnet"], stand_in),
                                                                  modules=[stand_in]))
     engine = Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path, device="cpu"))
     events: list = []
@@ -112,7 +112,7 @@ def test_a_job_mattes_its_crops_in_batches_the_memory_holds(tiny_root: Path, tmp
     each size the room allows, and no out-of-memory retry."""
     stand_in = StandInMatting()
     monkeypatch.setitem(loaders.LOADERS, "matting",
-                        lambda spec: lambda folder, device: LoadedModel(obj=LoadedMatting(MATTING_CODE["birefnet"], stand_in),
+                        lambda spec: lambda folder, device: LoadedModel(obj=Held(MATTING_CODE["birefnet"], stand_in),
                                                                  modules=[stand_in]))
     models = tiny_model_set(tiny_root)
     per_crop = MEMORY.batch_bytes_per_input_pixel * input_side(models.matting) ** 2 * 2 * (

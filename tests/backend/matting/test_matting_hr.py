@@ -17,7 +17,7 @@ from img23d_backend.env.job_control import CancelToken
 from img23d_backend.models import preflight
 from img23d_backend.matting.memory import check_matting
 from img23d_backend.catalog import MATTING
-from img23d_backend.matting.matter import LoadedMatting
+from img23d_backend.env.room_table import Held
 from img23d_backend.matting.table import MATTING_CODE, input_side, input_sides, tiny_matting
 from img23d_backend.catalog import model_set
 from img23d_backend.matting import driver as matting
@@ -71,8 +71,8 @@ class _Recorder(torch.nn.Module):
 def test_the_crops_are_read_at_the_models_side() -> None:
     model = _Recorder()
     crop = Image.new("RGB", (300, 200), (90, 90, 90))
-    [cutout] = matting.matte(LoadedMatting(MATTING_CODE["birefnet-hr"], model), [crop], batch_size=1, cancel=CancelToken(), progress=lambda *a: None,
-                             input_size=input_side(MATTING["birefnet-hr"]))
+    [cutout] = matting.matte(Held(MATTING_CODE["birefnet-hr"], model), [crop], batch_size=1, cancel=CancelToken(),
+                             progress=lambda *a: None, input_size=input_side(MATTING["birefnet-hr"]))
     assert model.sides == [(2048, 2048)] and cutout.size == crop.size
 
 

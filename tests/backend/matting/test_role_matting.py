@@ -14,5 +14,5 @@ from role_contracts_shared import MattingContract, SharedSubject
 class TestMattingContract(MattingContract):
     @pytest.fixture(scope="class", params=tuple(MATTING_PACKAGES))
     @classmethod
-    def matting_subject(cls, request: pytest.FixtureRequest, tiny_root: Path) -> SharedSubject:
+    def subject(cls, request: pytest.FixtureRequest, tiny_root: Path) -> SharedSubject:
         return SharedSubject(request.param, tiny_root)

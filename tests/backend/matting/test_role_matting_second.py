@@ -57,7 +57,7 @@ def home(registered: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
 class TestSecondMattingModelContract(MattingContract):
     @pytest.fixture(scope="class")
     @classmethod
-    def matting_subject(cls, home: Path) -> SharedSubject:
+    def subject(cls, home: Path) -> SharedSubject:
         return SharedSubject(NAME, home)
 
 

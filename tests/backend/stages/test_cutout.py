@@ -14,7 +14,7 @@ from testdata import FAST_OPTIONS
 from img23d_backend.jobs import loaders
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.placement import LoadedModel
-from img23d_backend.matting.matter import LoadedMatting  # noqa: E402
+from img23d_backend.env.room_table import Held  # noqa: E402
 from img23d_backend.matting.table import MATTING_CODE  # noqa: E402
 from img23d_backend.catalog import tiny_model_set
 from img23d_protocol import GenerateRequest, JobOptions
@@ -56,7 +56,7 @@ def cutouts(tiny_root: Path, tmp_path: Path, monkeypatch) -> dict[str, tuple[np.
     image = _touching_pair(tmp_path / "pair.png")
     stand_in = StandInMatting()
     monkeypatch.setitem(loaders.LOADERS, "matting",
-                        lambda spec: lambda folder, device: LoadedModel(obj=LoadedMatting(MATTING_CODE["birefnet"], stand_in),
+                        lambda spec: lambda folder, device: LoadedModel(obj=Held(MATTING_CODE["birefnet"], stand_in),
                                                                  modules=[stand_in]))
     monkeypatch.setattr(grounding, "ground",
                         lambda *args, **kwargs: grounding.GroundingAnswer(_answer(440, 300), tokens=60, budget=126))

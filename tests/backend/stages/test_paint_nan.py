@@ -27,7 +27,7 @@ from testdata import FAST_OPTIONS, FAST_PAINT  # noqa: E402
 from img23d_backend.jobs import loaders  # noqa: E402
 from img23d_backend.jobs import Engine, EngineSettings, Job  # noqa: E402
 from img23d_backend.models.placement import LoadedModel  # noqa: E402
-from img23d_backend.matting.matter import LoadedMatting  # noqa: E402
+from img23d_backend.env.room_table import Held  # noqa: E402
 from img23d_backend.matting.table import MATTING_CODE  # noqa: E402
 from img23d_backend.catalog import tiny_model_set  # noqa: E402
 from img23d_backend.grounding import driver as grounding
@@ -175,7 +175,7 @@ def test_a_target_whose_views_are_never_numbers_fails_saying_so_and_the_next_is_
     stand_in = StandInMatting()
     monkeypatch.setitem(loaders.LOADERS, "paint", poisoned_loader)
     monkeypatch.setitem(loaders.LOADERS, "matting",
-                        lambda spec: lambda folder, device: LoadedModel(obj=LoadedMatting(MATTING_CODE["birefnet"], stand_in),
+                        lambda spec: lambda folder, device: LoadedModel(obj=Held(MATTING_CODE["birefnet"], stand_in),
                                                                  modules=[stand_in]))
     monkeypatch.setattr(grounding, "ground", lambda *args, **kwargs: _answer())
     engine = Engine(EngineSettings(models=tiny_model_set(tiny_root, paint="2.0"), runs_dir=tmp_path / "runs",
