@@ -11,7 +11,7 @@ loaded with its production loader and run by the production calls, one model par
 * completion, for one covered target: the editor's three phases as ``editors.driver`` runs them
   (``encode_instructions`` with the text encoder; ``denoise`` with the transformer and VAE, each
   transformer call timed; ``decode`` with the VAE), then BiRefNet matting the completed picture
-  again (``stages.matting.matte``, as ``jobs.completing`` re-mattes); the denoising is projected to
+  again (``matting.driver.matte``, as ``jobs.completing`` re-mattes); the denoising is projected to
   the model's own 4 steps as the time outside the transformer + the median transformer call after the
   first (or the first, with one step run) x 4;
 * the shape step for the same target: ``bench/step1x_geometry.run_hunyuan`` (the production
@@ -53,7 +53,8 @@ from img23d_backend.stages.completion.fill import instruction  # noqa: E402
 from img23d_backend.editors.pipeline import EditorModel, EditRequest  # noqa: E402
 from img23d_backend.editors.flux2_klein.phases import decode, denoise, encode_instructions  # noqa: E402
 from img23d_backend.editors.parts import EditorOptions, editor_dtype, load_part  # noqa: E402
-from img23d_backend.stages.matting import matte, matting_loader  # noqa: E402
+from img23d_backend.matting.driver import matte, matting_loader  # noqa: E402
+from img23d_backend.matting.table import input_side  # noqa: E402
 
 OWN_EDIT_STEPS = 4   # FLUX.2 [klein] is step-distilled: its model card's 4 steps (editors/flux2_klein/model.py)
 OWN_SHAPE_STEPS = 5  # Hunyuan3D-2 mini turbo's own
@@ -108,7 +109,7 @@ def measure_completion(root: Path, device: str, steps: int, working_pixels: int,
     birefnet = matting_loader(matting)(Path(str(matting.local_path)), dev).obj
     figures["load_matting_s"] = time.perf_counter() - started
     figures["rematte_s"], _ = timed(lambda: matte(birefnet, [edited], batch_size=1, cancel=cancel,
-                                                  progress=lambda *a: None), 1)
+                                                  progress=lambda *a: None, input_size=input_side(matting)), 1)
     del birefnet
     gc.collect()
     figures["completion_s"] = (figures["encode_s"] + figures["denoise_s"] + figures["decode_s"]

@@ -5,7 +5,7 @@ replicas with every model at its published size, so a ``ModelSet`` pointing at t
 (``full_size_model_set``) loads through the exact production loaders, reads multi-GB files from
 disk, and runs the real architectures. Random weights change no compute, so on a GPU these give
 true load time, step time and memory; only the outputs are meaningless. Each model's sizes, and
-where they come from, are next to them: ``FULL`` in ``replicas/grounding_replica.py`` and ``birefnet.py``,
+where they come from, are next to them: ``FULL`` in ``grounding/qwen3_vl/replica.py`` and ``matting/birefnet/replica.py``,
 ``families/hunyuan3d/shape_replica.py`` and ``paint_replica.py``; ``config("full")`` in
 ``families/step1x/geometry/replica.py`` and ``families/step1x/texture/replica.py``; SkinTokens' (component
 ``rigging``) ``FULL`` in ``rigging/skintokens/config.py``.
@@ -72,14 +72,14 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
     from PIL import Image
 
     from img23d_backend.env.job_control import CancelToken
-    from img23d_backend.stages.grounding.ask import GroundingOptions, ground, load_grounding
+    from img23d_backend.grounding.qwen3_vl.ask import GroundingOptions, ground, load_grounding
     from img23d_backend.models.placement import LoadedModel
     from img23d_backend.editors.driver import EditorModel, EditRequest
     from img23d_backend.editors.table import editor_for_pipeline
     from img23d_backend.editors.parts import editor_loader
     from img23d_backend.materials.driver import materials_loader
     from img23d_backend.materials.marigold.pipeline import estimate_materials
-    from img23d_backend.stages.matting import matte, matting_loader
+    from img23d_backend.matting.driver import matte, matting_loader
     from img23d_backend.families.hunyuan3d.paint_models import camera_indices, delight_loader
     from img23d_backend.families.hunyuan3d.turbo import paint_loader
     from img23d_backend.families.hunyuan3d.shape import generate_shapes, shape_loader
@@ -109,7 +109,8 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
         return f"answer {answer.text!r} ({answer.tokens} tokens)"
 
     def run_matting(obj: Any) -> str:
-        out = matte(obj, [picture.resize((1024, 1024))], batch_size=1, cancel=cancel, progress=quiet)
+        out = matte(obj, [picture.resize((1024, 1024))], batch_size=1, cancel=cancel, progress=quiet,
+                    input_size=1024)
         alpha = np.asarray(out[0])[..., 3]
         return f"foreground {float((alpha > 127).mean()):.2f}"
 

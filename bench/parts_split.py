@@ -50,14 +50,14 @@ from img23d_backend.parts.split import lifting, masks, renders  # noqa: E402
 from img23d_backend.parts.split.labelling import LabelSettings, label_faces  # noqa: E402
 from img23d_backend.parts.split.pieces import cut  # noqa: E402
 from img23d_backend.parts.split.surface import surface_of  # noqa: E402
-from img23d_backend.stages.grounding.ask import PALETTE  # noqa: E402
+from img23d_backend.grounding.driver import PALETTE  # noqa: E402
 
 
 def tiny_matting_masks(views: list[renders.PartView], boxes: list[list[masks.Box | None]], names: int,
                        matting: object) -> list[np.ndarray]:
     """The job's crops of the true boxes, cut out by the tiny matting replica."""
     from img23d_backend.env.job_control import CancelToken
-    from img23d_backend.stages.matting import matte
+    from img23d_backend.matting.driver import matte
 
     crops = masks.crops_for(views, boxes)
     cutouts = matte(matting, [c.picture for c in crops], batch_size=8, cancel=CancelToken(),

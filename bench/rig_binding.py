@@ -54,7 +54,7 @@ from img23d_backend.rigging.rigger import RigMesh, RigOptions  # noqa: E402
 from img23d_backend.rigging.skeleton import Skeleton  # noqa: E402
 from img23d_backend.parts.split import renders  # noqa: E402
 from img23d_backend.parts.split.surface import surface_of  # noqa: E402
-from img23d_backend.stages.grounding.ask import PALETTE  # noqa: E402
+from img23d_backend.grounding.driver import PALETTE  # noqa: E402
 
 
 def joints_of(skeleton: Skeleton) -> np.ndarray:

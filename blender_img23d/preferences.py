@@ -42,6 +42,12 @@ FAMILY_ITEMS = [(family.name, family.label, family.no_texture or f"Shape, and te
                 for family in protocol.MODEL_FAMILIES.values()]
 # The image editors (protocol.editors): FLUX.2 [klein] 4B, or Qwen-Image-Edit-2511 for a large GPU.
 EDITOR_ITEMS = [(editor.name, editor.label, editor.description) for editor in protocol.IMAGE_EDITORS.values()]
+# The grounding and matting models (protocol.shared_models), with what each reads and its size.
+GROUNDING_ITEMS = [(row.name, row.label, row.description) for row in protocol.GROUNDING_MODELS.values()]
+MATTING_ITEMS = [(row.name, row.label, row.description) for row in protocol.MATTING_MODELS.values()]
+# What the real model set downloads: the chosen grounding and matting models (the defaults named) and the family's.
+REAL_MODELS = (f"{protocol.GROUNDING_MODELS[protocol.DEFAULT_GROUNDING_MODEL].label}, "
+               f"{protocol.MATTING_MODELS[protocol.DEFAULT_MATTING_MODEL].label} and the family's models")
 # The paint models an artist chooses between (the turbo one, the default, is upstream's own default).
 PAINT_ITEMS = [item for items in PAINT_ITEMS_BY_FAMILY.values() for item in items]
 
@@ -82,20 +88,15 @@ class Img23dPreferences(bpy.types.AddonPreferences):
                     "European Union, the United Kingdom and South Korea; the licence-clean family does not")
     model_set: EnumProperty(  # type: ignore[valid-type]
         name="Models", default="DEFAULT",
-        items=[("DEFAULT", "Real models", "Qwen3-VL, BiRefNet and Hunyuan3D-2 from the Hugging Face hub"),
+        items=[("DEFAULT", "Real models", f"{REAL_MODELS} from the Hugging Face hub"),
                ("TINY", "Tiny (offline test)", "Tiny random-weight replicas: fast, offline, garbage shapes")])
     grounding: EnumProperty(  # type: ignore[valid-type]
-        name="Grounding", default="2b",
-        items=[("2b", "Qwen3-VL 2B", "About 4.4 GB"), ("4b", "Qwen3-VL 4B", "About 8.8 GB"),
-               ("8b", "Qwen3-VL 8B", "About 17.6 GB")])
+        name="Grounding", default=protocol.DEFAULT_GROUNDING_MODEL, items=GROUNDING_ITEMS)
     paint: EnumProperty(  # type: ignore[valid-type]
         name="Paint", default=protocol.DEFAULT_PAINT_MODEL,
         items=PAINT_ITEMS)
     matting: EnumProperty(  # type: ignore[valid-type]
-        name="Matting", default="birefnet",
-        items=[("birefnet", "BiRefNet", "Reads each crop at 1024 x 1024"),
-               ("birefnet-hr", "BiRefNet_HR", "Reads each crop at 2048 x 2048: for large pictures, hair and fine "
-                                              "edges; about four times the matting time")])
+        name="Matting", default=protocol.DEFAULT_MATTING_MODEL, items=MATTING_ITEMS)
     # The backend's --editor choices (protocol.editors), with the size and card each needs.
     editor: EnumProperty(  # type: ignore[valid-type]
         name="Image Editor", default=protocol.DEFAULT_IMAGE_EDITOR, items=EDITOR_ITEMS)
@@ -105,7 +106,7 @@ class Img23dPreferences(bpy.types.AddonPreferences):
                ("mps", "Apple MPS", ""), ("cpu", "CPU (slow)", "")])
     grounding_on_cpu: BoolProperty(  # type: ignore[valid-type]
         name="Grounding on CPU", default=False,
-        description="Run the grounding model (Qwen3-VL) on the CPU, in RAM, and the others on the GPU: it fits a "
+        description="Run the grounding model on the CPU, in RAM, and the others on the GPU: it fits a "
                     "smaller card, at the cost of slower grounding")
     warm_up: BoolProperty(  # type: ignore[valid-type]
         name="Warm Up", default=False,

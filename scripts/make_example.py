@@ -9,7 +9,7 @@ with Cycles on the CPU:
                     white where the alpha is dropped), several nameable parts: a house, its chimney and door,
                     two trees, three barrels, two rocks, a flight of stairs. Each part is fitted so
                     that its box in the picture is the box the tiny grounding replica answers
-                    (``img23d_backend.replicas.grounding_answer.ANSWER``, 0..1000 of the picture): the
+                    (``img23d_backend.grounding.qwen3_vl.replica_answer.ANSWER``, 0..1000 of the picture): the
                     tiny models' detections land on the parts they name.
   snowman.png       500x500 RGBA, one subject (a snowman with a hat and a scarf) on a transparent
                     background: the picture for "one object from the whole image".
@@ -36,7 +36,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
-from img23d_backend.replicas.grounding_answer import ANSWER  # noqa: E402  (the boxes the scene is fitted to)
+from img23d_backend.grounding.qwen3_vl.replica_answer import ANSWER  # noqa: E402  (the boxes the scene is fitted to)
 
 SCENE_SIZE = 1024
 SUBJECT_SIZE = 500

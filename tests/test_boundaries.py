@@ -89,10 +89,10 @@ LAZY_FIRST_PARTY = {
     ("img23d_backend.rigging.table", "img23d_backend.rigging.rigger"),
     # The BiRefNet replica's remote code (one stand-in per size) imports torch and transformers
     # when it loads: only a build needs it.
-    ("img23d_backend.replicas.birefnet", "img23d_backend.replicas.birefnet_tiny.BiRefNet_config"),
-    ("img23d_backend.replicas.birefnet", "img23d_backend.replicas.birefnet_tiny.birefnet"),
-    ("img23d_backend.replicas.birefnet", "img23d_backend.replicas.birefnet_full.BiRefNet_config"),
-    ("img23d_backend.replicas.birefnet", "img23d_backend.replicas.birefnet_full.birefnet"),
+    ("img23d_backend.matting.birefnet.replica", "img23d_backend.matting.birefnet.birefnet_tiny.BiRefNet_config"),
+    ("img23d_backend.matting.birefnet.replica", "img23d_backend.matting.birefnet.birefnet_tiny.birefnet"),
+    ("img23d_backend.matting.birefnet.replica", "img23d_backend.matting.birefnet.birefnet_full.BiRefNet_config"),
+    ("img23d_backend.matting.birefnet.replica", "img23d_backend.matting.birefnet.birefnet_full.birefnet"),
 }
 # Blender's own modules, and numpy, which every Blender ships (the add-on reads mesh arrays
 # with it); nothing heavier, and of ours only the protocol package.
@@ -257,7 +257,9 @@ BACKEND_ROOMS = (
                                     # the model families; the image editors; the material models; game-ready
                                     # finishing; more pictures of one object (read, cut out, projected); the
                                     # riggers (skeleton and skin weights)
-    ("stages",),                    # the chain's stages: grounding, matting, shape, paint, depth
+    ("stages",),                    # the chain's stages: crop, cut-out, shape, paint, completion
+    ("grounding", "matting", "depth"),  # the models every job uses, a room each: a box per name; each crop
+                                    # cut out; the picture's depth
     ("clean_raster", "surfaces", "neural"),  # the clean rasterizer (the clean family's, and views' projections);
                                     # signed fields to meshes (every model that decodes one); the neural blocks
                                     # more than one model is built from (step1x, autopartgen, skintokens)

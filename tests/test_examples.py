@@ -10,7 +10,7 @@ import trimesh
 from PIL import Image
 
 from testdata import EXAMPLES, HOUSE, MESH, MESH_FACES, MESH_VERTICES, REPO, SUBJECT
-from img23d_backend.replicas.grounding_answer import ANSWER
+from img23d_backend.grounding.qwen3_vl.replica_answer import ANSWER
 
 
 def test_the_scene_is_cut_out_with_a_part_in_every_box_the_tiny_grounding_answers() -> None:

@@ -15,6 +15,12 @@ reads the code and forbids:
 * in the rooms' shared modules (the driver, the interface, the tables): an import of one model's folder;
 * in one model's folder: an import of another model's folder.
 
+The models every job uses (a grounding model in ``grounding/<model>/``, a matting model in ``matting/<model>/``, a
+depth model in ``depth/<model>/``, each reached through its room's table and driver) are forbidden in the chain and
+the mechanism rooms alike (``SHARED_MODEL_ROOMS``), by their folders' names and the labels the protocol's rows give
+them (``Qwen3-VL``, ``BiRefNet``, ``Depth Anything``): jobs/base.py once imported BiRefNet's input sides and the
+command line's help named Qwen3-VL's sizes.
+
 A rigger's model (``rigging/<model>/``, reached through ``rigging.table``) and a parts model
 (``parts/<model>/``, reached through ``parts.table`` and the room's driver) are forbidden further up too: in
 the whole chain (``CHAIN_ROOMS``: the jobs, the stages, the command line, the service and the session), where
@@ -37,13 +43,21 @@ from pathlib import Path
 import pytest
 
 import test_boundaries as boundaries
+import img23d_protocol as protocol
+from img23d_backend.depth.table import DEPTH_PACKAGES
 from img23d_backend.editors.table import EDITOR_PACKAGES, EDITOR_ROWS
+from img23d_backend.grounding.table import GROUNDING_PACKAGES
+from img23d_backend.matting.table import MATTING_PACKAGES
 from img23d_backend.materials.table import MATERIAL_PACKAGES
 from img23d_backend.parts.table import PARTS_PACKAGES
 from img23d_backend.rigging.table import RIGGER_MODULES
 
 MECHANISM_ROOMS = ("stages", "models", "replicas", "jobs")
 CHAIN_ROOMS = (*MECHANISM_ROOMS, "commands", "service", "session")   # where no rigger's or parts model is named
+SHARED_MODEL_ROOMS = CHAIN_ROOMS   # where no grounding, matting or depth model is named (models/ and replicas/ too)
+# The rooms of the models every job uses: each folder's choices and the protocol's rows that label them.
+SHARED_TABLES = ((GROUNDING_PACKAGES, protocol.GROUNDING_MODELS), (MATTING_PACKAGES, protocol.MATTING_MODELS),
+                 (DEPTH_PACKAGES, protocol.DEPTH_MODELS))
 GENERIC_WORDS = {"image", "model"}  # parts of a name too common to name it
 
 
@@ -68,13 +82,35 @@ RIGGER_PACKAGES = {name: module.rsplit(".", 1)[0] for name, module in RIGGER_MOD
                    if module.rsplit(".", 1)[0] != "img23d_backend.rigging"}
 
 
+def _shared_words(package: str, labels: list[str], choices: list[str]) -> frozenset[str]:
+    """A shared model's folder, spelt with hyphens and spaces too, its choices of five letters or more and the
+    words its labels begin with ("Qwen3-VL 2B": Qwen3-VL; "Depth Anything V2 Small": Depth Anything)."""
+    folder = package.rsplit(".", 1)[-1]
+    spelt = {folder, folder.replace("_", "-"), folder.replace("_", " ")}
+    named = {" ".join(label.split(" ")[:2]) if " " in label and not label.split(" ")[1][:1].isdigit()
+             else label.split(" ")[0] for label in labels}
+    return frozenset({*spelt, *named, *(choice for choice in choices if len(choice) >= 5)})
+
+
+def _shared_models() -> list[RoomModel]:
+    models = []
+    for packages, rows in SHARED_TABLES:
+        for package in dict.fromkeys(packages.values()):
+            choices = [name for name, owner in packages.items() if owner == package]
+            models.append(RoomModel(package, _shared_words(package, [rows[c].label for c in choices], choices),
+                                    SHARED_MODEL_ROOMS))
+    return models
+
+
 ROOM_MODELS = (
     *(RoomModel(package, _words(name, package, EDITOR_ROWS[name].pipeline)) for name, package in EDITOR_PACKAGES.items()),
     *(RoomModel(package, _words(name, package)) for name, package in MATERIAL_PACKAGES.items()),
     *(RoomModel(package, _words(name, package), CHAIN_ROOMS) for name, package in PARTS_PACKAGES.items()),
     *(RoomModel(package, _words(name, package), CHAIN_ROOMS) for name, package in RIGGER_PACKAGES.items()),
+    *_shared_models(),
 )
-ROOMS = ("img23d_backend.editors", "img23d_backend.materials", "img23d_backend.parts", "img23d_backend.rigging")
+ROOMS = ("img23d_backend.editors", "img23d_backend.materials", "img23d_backend.parts", "img23d_backend.rigging",
+         "img23d_backend.grounding", "img23d_backend.matting", "img23d_backend.depth")
 
 
 def _in_mechanism_room(module: str, rooms: tuple[str, ...] = MECHANISM_ROOMS) -> bool:
@@ -154,13 +190,16 @@ def test_a_models_folder_is_reached_only_through_its_rooms_table() -> None:
 def test_the_words_come_from_every_table_entry() -> None:
     packages = {model.package for model in ROOM_MODELS}
     assert packages == {*EDITOR_PACKAGES.values(), *MATERIAL_PACKAGES.values(), *PARTS_PACKAGES.values(),
-                        *RIGGER_PACKAGES.values()}
+                        *RIGGER_PACKAGES.values(), *(p for packages, _ in SHARED_TABLES for p in packages.values())}
     assert all(package in boundaries.FILES for package in packages)  # each a package the reader sees
     # FLUX.2 [klein]'s distinctive words, Qwen-Image-Edit-2511's pipeline, Marigold's name.
     words = set().union(*(model.words for model in ROOM_MODELS))
     assert {"klein", "flux2", "QwenImageEditPlusPipeline", "qwen_edit", "marigold", "skintokens"} <= words
     assert "model" not in words and "geometric" not in words   # the riggers' choice names are common words
-    assert "qwen" not in words and "image" not in words  # grounding's Qwen3-VL and every picture stay free
+    assert "qwen" not in words and "image" not in words  # the image editor's Qwen and every picture stay free
+    # Qwen3-VL, BiRefNet (and BiRefNet_HR through it) and Depth Anything, however they are spelt.
+    assert {"Qwen3-VL", "qwen3_vl", "birefnet", "BiRefNet", "birefnet-hr", "depth-anything", "Depth Anything"} <= words
+    assert "depth" not in words and "matting" not in words   # the roles' own names stay free
     assert {"EditorRow", "MaterialsModel"} & MODEL_CLASSES == {"MaterialsModel"}  # the interface is no model's
 
 

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import img23d_protocol as protocol
 import pytest
+from img23d_backend.depth.table import DEFAULT_DEPTH, DEPTH_PACKAGES, DEPTH_ROWS
+from img23d_backend.grounding.table import DEFAULT_GROUNDING, GROUNDING_PACKAGES, GROUNDING_ROWS
+from img23d_backend.matting.table import DEFAULT_MATTING, MATTING_PACKAGES, MATTING_ROWS
 from img23d_backend.parts.table import DEFAULT_PARTS, PARTS_PACKAGES, PARTS_ROWS
 from img23d_backend.rigging.table import RIGGER_MODULES, RIGGERS
 
@@ -45,3 +48,17 @@ def test_a_rig_request_naming_no_rigger_the_protocol_has_is_one_sentence() -> No
     line = protocol.RigRequest(id="r1", mesh="m.npz", weights="model").to_line().replace('"model"', '"unirig"')
     with pytest.raises(protocol.ProtocolError, match="weights must be one of geometric, model"):
         protocol.decode(line, protocol.REQUEST_TYPES)
+
+
+@pytest.mark.parametrize("rows, packages, backend_rows, default, backend_default", [
+    (protocol.GROUNDING_MODELS, GROUNDING_PACKAGES, GROUNDING_ROWS, protocol.DEFAULT_GROUNDING_MODEL, DEFAULT_GROUNDING),
+    (protocol.MATTING_MODELS, MATTING_PACKAGES, MATTING_ROWS, protocol.DEFAULT_MATTING_MODEL, DEFAULT_MATTING),
+    (protocol.DEPTH_MODELS, DEPTH_PACKAGES, DEPTH_ROWS, protocol.DEFAULT_DEPTH_MODEL, DEFAULT_DEPTH),
+], ids=["grounding", "matting", "depth"])
+def test_the_shared_models_rows_are_the_backends_rooms(rows, packages, backend_rows, default, backend_default) -> None:
+    """The add-on's Grounding and Matting choices (and the command line's help) are the protocol's rows: each names
+    a model of the backend's room, its repository the one whose licence applies, the defaults the same."""
+    assert list(rows) == list(packages) and default == backend_default
+    for name, row in rows.items():
+        assert row.repo_id == backend_rows[name].spec.repo_id, name
+        assert row.licence is not None and row.licence.repo_id == row.repo_id, name

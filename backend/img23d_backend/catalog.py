@@ -2,7 +2,7 @@
 
 Above the model rooms: the families bring their rows (``families/<family>/specs.py``, found through
 ``families.table.facts_of`` without importing a family's code), the registry the rows every family
-shares (grounding, matting, depth, the material model, the image editors: ``models.registry``), and
+shares (grounding, matting, depth, the material model, the image editors: each room's table), and
 this module puts them together. A family added to the table appears here with no change to this
 module; nothing below it (models, stages, families) imports it (tests/test_family_boundary.py).
 
@@ -21,10 +21,12 @@ from img23d_protocol import DEFAULT_FAMILY, DEFAULT_PAINT_MODEL, ErrorCode, Prot
 from .families.facts import ROW_ROLES, FamilyFacts
 from .families.table import FAMILIES, facts_of
 # Everything the registry held is found here too: the rest of the backend reads the models from the catalog.
-from .models.registry import (BIREFNET_REVISION, DEFAULT_GROUNDING, DEFAULT_MATTING, DEFAULT_DEPTH,  # noqa: F401
-                              DEPTH, GROUNDING, GROUNDING_MAX_PIXELS, MATTING, PAINT_ROLES, QWEN3_VL_GRID, ROLES,
-                              PARTS_ROLE, SCENE_ROLES, TINY_FORMAT, VIEWS_ROLE, ModelSet, ModelSpec, default_tiny_root,
-                              paint_steps, shape_kind, shape_steps, tiny_matting)
+from .models.registry import (PAINT_ROLES, ROLES, PARTS_ROLE, SCENE_ROLES, TINY_FORMAT, VIEWS_ROLE,  # noqa: F401
+                              ModelSet, ModelSpec, default_tiny_root, paint_steps, shape_kind, shape_steps)
+# The models every job uses, each in its room: their rows by choice name.
+from .depth.table import DEFAULT_DEPTH, DEPTH_ROWS
+from .grounding.table import DEFAULT_GROUNDING, GROUNDING_ROWS
+from .matting.table import DEFAULT_MATTING, MATTING_ROWS, tiny_matting
 # The image editors and the material models, each in its room: their rows by choice name.
 from .editors.table import DEFAULT_EDITOR, EDITOR_ROWS, tiny_editor
 from .materials.table import DEFAULT_MATERIALS, MATERIAL_ROWS
@@ -55,6 +57,9 @@ class _RowSpecs(Mapping[str, ModelSpec]):
 
 
 # Keyed as the other roles' tables, by the rooms' choice names (``models download editor/<name>``).
+GROUNDING: Mapping[str, ModelSpec] = _RowSpecs(GROUNDING_ROWS)
+MATTING: Mapping[str, ModelSpec] = _RowSpecs(MATTING_ROWS)
+DEPTH: Mapping[str, ModelSpec] = _RowSpecs(DEPTH_ROWS)
 MATERIALS: Mapping[str, ModelSpec] = _RowSpecs(MATERIAL_ROWS)
 EDITORS: Mapping[str, ModelSpec] = _RowSpecs(EDITOR_ROWS)
 PARTS: Mapping[str, ModelSpec] = _RowSpecs(PARTS_ROWS)
@@ -108,11 +113,9 @@ def views_spec(shape: ModelSpec) -> ModelSpec | None:
 def _shared_tiny_set(root: Path, editor: str) -> Mapping[str, ModelSpec]:
     """The replicas every tiny set has (grounding, matting, depth, the material model, the editor)."""
     return dict(
-        grounding=ModelSpec(role="grounding", repo_id="tiny/qwen3-vl", local_path=root / "qwen3-vl",
-                            size_bytes=8 << 20, options={"max_new_tokens": 40_960, "max_pixels": 256 * 256}),
+        grounding=GROUNDING_ROWS[DEFAULT_GROUNDING].tiny_spec(root),
         matting=tiny_matting(root),
-        depth=ModelSpec(role="depth", repo_id="tiny/depth-anything", local_path=root / "depth-anything",
-                        size_bytes=1 << 20),
+        depth=DEPTH_ROWS[DEFAULT_DEPTH].tiny_spec(root),
         materials=MATERIAL_ROWS[DEFAULT_MATERIALS].tiny_spec(root),
         editor=tiny_editor(root, editor),
     )

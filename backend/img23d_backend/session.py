@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
-from img23d_protocol import (ErrorCode, GenerateJobResult, GenerateRequest, JobOptions, JobResult, Manifest, Message,
+from img23d_protocol import (DEFAULT_GROUNDING_MODEL, DEFAULT_MATTING_MODEL, ErrorCode, GenerateJobResult, GenerateRequest, JobOptions, JobResult, Manifest, Message,
                              PartsJobResult, PartsRequest, PictureJobResult, PictureRequest, ProtocolError,
                              RetextureJobResult, RetextureRequest, RetopoJobResult, RetopoRequest,
                              SuggestJobResult, SuggestRequest, parted_names_from_text, read_manifest, validate_targets)
@@ -35,10 +35,10 @@ class Models:
     --paint, --matting, --editor, --device, --budget-gb, --memory-cap-gb, --offline and --accept-licence."""
 
     models: str = "default"           # "default": real weights from the hub; "tiny": offline replicas
-    grounding: str = "2b"
+    grounding: str = DEFAULT_GROUNDING_MODEL
     shape: str | None = None          # None: the family's own
     family: str | None = None         # "hunyuan3d" or "clean" (Step1X-3D, Apache-2.0); None: the shape's, else hunyuan3d
-    matting: str = "birefnet"
+    matting: str = DEFAULT_MATTING_MODEL
     paint: str = DEFAULT_PAINT        # the texture's paint model: "2.0-turbo" or "2.0"
     editor: str = DEFAULT_EDITOR      # the image editor: "flux2-klein-4b" or "qwen-image-edit-2511" (large GPUs)
     device: str = "auto"              # auto, cuda, cuda:N, mps or cpu

@@ -33,6 +33,8 @@ from .names import (MAX_KEYS, has_word, names_from_text, split_names, validate_k
 from .rig_bones import RigBone, validate_bones
 from .rig_levels import MAX_LEVELS, check_one_skeleton, validate_levels
 from .riggers import DEFAULT_RIGGER, RIGGERS, Rigger, skeleton_binder
+from .shared_models import (DEFAULT_DEPTH_MODEL, DEFAULT_GROUNDING_MODEL, DEFAULT_MATTING_MODEL, DEPTH_MODELS,
+                            GROUNDING_MODELS, MATTING_MODELS, SHARED_MODELS, SharedModel, choices_help)
 from .parted_names import (DRAWN_PARTS_WHY, check_parts, names_without_parts, part_names, parted_names_from_text,
                            split_parted_names, validate_parts)
 from .options import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, KEEP_CHOICES, OPTION_RANGES, TOPOLOGY_CHOICES,
@@ -85,6 +87,8 @@ __all__ = [
     "RIG_WEIGHTS", "RigRequest", "RigBone", "validate_bones", "RigJobResult",
     "MAX_LEVELS", "check_one_skeleton", "validate_levels",
     "DEFAULT_RIGGER", "RIGGERS", "Rigger", "skeleton_binder",
+    "DEFAULT_DEPTH_MODEL", "DEFAULT_GROUNDING_MODEL", "DEFAULT_MATTING_MODEL", "DEPTH_MODELS", "GROUNDING_MODELS",
+    "MATTING_MODELS", "SHARED_MODELS", "SharedModel", "choices_help",
     "Progress",
     "RegenerateRequest", "Result", "RetextureRequest", "RetopoRequest", "RunsRequest", "ShutdownRequest", "StatusRequest", "SuggestRequest",
     "UploadRequest",

@@ -15,9 +15,11 @@ from PIL import Image, ImageDraw
 from stand_ins import StandInMatting
 from img23d_backend.jobs import Engine, EngineSettings, loaders
 from img23d_backend.models.placement import LoadedModel
+from img23d_backend.env.room_table import Held
+from img23d_backend.matting.table import MATTING_CODE
 from img23d_backend.catalog import tiny_model_set
 from img23d_backend.stages.completion import fill
-from img23d_backend.stages.grounding import ask as grounding
+from img23d_backend.grounding import driver as grounding
 
 SIZE = (480, 300)
 DISC = (60, 60, 200, 200)       # the disc's circle; its lower right is behind the block
@@ -49,7 +51,8 @@ def scene_engine(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     is the stand-in (every dark thing in a crop is foreground)."""
     stand_in = StandInMatting()
     monkeypatch.setitem(loaders.LOADERS, "matting",
-                        lambda spec: lambda folder, device: LoadedModel(obj=stand_in, modules=[stand_in]))
+                        lambda spec: lambda folder, device: LoadedModel(obj=Held(MATTING_CODE["birefnet"], stand_in),
+                                                                 modules=[stand_in]))
     monkeypatch.setattr(grounding, "ground",
                         lambda *args, **kwargs: grounding.GroundingAnswer(answer(), tokens=60, budget=126))
     return Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path / "runs", device="cpu"))

@@ -19,7 +19,7 @@ import bpy
 import numpy as np
 from mathutils import Matrix, Vector
 
-from img23d_backend.stages.depth import matte_statistic
+from img23d_backend.depth.driver import matte_statistic
 
 SIZE = (320, 240)
 FOV_DEGREES = 50.0

@@ -1,6 +1,6 @@
 """The artist hears when the grounding model's answer was cut off by its token budget: Detect's and
 Generate's reports say so in one sentence, from the backend's result (a stand-in backend sends the
-result the real one sends; tests/backend/stages/test_grounding_shapes.py proves the real one sends it)."""
+result the real one sends; tests/backend/grounding/test_grounding_shapes.py proves the real one sends it)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,8 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
+import img23d_protocol as protocol  # noqa: E402
+
 from blender_support import ADDON_MODULE  # noqa: E402
 
 
@@ -22,6 +24,10 @@ def test_matting_grounding_on_cpu_and_warm_up_reach_the_launch(addon) -> None:
     prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
     items = {item.identifier for item in prefs.bl_rna.properties["matting"].enum_items}
     assert items == {"birefnet", "birefnet-hr"} and prefs.matting == "birefnet"
+    # Both menus are the protocol's rows (img23d_protocol.shared_models), their labels and tooltips included.
+    for menu, rows in (("matting", protocol.MATTING_MODELS), ("grounding", protocol.GROUNDING_MODELS)):
+        shown = {item.identifier: (item.name, item.description) for item in prefs.bl_rna.properties[menu].enum_items}
+        assert shown == {row.name: (row.label, row.description) for row in rows.values()}, menu
     command = prefs.launch_settings().command()
     assert "--device-for" not in command and "--warm-up" not in command
     try:

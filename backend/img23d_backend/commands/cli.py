@@ -21,11 +21,12 @@ from typing import Any, Callable, NoReturn
 from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DEFAULT_FAMILY, MODEL_FAMILIES, DetectRequest, ErrorCode,
                              GenerateRequest, JobOptions, ProtocolError, SuggestRequest, check_boxes,
                              names_without_parts, offered_grids, parted_names_from_text, validate_boxes,
-                             validate_targets)
+                             validate_targets, choices_help)
 
 from .. import __version__
 from ..env.interrupts import Interrupts
-from ..catalog import DEFAULT_EDITOR, DEFAULT_PAINT, EDITORS, GROUNDING, MATTING, PAINT, SHAPE
+from ..catalog import (DEFAULT_EDITOR, DEFAULT_GROUNDING, DEFAULT_MATTING, DEFAULT_PAINT, EDITORS, GROUNDING, MATTING,
+                       PAINT, SHAPE)
 from ..models import env_probe
 from ..models.hub import offline_requested
 from ..models.role_devices import MOVABLE_ROLES, device_for_argument
@@ -72,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--models", default="default", choices=("default", "tiny"),
                        help="model set: real models from the Hugging Face hub, or tiny offline replicas")
-        p.add_argument("--grounding", default="2b", choices=tuple(GROUNDING), help="Qwen3-VL size")
+        p.add_argument("--grounding", default=DEFAULT_GROUNDING, choices=[*GROUNDING], help=choices_help("grounding"))
         p.add_argument("--family", default=None, choices=tuple(MODEL_FAMILIES),
                        help="model family: hunyuan3d (Hunyuan3D-2 shape and texture; its licence excludes the EU, "
                             "the UK and South Korea) or clean (Step1X-3D geometry and its texture model over SDXL: Apache-2.0, SDXL's Open RAIL++-M); "
@@ -84,14 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--paint", default=DEFAULT_PAINT, choices=tuple(PAINT),
                        help="Hunyuan3D-Paint variant: 2.0-turbo (the default) paints in 10 steps without a "
                             "guidance batch, 2.0 in 30 with one (unless --paint-steps says otherwise)")
-        p.add_argument("--matting", default="birefnet", choices=tuple(MATTING), help="matting model")
+        p.add_argument("--matting", default=DEFAULT_MATTING, choices=tuple(MATTING), help=choices_help("matting"))
         p.add_argument("--editor", default=DEFAULT_EDITOR, choices=tuple(EDITORS),
                        help="image editor that completes hidden parts: flux2-klein-4b (the default; runs in phases "
                             "on a 12 GB card) or qwen-image-edit-2511 (20B, 57.7 GB of weights: a GPU of about "
                             "48 GB or more)")
         p.add_argument("--device", default="auto", help="auto, cuda, cuda:N, mps or cpu")
         p.add_argument("--device-for", action="append", type=device_for_argument, default=[], metavar="ROLE=DEVICE",
-                       help="one model on another device than --device (repeatable), e.g. grounding=cpu: Qwen3-VL in "
+                       help="one model on another device than --device (repeatable), e.g. grounding=cpu: its model in "
                             "RAM, the others on the GPU, to fit a smaller card; roles: " + ", ".join(MOVABLE_ROLES))
         p.add_argument("--budget-gb", type=float, default=None,
                        help=f"device memory the models may use, {BUDGET_GB_MIN:g} to {BUDGET_GB_MAX:g} "

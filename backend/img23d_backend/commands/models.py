@@ -31,8 +31,8 @@ from img23d_protocol import MODEL_FAMILIES, SHAPE_MODELS, TINY_MODELS, ErrorCode
 from ..env.interrupts import Interrupts
 from ..models import cache
 from ..models.damage import damage_sentence, find_damage, unchecked_files
-from ..catalog import (DEFAULT_EDITOR, DEFAULT_PARTS, MODEL_TABLES, ModelSpec, default_tiny_root, tiny_matting,
-                       tiny_model_set)
+from ..catalog import (DEFAULT_EDITOR, DEFAULT_MATTING, DEFAULT_PARTS, MATTING, MODEL_TABLES, ModelSpec,
+                       default_tiny_root, tiny_matting, tiny_model_set)
 from ..models.download import download
 from ..models.hub import offline_requested, part_folders, resolve_model_dir
 from ..editors.table import EDITOR_ROWS, tiny_editor
@@ -61,8 +61,9 @@ def offered_models(models: str = "default") -> list[NamedModel]:
                 *(NamedModel(f"paint/tiny-{spec.paint_kind.name}", spec) for spec in
                   (tiny_model_set(default_tiny_root(), family=name).spec("paint") for name in MODEL_FAMILIES)
                   if spec.paint_kind is not None and spec.paint_kind.family != tiny.paint.family),
-                # BiRefNet_HR's replica (--matting birefnet-hr; BiRefNet's is listed above)
-                NamedModel("matting/tiny-birefnet-hr", tiny_matting(default_tiny_root(), "birefnet-hr")),
+                # each other matting model's replica (the default one's is listed above)
+                *(NamedModel(f"matting/tiny-{choice}", tiny_matting(default_tiny_root(), choice))
+                  for choice in MATTING if choice != DEFAULT_MATTING),
                 # each other image editor's replica (the default one's is listed above)
                 *(NamedModel(f"editor/tiny-{choice}", tiny_editor(default_tiny_root(), choice))
                   for choice in EDITOR_ROWS if choice != DEFAULT_EDITOR)]

@@ -11,8 +11,10 @@ room is one more folder and one more line in the room's table.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator, Mapping
-from typing import Any, Generic, Protocol, TypeVar
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Generic, Protocol, TypeVar
 
 from .lazy_table import LazyTable
 
@@ -76,3 +78,71 @@ class _Modules(Mapping[str, str]):
 
     def __len__(self) -> int:
         return len(self._packages)
+
+
+class ChoiceTable(RoomTable[R, C]):
+    """A room whose folders may each hold more than one choice (the grounding model's three sizes, the matting
+    model's two checkpoints): a folder's ``model.ROWS`` and its ``code_module``'s ``code_attribute`` are dicts by
+    choice name, and ``packages`` names a choice's folder. The rest is ``RoomTable``'s."""
+
+    def __init__(self, packages: Mapping[str, str], row_kind: type[R], code_module: str, code_attribute: str,
+                 code_kind: type[C], option: str, what: str) -> None:
+        super().__init__(packages, row_kind, code_module, code_attribute, code_kind, option, what)
+        self.rows = _Chosen(packages, "model", "ROWS", row_kind, f"{what}'s row")  # type: ignore[assignment]
+        self.code = _Chosen(packages, code_module, code_attribute, code_kind, what)  # type: ignore[assignment]
+
+
+class _Chosen(Mapping[str, Any]):
+    """Each choice's entry in its folder's ``module``'s ``attribute`` (a dict by choice name), imported when read
+    and checked to be of ``kind`` and named for its choice."""
+
+    def __init__(self, packages: Mapping[str, str], module: str, attribute: str, kind: type, what: str) -> None:
+        self._packages = packages
+        self._module = module
+        self._attribute = attribute
+        self._kind = kind
+        self._what = what
+
+    def __getitem__(self, name: str) -> Any:
+        module = f"{self._packages[name]}.{self._module}"   # KeyError for a name the table lacks
+        entry = getattr(importlib.import_module(module), self._attribute).get(name)
+        if not isinstance(entry, self._kind) or getattr(entry, "name", None) != name:
+            raise TypeError(f"{module}.{self._attribute}[{name!r}] is not the {self._what} {name!r}")
+        return entry
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._packages
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._packages)
+
+    def __len__(self) -> int:
+        return len(self._packages)
+
+
+def check_named(row: Any, option: str, what: str) -> None:
+    """``ValueError`` unless ``row``'s spec names it in its options under ``option``: the key a spec's model is
+    found by in its room's table (``name_of``)."""
+    if row.spec.options.get(option) != row.name:
+        raise ValueError(f"{what} {row.name!r}: its spec's options must name it (options[{option!r}])")
+
+
+@dataclass(frozen=True)
+class Held(Generic[C]):
+    """What the model manager holds for a room whose driver runs the model's own code (grounding, matting, depth):
+    that code and what its loader loaded."""
+
+    code: C
+    model: Any
+
+
+def held_loader(code: Any, spec: Any) -> Callable[[Any, Any], Any]:
+    """The manager's loader for ``spec`` (``models.manager.Loader``): ``code``'s own, what it loads held with the
+    code (``Held``), so that the room's driver runs the code of the model it is handed."""
+    load = code.loader(spec)
+
+    def loaded(folder: Any, device: Any) -> Any:
+        model = load(folder, device)
+        return replace(model, obj=Held(code, model.obj))
+
+    return loaded

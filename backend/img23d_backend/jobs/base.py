@@ -26,14 +26,15 @@ from ..env.busy_time import busy_seconds
 from ..env.heartbeat import Heartbeat
 from ..gltf.made_by import MadeBy, carried_from, made_by
 from ..models import placement
-from ..models.matting_memory import matting_batch
-from ..models.matting_model import input_side
+from ..matting.memory import matting_batch
+from ..matting.table import input_side
 from ..models.memory import PeakMeter
 from ..models.oom import is_out_of_memory
 from ..readers.images import LoadedImage, load_image
 from ..runs.folders import PICTURE_FILE, Manifest, RunFolder, TargetRecord, disk_error
-from ..stages import matting, skips
-from ..stages.grounding import ask
+from ..matting import driver as matting
+from ..stages import skips
+from ..grounding import driver as ask
 from ..stages.step_context import Request
 from .context import EngineContext, Job
 
@@ -313,7 +314,7 @@ class JobRun(Generic[R]):
         """The crops in batches as large as the memory free beside the model holds; after running
         out of memory, one at a time."""
         spec = self.manager.spec("matting")
-        side = input_side(spec)  # 2048 for BiRefNet_HR
+        side = input_side(spec)  # 2048 for a high-resolution model
         size = matting_batch(spec, self.manager.device_of("matting"), len(crops))
         if size < len(crops):
             log.info("matting %d crops %d at a time: the memory free now holds no more", len(crops), size)

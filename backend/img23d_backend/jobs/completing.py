@@ -4,7 +4,7 @@ previews it the same way (``detect``).
 Each target's first candidate (its other candidates share its cut-out) is judged by
 ``stages.completion.occlusion`` under the job's choice and the artist's ``completion_off``; those to
 complete go to the image editor together, with what was seen of each (less what the detections in
-front of it hold, ``Decision.in_front``) pasted back and BiRefNet run again
+front of it hold, ``Decision.in_front``) pasted back and the matting model run again
 through the job's own matting path (``JobRun.matte_all``). A completed cut-out is written to
 ``completed/<stem>.png`` beside the cut-out as seen (``mattes/<stem>.png``, which stays) and stands for
 the target from here on: depth, shape and paint take it. A target whose name has views (the
@@ -30,7 +30,7 @@ from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
 from ..stages.completion import covering, fill, occlusion, references, room
 from ..stages.cutout import box_in_crop
-from ..stages.foreground import flattened
+from ..matting.foreground import flattened
 from ..editors.driver import EditRequest, edit_images
 from ..editors.parts import EditorOptions
 from ..stages.step_context import StepContext
@@ -156,7 +156,7 @@ def _seen(record: TargetRecord, cut: Cut | None, scale: float) -> covering.Seen:
 
 
 def _rematte(run: StepContext, pictures: list[Image.Image]) -> list[Any]:
-    """BiRefNet on the completed pictures, through the job's matting path (batched, the
+    """The matting model on the completed pictures, through the job's matting path (batched, the
     out-of-memory retry, NaN checks)."""
     with run.manager.use("matting") as model:
         return run.matte_all(model, pictures)

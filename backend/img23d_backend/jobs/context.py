@@ -150,7 +150,7 @@ class EngineContext:
 
     def runtime_record(self, role: str) -> dict[str, Any]:
         """How ``role``'s model runs, for the manifest: its device, whether its float32 products run in TF32
-        (``env/gpu_knobs.py``, CUDA only) and, for Qwen3-VL, its attention implementation."""
+        (``env/gpu_knobs.py``, CUDA only) and, for the grounding model, its attention implementation."""
         device = self.manager.device_of(role)
         record: dict[str, Any] = {"device": str(device), "tf32": gpu_knobs.tf32_allowed(role, device)}
         if role == "grounding":

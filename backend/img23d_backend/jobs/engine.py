@@ -21,7 +21,7 @@ from ..models import preflight, role_devices, step_costs
 from ..models.registry import paint_steps
 from ..models.hub import refuse_unaccepted
 from ..catalog import SHAPE, ModelSpec, shape_kind
-from ..models.matting_memory import check_matting
+from ..matting.memory import check_matting
 from .base import JobRun, plain_number
 from .context import EngineContext, EngineSettings, Job
 from .detect import DetectRun
@@ -80,7 +80,7 @@ class Engine(EngineContext):
         # The models kept in RAM beside a GPU (--device-for ROLE=cpu) must fit there at all.
         role_devices.check_ram_roles(self.ram_sizes(), self.manager.role_devices, preflight.total_room(self.device))
         if "matting" in kind.roles_used(request) and "matting" in self.manager.roles:
-            # The matting model's side decides its memory (BiRefNet_HR's 2048: four times BiRefNet's), on its device.
+            # The matting model's side decides its memory (a 2048 side: four times a 1024 one's), on its device.
             check_matting(self.manager.spec("matting"), self.manager.device_of("matting"))
         if "shape" in self.manager.roles:
             check_labels(self.manager.spec("shape"), request.options.symmetry, request.options.sharpness)

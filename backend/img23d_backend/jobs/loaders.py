@@ -12,12 +12,12 @@ from ..families.family import FAMILY_ROLES
 from ..families.table import family_of
 from ..models.manager import ModelManager
 from ..catalog import PAINT_ROLES, PARTS_ROLE, ROLES, SCENE_ROLES, VIEWS_ROLE, ModelSet, ModelSpec, parts_spec_for
-from ..stages.depth import depth_loader
+from ..depth.driver import depth_loader
 from ..editors.parts import editor_loader
-from ..stages.grounding.ask import load_grounding
+from ..grounding.driver import grounding_loader
 from ..materials.driver import materials_loader
 from ..parts.table import DEFAULT_PARTS, PARTS_TABLE, parts_loader
-from ..stages.matting import matting_loader
+from ..matting.driver import matting_loader
 
 
 def _family_loader(role: str) -> Callable[[ModelSpec], Any]:
@@ -30,7 +30,7 @@ def _family_loader(role: str) -> Callable[[ModelSpec], Any]:
 
 # role -> (spec -> loader); the manager calls a loader with the model's folder and the device.
 LOADERS: dict[str, Callable[[Any], Any]] = {
-    "grounding": lambda spec: load_grounding,
+    "grounding": grounding_loader,
     "matting": matting_loader,
     **{role: _family_loader(role) for role in FAMILY_ROLES},
     # The shape model of names with views (Hunyuan3D-2mv) loads as its family's shape models do.

@@ -46,7 +46,7 @@ from ..parts.table import PARTS_ROWS, offered, row_of
 from ..readers.artist_mesh import load_artist_mesh
 from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
-from ..stages.matting import UnusableMatte
+from ..matting.driver import UnusableMatte
 from ..stages.step_context import warn
 from .base import JobRun, OutOfMemory
 from .context import EngineContext

@@ -133,14 +133,14 @@ class RetextureRun(PaintingRun[RetextureRequest]):
                                   materials_skipped=self.run_folder.manifest.materials_skipped)
 
     def _reference(self, image: LoadedImage, record: TargetRecord) -> Any:
-        """The picture as an RGBA cut-out: its own alpha when real, BiRefNet's otherwise."""
+        """The picture as an RGBA cut-out: its own alpha when real, the matting model's otherwise."""
         with self.stage("matting"):
             cutout = self._cut_out(image, "the picture")
             record.matte = self.run_folder.relative(self.run_folder.write_image("mattes/reference.png", cutout))
         return cutout
 
     def _cut_out(self, image: LoadedImage, what: str) -> Image.Image:
-        """``image`` as an RGBA cut-out: its own alpha when real, BiRefNet's otherwise."""
+        """``image`` as an RGBA cut-out: its own alpha when real, the matting model's otherwise."""
         if image.has_alpha:
             return image.image
         with self.manager.use("matting") as model:

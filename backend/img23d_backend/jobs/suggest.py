@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from img23d_protocol import Artifact, ArtifactKind, ErrorCode, ProtocolError, SuggestJobResult, SuggestRequest
 
-from ..stages.grounding.ask import GroundingOptions, draw_matches, ground
-from ..stages.grounding.detections import parse_detections
-from ..stages.grounding.matching import TargetMatch
-from ..stages.grounding.suggestions import SUGGEST_PROMPT, suggest_names
+from ..grounding.driver import GroundingOptions, draw_matches, ground
+from ..grounding.detections import parse_detections
+from ..grounding.matching import TargetMatch
+from ..grounding.suggestions import SUGGEST_PROMPT, suggest_names
 from .base import JobRun
 
 

@@ -21,7 +21,7 @@ from img23d_protocol.layout import LayoutSettings, SceneLayout, resolve_fov, sol
 from ..models.oom import is_out_of_memory
 from ..readers.images import LoadedImage
 from ..runs.folders import RunFolder, TargetRecord
-from ..stages.depth import DepthMap, estimate_depth, matte_statistic, preview, saved_map
+from ..depth.driver import DepthMap, estimate_depth, matte_statistic, preview, saved_map
 from ..stages.skips import skip_depth
 from ..stages.step_context import StepContext
 from .picture import draw_layout, placed_objects

@@ -6,9 +6,9 @@ rules here follow what each loader reads:
 
 * transformers folders (grounding, matting): ``config.json`` and the weights the loaders ask
   for with ``use_safetensors=True``: ``model.safetensors``, or ``model.safetensors.index.json``
-  and every shard it names. Qwen3-VL's processor adds ``preprocessor_config.json``,
+  and every shard it names. A grounding model's processor adds ``preprocessor_config.json``,
   ``tokenizer_config.json`` and a tokenizer (``tokenizer.json``, or ``vocab.json`` and
-  ``merges.txt``); remote code (BiRefNet) adds the modules its config's ``auto_map`` names.
+  ``merges.txt``); remote code (a matting model's) adds the modules its config's ``auto_map`` names.
 * a shape model in a subfolder of its repository: the files its spec's ``allow_patterns`` list, which
   its family's rows name exactly (hy3dgen's ``<subfolder>/config.yaml`` and
   ``<subfolder>/model.fp16.safetensors`` and the same two of the FlashVDM VAE's folder:

@@ -1,5 +1,6 @@
 """The dtype each model runs in on each device: half precision where the device runs it fast and
-well, with the exceptions grounding, matting and the Step1X-3D geometry family need."""
+well (``working_dtype``), whether a device computes bf16 itself (``bf16_native``), and a family's precision
+record; a model with a rule of its own keeps it in its folder."""
 
 from __future__ import annotations
 
@@ -15,8 +16,7 @@ _BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 def working_dtype(device: Any) -> Any:
     """Half precision where the device runs it fast and well; fp32 on CPU.
 
-    The rule for the Hunyuan3D models; grounding and matting have their own below, because
-    fp16 breaks them on some devices.
+    The rule for most models; a model that fp16 breaks on some devices has its own, in its folder.
     """
     import torch
 
@@ -24,28 +24,6 @@ def working_dtype(device: Any) -> Any:
     if kind in ("cuda", "mps"):
         return torch.float16
     return torch.float32
-
-
-def grounding_dtype(device: Any) -> Any:
-    """Qwen3-VL's dtype: bf16 where the device runs it natively, else fp32, never fp16.
-
-    Qwen3-VL is trained in bf16 and its activations leave fp16's range (65504): in fp16 the
-    answers turn into NaN/inf garbage. Where bf16 is missing (GPUs before Ampere, macOS before
-    14) fp32 costs twice the memory but answers correctly.
-    """
-    import torch
-
-    return torch.bfloat16 if bf16_native(device) else torch.float32
-
-
-def matting_dtype(device: Any) -> Any:
-    """BiRefNet's dtype: fp16 on CUDA (as its authors run it), fp32 elsewhere.
-
-    On MPS BiRefNet in fp16 produces NaN mattes, which would become empty cut-outs.
-    """
-    import torch
-
-    return torch.float16 if getattr(device, "type", str(device)) == "cuda" else torch.float32
 
 
 def bf16_native(device: Any) -> bool:

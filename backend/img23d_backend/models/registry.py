@@ -6,9 +6,10 @@ and the depth model that places the objects (``depth``; a set without one lays o
 boxes), the material model that estimates roughness and metallic maps from painted views
 (``materials``) and the image editor that fills in the hidden parts of an object's crop (``editor``).
 The shape and texture models are a family's, in its own folder (``families/<family>/specs.py``); the
-image editors and material models are in their rooms (``editors/``, ``materials/``); the catalog above
-(``img23d_backend.catalog``) composes the named sets from their rows and these.
-Here: the shared rows, where the tiny replicas live (``default_tiny_root``), and the helpers that
+grounding, matting and depth models, the image editors and the material models are in their rooms
+(``grounding/``, ``matting/``, ``depth/``, ``editors/``, ``materials/``); the catalog above
+(``img23d_backend.catalog``) composes the named sets from their rows.
+Here: the roles, where the tiny replicas live (``default_tiny_root``), and the helpers that
 read a spec's kind (``shape_kind``, ``shape_steps``, ``paint_steps``).
 """
 
@@ -19,8 +20,6 @@ from pathlib import Path
 
 from img23d_protocol import ShapeModelKind
 
-# The matting models (BiRefNet, pinned: its remote code runs) live in their own module; found here too.
-from .matting_model import BIREFNET_HR_REVISION, BIREFNET_REVISION, DEFAULT_MATTING, MATTING, tiny_matting  # noqa: F401
 # The specs' types live in their own module; imported here, where the rest of the backend finds them.
 from .specs import ROLES, VIEWS_ROLE, ModelSet, ModelSpec  # noqa: F401
 
@@ -33,60 +32,8 @@ SCENE_ROLES = ("depth", "materials", "editor")
 # The parts model (``parts/``): a role of its own, registered by the job that makes parts, not by a Generate.
 PARTS_ROLE = "parts"
 
-# Every model the chain downloads is pinned to one commit: a repository's `main` moves, and a
-# new commit may change the files (or, for BiRefNet, the code) under a working install. The
-# hub cannot be reached from where this was written, so each hash below was taken from public
-# code that downloads or loads that very commit, named beside it.
-
-QWEN3_VL_REVISIONS = {
-    # birdhackor/tiny-perceptron-vlm, docs/technical-reviews/artifacts/natural-v4-factual/R.4/
-    # retrieval-receipts.json: config.json and README.md retrieved from the hub at this commit.
-    "2B": "89644892e4d85e24eaac8bacfd4f463576704203",
-    # MINTPIPERAS/FloraQwen, logs/download_single.ps1: its two weight shards, checked against the
-    # hub's file tree at this commit.
-    "4B": "ebb281ec70b05090aa6165b016eac8ec08e71b17",
-    # zhangruotian/SelectGround, train.py: from_pretrained("Qwen/Qwen3-VL-8B-Instruct", revision=...).
-    "8B": "0c351dd01ed87e9c1b53cbc748cba10e6187ff3b",
-}
-
-# depth-anything/Depth-Anything-V2-Small-hf (Apache-2.0; the Base/Large/Giant weights are
-# CC-BY-NC-4.0, so only Small is offered). Pinned by several public projects' model tables
-# together with its model.safetensors (99,173,660 bytes, sha256 3152477ce0d8d697...); one prints
-# the loaded config's "_commit_hash" as this value.
-DEPTH_ANYTHING_V2_SMALL_REVISION = "5426e4f0f36572d16453bbda7a8389317b1bef99"
-
 GB = 1 << 30
 MB = 1 << 20
-
-# Qwen3-VL reads 16-pixel patches merged 2x2: one visual token per 32x32 pixels, and its image
-# processor snaps both sides to multiples of 32 (transformers' Qwen2VLImageProcessor: factor =
-# patch_size * merge_size; Qwen2-VL's was 14 * 2 = 28). The picture is shrunk to this many tokens.
-QWEN3_VL_GRID = 32
-GROUNDING_MAX_PIXELS = 1280 * QWEN3_VL_GRID * QWEN3_VL_GRID
-
-
-def _qwen(size: str, params_b: float) -> ModelSpec:
-    return ModelSpec(role="grounding", repo_id=f"Qwen/Qwen3-VL-{size}-Instruct", revision=QWEN3_VL_REVISIONS[size],
-                     allow_patterns=("*.json", "*.safetensors", "*.txt", "*.jinja", "merges.txt",
-                                     "vocab.json"),
-                     size_bytes=int(params_b * 2 * GB),
-                     # The cap on an answer: stages.grounding.ANSWER_TOKEN_CAP (a dozen boxes of each of
-                     # 32 names); each job's budget comes from its names, and generation stops at the end.
-                     options={"max_new_tokens": 40_960, "max_pixels": GROUNDING_MAX_PIXELS})
-
-
-GROUNDING = {"2b": _qwen("2B", 2.2), "4b": _qwen("4B", 4.4), "8b": _qwen("8B", 8.8)}
-# Relative depth (disparity) from one picture: where each object stands. 24.8 M parameters.
-DEPTH = {
-    "da2-small": ModelSpec(role="depth", repo_id="depth-anything/Depth-Anything-V2-Small-hf",
-                           revision=DEPTH_ANYTHING_V2_SMALL_REVISION,
-                           allow_patterns=("config.json", "preprocessor_config.json", "model.safetensors"),
-                           size_bytes=100 * MB),
-}
-
-DEFAULT_GROUNDING = "2b"
-DEFAULT_DEPTH = "da2-small"
-
 
 # The replicas' folder layout (img23d_backend.replicas builds it); 2: adds the paint replica;
 # 5: the depth replica, and the grounding replica's answer comes from a lookup in its last layer
@@ -106,7 +53,7 @@ DEFAULT_DEPTH = "da2-small"
 # 15: the image editor's replica (the default editor's folder)
 # 16: the large image editor's replica (its published folder's layout)
 # 17: Hunyuan3D-2mv's replica (hunyuan3d-mv/hunyuan3d-dit-v2-mv/: the shape model of names with views)
-# 18: BiRefNet_HR's replica (birefnet-hr/: the matting stand-in with its own seed, --matting birefnet-hr)
+# 18: the high-resolution matting model's replica (the matting stand-in with its own seed)
 # 19: the parts model's replica (its row's folder: its DiT and VAE files, DINOv2's folder inside)
 TINY_FORMAT: int = 19
 

@@ -1,10 +1,10 @@
 """What every replica builder shares: the two sizes, seeding, the dtype models are made in, the
 weights variants written and the shards a tiny network is split into.
 
-Every model's replica module (the shared models' in ``replicas/``: qwen, birefnet; each family's
-in its own folder: ``families/hunyuan3d/shape_replica`` and ``paint_replica``,
-``families/step1x/geometry/replica`` and ``texture/replica``; each image editor's and material model's
-in its room: ``editors/<editor>/replica``, ``materials/<model>/replica``) has ``config(size)``: one definition
+Every model's replica module (each family's in its own folder: ``families/hunyuan3d/shape_replica`` and
+``paint_replica``, ``families/step1x/geometry/replica`` and ``texture/replica``; each grounding, matting, depth,
+image editor's and material model's in its room: ``grounding/<model>/replica``, ``matting/<model>/replica``,
+``depth/<model>/replica``, ``editors/<editor>/replica``, ``materials/<model>/replica``) has ``config(size)``: one definition
 of its architecture's dimensions, at the ``tiny`` size the tests load in seconds or at the
 ``full`` size the real model was published with. The builders import this module and never each
 other, so each model's replica can be read on its own. It lives here, in ``models`` (it was

@@ -1,5 +1,5 @@
 """A model on another device than the rest: ``--device-for grounding=cpu`` (what the first design did to
-fit a 10 GB card: Qwen3-VL in RAM, the other models on the GPU).
+fit a 10 GB card: the grounding model in RAM, the other models on the GPU).
 
 Which roles may move (``MOVABLE_ROLES``: those whose stages send their inputs to wherever their model's
 weights are), the command line's spelling of a choice (``device_for_argument``), the devices themselves

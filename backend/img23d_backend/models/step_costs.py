@@ -17,7 +17,7 @@ proportion to its weights: its share of the published bytes scales its seconds.
 An object completed with its views beside the crop (issue 55) has one more picture's tokens per view
 (``references``: each completed object's count, as the editor takes them), so its linear term grows by
 (2 + views) / 2 and its attention by the square of that; the VAE encodes each view as it does the
-crop, and the matting model cuts each out (the views' matting runs in completion, at BiRefNet's own
+crop, and the matting model cuts each out (the views' matting runs in completion, at the matting model's own
 size, like the re-matting). The job's refusal counts them from the request
 (``request_references``); the hello's ``costs`` are those of an object without views.
 

@@ -27,7 +27,7 @@ from ..finish.glb import finished_trimesh
 from ..gltf.frame import from_gltf
 from ..gltf.writer import export_glb
 from ..stages.crop import crop_box
-from ..stages.grounding import ask
+from ..grounding import driver as ask
 from ..stages.mesh.cleanup import decimate
 from ..stages.step_context import StepContext, warn
 from . import costs

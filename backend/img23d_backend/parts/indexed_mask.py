@@ -18,7 +18,7 @@ from img23d_protocol import ErrorCode, ProtocolError
 from PIL import Image
 
 from ..readers.images import read_picture_file
-from ..stages.grounding.ask import PALETTE
+from ..grounding.driver import PALETTE
 
 ALPHA_THRESHOLD = 0.5   # a pixel belongs to a name's cut-out where its alpha is at least this
 # A mask is labels, read whole at its own size (never shrunk as a picture is): 8192² pixels at most, 512 MB

@@ -11,7 +11,7 @@ import numpy as np
 import trimesh
 
 from ..gltf.frame import to_gltf
-from ..stages.grounding.ask import PALETTE
+from ..grounding.driver import PALETTE
 from .split.pieces import Piece
 
 

@@ -1,27 +1,30 @@
 """The tiny replica set: build it once, atomically, and find it again.
 
 The tiny, offline, random-weight replicas of the production models, for tests. Each model's
-builder lives in its own module: the shared models' here (``grounding_replica``, ``birefnet``, ``depth``), each
-material model's and image editor's in its room (``materials/<model>/replica``, ``editors/<editor>/replica``,
-handed over as its ``replica``: ``models.specs.ModelReplica``), each
+builder lives in its own module: each grounding, matting, depth, material model's and image editor's in its room
+(``grounding/<model>/replica``, ``matting/<model>/replica``, ``depth/<model>/replica``,
+``materials/<model>/replica``, ``editors/<editor>/replica``, handed over as its ``replica``:
+``models.specs.ModelReplica``), each
 family's in its family (``families/hunyuan3d/shape_replica`` and ``paint_replica``,
 ``families/step1x/geometry/replica`` and ``texture/replica``), which hands them over as its
-``Family.replicas`` (``families.family.FamilyReplicas``). This module builds the shared models',
-then each material model's and editor's of their tables (``materials.table``, ``editors.table``), then
+``Family.replicas`` (``families.family.FamilyReplicas``). This module builds the shared models' of their
+tables (``grounding.table``, ``matting.table``, ``depth.table``), then each material model's and editor's
+of theirs (``materials.table``, ``editors.table``), then
 each family's of the table (``families.table.FAMILIES``), naming none, into the same
 layout as the real weights, so the production loaders open them with exactly the calls they use
 for the real models, without network access and in seconds on a CPU:
 
     root/
       manifest.json
-      qwen3-vl/                          save_pretrained of model + processor
-      birefnet/                          config.json (auto_map), model.safetensors, remote code
-      birefnet-hr/                       the same for BiRefNet_HR (its own seed; read at 2048)
+      <grounding model>/                 each grounding model's replica, in its row's folder: save_pretrained of
+                                         model + processor (grounding/<model>/replica.py)
+      <matting model>/                   each matting model's, in its row's folder: config.json (auto_map),
+                                         model.safetensors, remote code (matting/<model>/replica.py)
       hunyuan3d/hunyuan3d-dit-v2-mini/   config.yaml + model.fp16.safetensors
       hunyuan3d/hunyuan3d-vae-v2-mini-turbo/  FlashVDM's VAE: config.yaml + model.fp16.safetensors
       hunyuan3d-paint/                   hunyuan3d-delight-v2-0/ + hunyuan3d-paint-v2-0/ +
                                          hunyuan3d-paint-v2-0-turbo/ (diffusers folders)
-      depth-anything/                    Depth Anything V2 (config, weights, DPT processor)
+      <depth model>/                     each depth model's, in its row's folder (depth/<model>/replica.py)
       <material model>/                  each material model's replica, in its row's folder (``tiny_folder``), a
                                          diffusers folder as the real one (materials/<model>/replica.py)
       <parts model>/                     each parts model's replica (parts/<model>/replica.py; the
@@ -34,7 +37,7 @@ for the real models, without network access and in seconds on a CPU:
                                          Step1X-3D/Step1X-3D-Texture/ (the three repositories' layouts)
 
 The weights are random (fixed seeds, so a build is byte-for-byte repeatable) except where a
-test needs behaviour: the grounding replica always gives the same answer (see ``grounding_replica``), and
+test needs behaviour: the grounding replica always gives the same answer (see ``grounding/<model>/replica``), and
 the shape replica's occupancy is a closed blob, near-binary like a trained one's (see
 ``families/hunyuan3d/shape_replica``).
 
@@ -61,10 +64,9 @@ from ..materials.table import MATERIAL_CODE, MATERIAL_ROWS
 from ..parts.table import PARTS_CODE, PARTS_ROWS
 from ..models.replica_common import folder_name, manifest_path, spec_folder, write_json
 from ..models.specs import ModelReplica, ModelSpec
-from . import birefnet, depth, grounding_replica
-
-# The models every family shares, whose replicas this package builds itself.
-SHARED_ROLES = ("grounding", "matting", "depth")
+from ..depth.table import DEPTH_CODE, DEPTH_ROWS
+from ..grounding.table import GROUNDING_CODE, GROUNDING_ROWS
+from ..matting.table import MATTING_CODE, MATTING_ROWS
 
 # --------------------------------------------------------------------------------------------
 # Public API
@@ -104,9 +106,7 @@ def replica_folders(families: Iterable[str] | None = None) -> tuple[str, ...]:
     """The folder of each replica in a tiny set (the manifest's ``models`` keys): the shared
     models', then each family's (of ``families``, names of the table's; None: every family's).
     Two replicas given one folder are refused: one would overwrite the other."""
-    shared = tiny_model_set(Path("."))
-    folders = [folder_name(shared.spec(role)) for role in SHARED_ROLES]
-    folders.append(folder_name(tiny_model_set(Path("."), matting="birefnet-hr").matting))
+    folders = [folder_name(spec) for spec, _ in _shared_replicas(Path("."))]
     folders.extend(folder_name(spec) for spec, _ in _room_replicas(Path(".")))
     for name in FAMILIES if families is None else families:
         for folder in FAMILIES[name].replicas().tiny_folders:
@@ -163,18 +163,8 @@ def _build_all(root: Path) -> dict[str, dict[str, Any]]:
     """Every tiny replica under ``root``, into the folders the registry's tiny sets name: the
     shared models', then each family's; the manifest's entries by folder."""
     replica_folders()  # two replicas in one folder are refused before anything is built
-    shared = tiny_model_set(root)
-    grounding, matting, depth_spec = (shared.spec(role) for role in SHARED_ROLES)
-    entries = {
-        folder_name(grounding): {**manifest_path(grounding),
-                                 **grounding_replica.build(spec_folder(grounding), grounding_replica.config("tiny"))},
-        folder_name(matting): {**manifest_path(matting),
-                               **birefnet.build(spec_folder(matting), birefnet.config("tiny"))},
-        folder_name(depth_spec): depth.build(spec_folder(depth_spec)),
-    }
-    hr_matting = tiny_model_set(root, matting="birefnet-hr").matting  # the HR matting model's replica
-    entries[folder_name(hr_matting)] = {**manifest_path(hr_matting),
-                                        **birefnet.build(spec_folder(hr_matting), birefnet.config("tiny-hr"))}
+    entries = {folder_name(spec): {**manifest_path(spec), **replica.build(spec_folder(spec), "tiny")[0]}
+               for spec, replica in _shared_replicas(root)}
     for spec, replica in _room_replicas(root):
         entries[folder_name(spec)] = replica.build(spec_folder(spec), "tiny")[0]
     for name, family in FAMILIES.items():
@@ -185,6 +175,17 @@ def _build_all(root: Path) -> dict[str, dict[str, Any]]:
                              f"{sorted(replicas.tiny_folders)}: its tiny_folders must list what it builds")
         entries.update(built)
     return entries
+
+
+def _shared_replicas(root: Path) -> list[tuple[ModelSpec, ModelReplica]]:
+    """Each grounding, matting and depth model's tiny spec under ``root`` with its replica, from their rooms'
+    tables, each folder once (a model's sizes may share one replica: the grounding model's)."""
+    found: dict[str, tuple[ModelSpec, ModelReplica]] = {}
+    for rows, code in ((GROUNDING_ROWS, GROUNDING_CODE), (MATTING_ROWS, MATTING_CODE), (DEPTH_ROWS, DEPTH_CODE)):
+        for name, row in rows.items():
+            spec = row.tiny_spec(root)
+            found.setdefault(folder_name(spec), (spec, code[name].replica))
+    return list(found.values())
 
 
 def _room_replicas(root: Path) -> list[tuple[ModelSpec, ModelReplica]]:

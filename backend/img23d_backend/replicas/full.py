@@ -5,16 +5,17 @@ Built in the same folders as the tiny set, so a ``ModelSet`` pointing at them
 from disk, and runs the real architectures. Random weights change no compute, so on a GPU
 these give true load time, step time and memory; only the outputs are meaningless (the
 grounding replica gives the tiny one's fixed answer, about 230 tokens long, like a real one). Each
-model's sizes, and where they come from, are its module's ``FULL`` (or ``config("full")``). The
-grounding and matting components are this package's; each material model's and image editor's come from its
-room's table (``materials.table``, ``editors.table``: its ``replica`` and its row's component name); the others are each family's
+model's sizes, and where they come from, are its module's ``FULL`` (or ``config("full")``). Each grounding,
+matting and material model's and image editor's component comes from its room's table (``grounding.table``,
+``matting.table``, ``materials.table``, ``editors.table``: its ``replica`` and its row's component name, for the
+rows that have one); the others are each family's
 (``Family.replicas``'s ``full_size``, in the table's order), taken without naming a family. Each rigger's
 model's is its room's too (``rigging.table``: its ``RigModel``'s replica and component name).
 
     root/
       manifest.json                      one entry per built model (built ones are skipped)
-      qwen3-vl/                          Qwen3-VL-2B-Instruct architecture, bf16 safetensors
-      birefnet/                          a stand-in of BiRefNet's size (remote-code folder)
+      <grounding model>/                 the default grounding model's architecture, bf16 safetensors
+      <matting model>/                   a stand-in of the default matting model's size (remote-code folder)
       <material model>/, <editor>/       each material model's and image editor's, at its published size (the
                                          editors' in bfloat16: ~16 GB for the default one, ~58 GB for the large one,
                                          component "qwen-editor", which the tests never build)
@@ -31,8 +32,8 @@ model's is its room's too (``rigging.table``: its ``RigModel``'s replica and com
       <rigger's model>/                  each rigger's model's (the default one's, component "rigging": its checkpoint
                                          in bf16, 1.1 GB, in the hub's layout, the loader's safetensors copy beside)
 
-Models are made directly in their saved dtype (bf16 for Qwen, fp16 elsewhere; BiRefNet in
-fp32 so its probe runs) with fixed seeds, so peak memory stays near one model's size (peak RSS
+Models are made directly in their saved dtype (bf16 for the grounding model, fp16 elsewhere; the
+matting model in fp32 so its probe runs) with fixed seeds, so peak memory stays near one model's size (peak RSS
 5.2 GB, for Qwen) and a build is repeatable. On a 2-core CPU all five take about 3.5 minutes
 and 15.6 GB of disk (the editor, not timed here, adds 16 GB). ``bench/full_size_models.py`` is the command line.
 """
@@ -45,7 +46,6 @@ import os
 import shutil
 import time
 from collections.abc import Iterable
-from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
@@ -55,13 +55,14 @@ from img23d_protocol import DEFAULT_FAMILY, paint_model_kind
 from ..editors.table import DEFAULT_EDITOR, EDITOR_CODE, EDITOR_ROWS
 from ..families.family import FullSizeReplica, ReplicaBuild
 from ..families.table import FAMILIES, family_named
-from ..catalog import DEFAULT_PAINT, GROUNDING, MATTING, VIEWS_ROLE, ModelSet, ModelSpec, tiny_model_set
+from ..catalog import DEFAULT_PAINT, VIEWS_ROLE, ModelSet, ModelSpec
 from ..materials.table import DEFAULT_MATERIALS, MATERIAL_CODE, MATERIAL_ROWS
 from ..parts.table import PARTS_CODE, PARTS_ROWS
 from ..models.replica_common import parameters, spec_folder
 from ..models.specs import ModelReplica
 from ..rigging.table import RIGGERS
-from . import birefnet, grounding_replica
+from ..grounding.table import DEFAULT_GROUNDING, GROUNDING_CODE, GROUNDING_ROWS
+from ..matting.table import DEFAULT_MATTING, MATTING_CODE, MATTING_ROWS
 
 # 2: the grounding replica is wired to give the fixed answer itself; 3: the shape replica is
 # the turbo variant the default preset uses (guidance embedded, consistency scheduler); 4: the
@@ -76,28 +77,9 @@ from . import birefnet, grounding_replica
 FULL_FORMAT: int = 13
 
 
-def _grounding_spec(root: Path) -> ModelSpec:
-    # The grounding replica answers by itself (grounding_answer): the real model's options.
-    return replace(tiny_model_set(root).grounding, repo_id="full-size/qwen3-vl", size_bytes=GROUNDING["2b"].size_bytes,
-                   options=dict(GROUNDING["2b"].options))
-
-
-def _matting_spec(root: Path) -> ModelSpec:
-    return replace(tiny_model_set(root).matting, repo_id="full-size/birefnet",
-                   size_bytes=MATTING["birefnet"].size_bytes)
-
-
-def _build_grounding(dest: Path) -> tuple[dict[str, Any], int]:
-    return grounding_replica.build(dest, grounding_replica.FULL), grounding_replica.FULL.seed
-
-
-def _build_matting(dest: Path) -> tuple[dict[str, Any], int]:
-    return birefnet.build(dest, birefnet.FULL), birefnet.FULL.seed
-
-
 def _room_component(name: str, spec: Callable[[Path], ModelSpec], replica: ModelReplica) -> FullSizeReplica:
-    """A material model's, an image editor's, a parts model's or a rigger's model's full-size component: its
-    replica at the published size."""
+    """A grounding, matting or material model's, an image editor's, a parts model's or a rigger's model's full-size
+    component: its replica at the published size."""
     def build(dest: Path) -> tuple[dict[str, Any], int]:
         return replica.build(dest, "full")
 
@@ -107,12 +89,11 @@ def _room_component(name: str, spec: Callable[[Path], ModelSpec], replica: Model
 
 # The shared models' components (the published parameter counts: for the report and the size check).
 SHARED: tuple[FullSizeReplica, ...] = (
-    FullSizeReplica(name="grounding", spec=_grounding_spec, target=spec_folder(_grounding_spec(Path())),
-                    construct=lambda: grounding_replica.construct(grounding_replica.FULL), build=_build_grounding,
-                    published_params={"total": 2.1e9}),  # "2B"; 1.7B text + 0.4B vision by its config
-    FullSizeReplica(name="matting", spec=_matting_spec, target=spec_folder(_matting_spec(Path())),
-                    construct=lambda: birefnet.construct(birefnet.FULL), build=_build_matting,
-                    published_params={"total": 2.2e8}),  # BiRefNet, Swin-L: 215M-220M
+    # The grounding and matting models' that have one (their published parameter counts are in their folders).
+    *(_room_component(row.component, row.full_size_spec, GROUNDING_CODE[name].replica)
+      for name, row in GROUNDING_ROWS.items() if row.component),
+    *(_room_component(row.component, row.full_size_spec, MATTING_CODE[name].replica)
+      for name, row in MATTING_ROWS.items() if row.component),
     # Each material model's and each image editor's, from their rooms' tables (their published parameter
     # counts, and where they come from, are in each one's own folder).
     *(_room_component(row.component, row.full_size_spec, MATERIAL_CODE[name].replica)
@@ -161,7 +142,8 @@ def full_size_model_set(root: Path, paint: str = DEFAULT_PAINT) -> ModelSet:
         # A family may bring components of more than one paint model: ``paint`` picks one.
         if spec.paint_kind is None or spec.paint_kind == kind:
             roles[spec.role] = spec
-    return ModelSet(name="full-size", grounding=_grounding_spec(root), matting=_matting_spec(root),
+    return ModelSet(name="full-size", grounding=GROUNDING_ROWS[DEFAULT_GROUNDING].full_size_spec(root),
+                    matting=MATTING_ROWS[DEFAULT_MATTING].full_size_spec(root),
                     shape=roles["shape"], delight=roles.get("delight"), paint=roles.get("paint"),
                     materials=MATERIAL_ROWS[DEFAULT_MATERIALS].full_size_spec(root),
                     editor=EDITOR_ROWS[DEFAULT_EDITOR].full_size_spec(root), shape_views=roles.get(VIEWS_ROLE))

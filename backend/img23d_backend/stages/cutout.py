@@ -1,7 +1,7 @@
 """The named object's cut-out: the crop's matte limited to what belongs to that object.
 
 A crop is the detection box grown by a margin, because matting needs context around an object
-to find its outline. But BiRefNet cuts out every salient thing it sees, so a neighbour that
+to find its outline. But the matting model cuts out every salient thing it sees, so a neighbour that
 reaches into the margin would be cut out too and become part of the mesh. The cut-out keeps
 the matte only inside the detection box, plus a thin tolerance band (grounding boxes can be a
 pixel or two tight, and the object's own edge must survive), fading to nothing over a feather

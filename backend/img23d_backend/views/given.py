@@ -42,7 +42,7 @@ from PIL import Image
 
 from ..readers.images import LoadedImage, load_image, read_picture_file
 from ..runs.folders import TargetRecord
-from ..stages.matting import MIN_FOREGROUND, UnusableMatte, foreground_fraction
+from ..matting.driver import MIN_FOREGROUND, UnusableMatte, foreground_fraction
 from ..stages.step_context import StepContext
 
 log = logging.getLogger(__name__)

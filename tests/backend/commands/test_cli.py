@@ -73,7 +73,7 @@ def test_a_command_run_again_in_one_process_logs_on_its_own_stderr_at_its_own_le
     quiet, verbose = cli(*args), cli(*args, "-v")
     assert quiet.returncode == verbose.returncode == 0, quiet.stderr + verbose.stderr
     assert "INFO img23d_backend." not in quiet.stderr
-    assert "INFO img23d_backend.stages.grounding.ask: grounding answer" in verbose.stderr, verbose.stderr
+    assert "INFO img23d_backend.grounding.qwen3_vl.ask: grounding answer" in verbose.stderr, verbose.stderr
 
 
 def test_bad_usage_exits_2_with_a_message(cli: RunCli, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import torch
 
 from testdata import HOUSE
 from img23d_backend.env import gpu_knobs
-from img23d_backend.stages.grounding.ask import load_grounding
+from img23d_backend.grounding.qwen3_vl.ask import load_grounding
 
 CUDA = types.SimpleNamespace(type="cuda")  # a stand-in: only the device's type decides
 

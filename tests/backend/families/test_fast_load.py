@@ -88,12 +88,12 @@ def test_the_flashvdm_vae_has_hy3dgens_weights(tiny_root: Path) -> None:
 def test_matting_is_read_in_its_dtype_with_the_weights_of_a_plain_load(tiny_root: Path) -> None:
     from transformers import AutoModelForImageSegmentation
 
-    from img23d_backend.stages.matting import matting_loader
+    from img23d_backend.matting.driver import matting_loader
 
     spec = tiny_model_set(tiny_root).matting
     slow = AutoModelForImageSegmentation.from_pretrained(str(spec.local_path), trust_remote_code=True,
                                                          revision=spec.revision, use_safetensors=True)
-    assert_same_weights(slow.to(torch.float32), matting_loader(spec)(spec.local_path, CPU).obj)
+    assert_same_weights(slow.to(torch.float32), matting_loader(spec)(spec.local_path, CPU).obj.model)
 
 
 def test_a_checkpoint_missing_a_weight_is_refused(tiny_root: Path, tmp_path: Path) -> None:

@@ -26,9 +26,11 @@ from stand_ins import StandInMatting
 from testdata import FAST_OPTIONS
 from img23d_backend.jobs import Engine, EngineSettings, Job, completing, loaders
 from img23d_backend.models.placement import LoadedModel
+from img23d_backend.env.room_table import Held
+from img23d_backend.matting.table import MATTING_CODE
 from img23d_backend.catalog import tiny_model_set
 from img23d_backend.stages.completion import fill
-from img23d_backend.stages.grounding import ask as grounding
+from img23d_backend.grounding import driver as grounding
 from img23d_protocol import GenerateJobResult, GenerateRequest, JobOptions, RegenerateRequest
 
 
@@ -47,7 +49,8 @@ def run_job(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, re
     image = picture(tmp_path / "scene.png")
     stand_in = StandInMatting()
     monkeypatch.setitem(loaders.LOADERS, "matting",
-                        lambda spec: lambda folder, device: LoadedModel(obj=stand_in, modules=[stand_in]))
+                        lambda spec: lambda folder, device: LoadedModel(obj=Held(MATTING_CODE["birefnet"], stand_in),
+                                                                 modules=[stand_in]))
     monkeypatch.setattr(grounding, "ground",
                         lambda *args, **kwargs: grounding.GroundingAnswer(answer(), tokens=60, budget=126))
     models = tiny_model_set(tiny_root)

@@ -139,7 +139,7 @@ def test_a_generate_with_views_and_completion_cuts_out_each_view_once(generate, 
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """The views are read, kept and cut out once (``views.given``): the completion takes the cut-outs the
     views stage keeps, rather than reading and matting each view again."""
-    from img23d_backend.stages import matting
+    from img23d_backend.matting import driver as matting
 
     matted: list[bytes] = []
     real = matting.matte

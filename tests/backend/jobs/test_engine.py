@@ -216,7 +216,7 @@ def test_a_target_that_runs_out_of_memory_twice_fails_alone(engine: Engine, monk
 
 
 def test_matting_out_of_memory_is_retried_crop_by_crop(engine: Engine, monkeypatch) -> None:
-    from img23d_backend.stages import matting
+    from img23d_backend.matting import driver as matting
 
     real, sizes = matting.matte, []
 

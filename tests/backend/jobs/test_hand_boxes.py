@@ -13,7 +13,7 @@ import pytest
 from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.catalog import tiny_model_set
-from img23d_backend.stages.grounding import ask as grounding
+from img23d_backend.grounding import driver as grounding
 from img23d_protocol import (REQUEST_TYPES, DetectRequest, ErrorCode, GenerateJobResult, GenerateRequest, JobOptions,
                              ProtocolError, decode)
 

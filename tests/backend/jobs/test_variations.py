@@ -12,7 +12,7 @@ from cli_inprocess import RunCli
 from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.catalog import tiny_model_set
-from img23d_backend.stages import matting
+from img23d_backend.matting import driver as matting
 from img23d_protocol import Artifact, GenerateRequest, JobOptions, OptionError, RegenerateRequest
 
 

@@ -22,7 +22,7 @@ from image_files import picture_without_alpha
 from img23d_backend.models import env_probe
 from img23d_backend.models.manager import ModelManager
 from img23d_backend.models.placement import LoadedModel
-from img23d_backend.models.registry import MATTING, ModelSpec
+from img23d_backend.catalog import MATTING, ModelSpec
 from img23d_backend.catalog import model_set, tiny_model_set
 from img23d_protocol import ErrorCode, ProtocolError
 from img23d_backend.env.torch_shims import prepare_torchvision, torchvision_stubbed

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from img23d_backend.models import hub
-from img23d_backend.models.registry import BIREFNET_REVISION, GROUNDING, MATTING, PAINT_ROLES, ModelSet, ModelSpec
+from img23d_backend.catalog import GROUNDING, MATTING, PAINT_ROLES, ModelSet, ModelSpec
+from img23d_backend.matting.birefnet.model import BIREFNET_REVISION
 from img23d_backend.catalog import DEFAULT_PAINT, PAINT, SHAPE, model_set, tiny_model_set
 from img23d_backend.families.hunyuan3d.specs import DELIGHT
 from img23d_protocol import ErrorCode, ProtocolError
@@ -103,10 +104,11 @@ def test_an_unreachable_hub_is_download_failed(tmp_path: Path) -> None:
     # A fresh interpreter: huggingface_hub reads HF_HUB_OFFLINE and the endpoint at import time.
     # The endpoint is a closed port on loopback, so nothing leaves this machine.
     code = (
-        "from img23d_backend.models import hub, registry\n"
+        "from img23d_backend import catalog\n"
+        "from img23d_backend.models import hub\n"
         "from img23d_protocol import ProtocolError\n"
         "try:\n"
-        "    hub.resolve_model_dir(registry.GROUNDING['2b'], offline=False)\n"
+        "    hub.resolve_model_dir(catalog.GROUNDING['2b'], offline=False)\n"
         "except ProtocolError as e:\n"
         "    print(e.code.value, '|', e.message)\n"
     )

@@ -20,7 +20,7 @@ from testdata import HOUSE
 from img23d_backend.commands import cli
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models import hub
-from img23d_backend.models.registry import DEPTH, GROUNDING, MATTING
+from img23d_backend.catalog import DEPTH, GROUNDING, MATTING
 from img23d_backend.catalog import EDITORS, MATERIALS, PAINT, PARTS, RIGGING, SHAPE, model_set, tiny_model_set
 from img23d_backend.families.hunyuan3d.specs import DELIGHT, HUNYUAN3D_REVISIONS
 from img23d_backend.families.step1x.texture_folders import CLEAN_PAINT

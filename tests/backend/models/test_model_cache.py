@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from img23d_backend.models import cache, download
-from img23d_backend.models.registry import GROUNDING, MATTING
+from img23d_backend.catalog import GROUNDING, MATTING
 from img23d_backend.catalog import DEFAULT_SHAPE, SHAPE, model_set, tiny_model_set
 from img23d_protocol import ErrorCode, ProtocolError
 from hub_stand_in import FakeHub, use_fake_hub, write_cached

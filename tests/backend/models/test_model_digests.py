@@ -26,7 +26,7 @@ from test_damaged_models import damaged_copy
 from hub_stand_in import FakeHub, hub_etag, use_fake_hub, write_cached
 
 from img23d_backend.models import cache, download, hub
-from img23d_backend.models.registry import MATTING, ModelSpec
+from img23d_backend.catalog import MATTING, ModelSpec
 from img23d_backend.catalog import model_set
 from img23d_protocol import ErrorCode, ProtocolError
 

@@ -18,7 +18,7 @@ import img23d_backend
 from img23d_backend.commands import cli
 from img23d_backend.env.lazy_table import LazyTable
 from img23d_backend.families.table import FAMILY_MODULES, facts_of
-from img23d_backend.models.registry import DEPTH, GROUNDING, MATTING, ModelSpec
+from img23d_backend.catalog import DEPTH, GROUNDING, MATTING, ModelSpec
 from img23d_backend.rigging.table import RIGGERS
 
 

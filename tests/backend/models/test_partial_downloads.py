@@ -24,7 +24,7 @@ from testdata import FAST_OPTIONS, SUBJECT
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models import cache, download, hub
 from img23d_backend.models.placement import LoadedModel
-from img23d_backend.models.registry import GROUNDING, MATTING, ModelSpec
+from img23d_backend.catalog import GROUNDING, MATTING, ModelSpec
 from img23d_backend.catalog import DEFAULT_PAINT, DEFAULT_SHAPE, PAINT, SHAPE, model_set, tiny_model_set
 from img23d_backend.families.hunyuan3d.specs import DELIGHT
 from img23d_protocol import ErrorCode, GenerateRequest, JobOptions, ProtocolError

@@ -17,7 +17,7 @@ from testdata import FAST_OPTIONS, SUBJECT
 
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models import cache, download, hub
-from img23d_backend.models.registry import DEPTH, GROUNDING, MATTING, ModelSpec
+from img23d_backend.catalog import DEPTH, GROUNDING, MATTING, ModelSpec
 from img23d_backend.catalog import EDITORS, MATERIALS, PAINT, SHAPE, model_set
 from img23d_backend.families.hunyuan3d.specs import DELIGHT
 from img23d_protocol import ErrorCode, GenerateRequest, JobOptions, ProtocolError

@@ -20,7 +20,7 @@ from img23d_backend.jobs.base import JobRun
 from img23d_backend.parts import driver
 from img23d_backend.parts.autopartgen import part_loop
 from img23d_backend.parts.indexed_mask import from_alphas, mask_values
-from img23d_backend.stages.matting import UnusableMatte
+from img23d_backend.matting.driver import UnusableMatte
 from img23d_backend.parts.part import PartMesh
 
 ROOT = Path(__file__).resolve().parents[3]

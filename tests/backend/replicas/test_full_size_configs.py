@@ -14,14 +14,14 @@ import pytest
 import torch
 
 from img23d_protocol import ProtocolError
-from img23d_backend.models.registry import GROUNDING
+from img23d_backend.catalog import GROUNDING
 from img23d_backend.families.hunyuan3d.specs import DELIGHT_SUBFOLDER, PAINT_SUBFOLDER, PAINT_TURBO_SUBFOLDER
 from img23d_backend.families.step1x.texture_folders import CLEAN_PAINT
 from img23d_backend.families.hunyuan3d import mv_replica
 from img23d_backend.families.hunyuan3d import shape_replica as hunyuan_shape
 from img23d_backend.replicas import full as fsm
-from img23d_backend.replicas import grounding_replica
-from img23d_backend.replicas.grounding_answer import answer_pieces
+from img23d_backend.grounding.qwen3_vl import replica as grounding_replica
+from img23d_backend.grounding.qwen3_vl.replica_answer import answer_pieces
 
 # (part, low, high) in parameters: the published sizes (see each replica module's FULL).
 EXPECTED = {

@@ -34,7 +34,7 @@ from img23d_backend.families.table import FAMILIES  # noqa: E402
 from img23d_backend.replicas import build as tiny_models  # noqa: E402
 from img23d_backend.models.registry import TINY_FORMAT  # noqa: E402
 from img23d_backend.replicas.build import build_tiny_models, ensure_tiny_models  # noqa: E402
-from img23d_backend.replicas.grounding_answer import ANSWER  # noqa: E402
+from img23d_backend.grounding.qwen3_vl.replica_answer import ANSWER  # noqa: E402
 
 SHAPE_CKPT = Path("hunyuan3d") / "hunyuan3d-dit-v2-mini" / "model.fp16.safetensors"
 DELIGHT = Path("hunyuan3d-paint") / "hunyuan3d-delight-v2-0"

@@ -283,10 +283,10 @@ def test_remote_code_is_trusted_only_at_a_pinned_revision() -> None:
     assert [s.repo_id for s in trusted] == ["ZhengPeng7/BiRefNet", "ZhengPeng7/BiRefNet_HR"]
     assert all(len(s.revision or "") == 40 for s in trusted)
     # Elsewhere the flag may only be passed on from a spec (checked above), never set to True:
-    # matting_model.py holds the matting specs and their tiny replicas' (the replicas' builders never load what
-    # they write).
+    # matting/birefnet/model.py holds the matting specs and their tiny replicas' (the replicas' builders never load
+    # what they write).
     for path, name, node in _all_calls():
-        if path.name in ("matting_model.py",):
+        if path.parts[-3:] == ("matting", "birefnet", "model.py"):
             continue
         for keyword in node.keywords:
             if keyword.arg == "trust_remote_code":
@@ -296,8 +296,9 @@ def test_remote_code_is_trusted_only_at_a_pinned_revision() -> None:
 
 def test_the_matting_loader_refuses_remote_code_without_a_pin(tmp_path: Path) -> None:
     from img23d_backend.models.registry import ModelSpec
-    from img23d_backend.stages.matting import matting_loader
+    from img23d_backend.matting.driver import matting_loader
 
-    spec = ModelSpec(role="matting", repo_id="someone/segmenter", trust_remote_code=True, revision=None)
+    spec = ModelSpec(role="matting", repo_id="someone/segmenter", trust_remote_code=True, revision=None,
+                     options={"matting": "birefnet", "input_size": 1024})  # read by the default model's loader
     with pytest.raises(ValueError, match="pinned revision"):
         matting_loader(spec)(tmp_path, "cpu")

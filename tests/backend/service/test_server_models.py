@@ -9,7 +9,7 @@ import pytest
 from backend_proc import BackendProcess
 from hub_stand_in import write_cached
 
-from img23d_backend.models.registry import GROUNDING
+from img23d_backend.catalog import GROUNDING
 from img23d_backend.catalog import DEFAULT_SHAPE, SHAPE
 from img23d_protocol import PROTOCOL_MAJOR, PROTOCOL_MINOR
 

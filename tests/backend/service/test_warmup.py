@@ -15,8 +15,8 @@ from img23d_backend.service.warmup_job import JOB_ID as WARM_UP_JOB
 from img23d_client.session_events import WARM_UP_JOB as CLIENT_WARM_UP_JOB
 from img23d_backend.models.manager import ModelManager
 from img23d_backend.catalog import tiny_model_set
-from img23d_backend.stages.grounding.ask import load_grounding
-from img23d_backend.stages.matting import matting_loader
+from img23d_backend.grounding.qwen3_vl.ask import load_grounding
+from img23d_backend.matting.driver import matting_loader
 from img23d_backend.families.hunyuan3d.family import WARMUP_MODULES as HUNYUAN_MODULES
 from img23d_backend.service.warmup import MODULES, modules_for, warm_up
 

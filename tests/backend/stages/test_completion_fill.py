@@ -16,7 +16,7 @@ from test_completion import (BLOCK_RECT, DISC_CIRCLE, _blue_in, _disc_and_block,
 from img23d_backend.stages.completion import fill, occlusion
 from img23d_backend.stages.completion.fill import Completed, EditAsk, Hidden
 from img23d_backend.stages.cutout import box_in_crop, named_cutout
-from img23d_backend.stages.matting import UnusableMatte
+from img23d_backend.matting.driver import UnusableMatte
 
 SIZE = (120, 100)                 # the crop, width x height
 RED = (200, 30, 30)

@@ -14,10 +14,12 @@ from testdata import FAST_OPTIONS
 from img23d_backend.jobs import loaders
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.placement import LoadedModel
+from img23d_backend.env.room_table import Held  # noqa: E402
+from img23d_backend.matting.table import MATTING_CODE  # noqa: E402
 from img23d_backend.catalog import tiny_model_set
 from img23d_protocol import GenerateRequest, JobOptions
 from img23d_backend.stages import cutout
-from img23d_backend.stages.grounding import ask as grounding
+from img23d_backend.grounding import driver as grounding
 
 RED, BLUE = (170, 20, 20), (20, 20, 170)
 # Two boxes that touch: the blue one starts where the red one ends.
@@ -54,7 +56,8 @@ def cutouts(tiny_root: Path, tmp_path: Path, monkeypatch) -> dict[str, tuple[np.
     image = _touching_pair(tmp_path / "pair.png")
     stand_in = StandInMatting()
     monkeypatch.setitem(loaders.LOADERS, "matting",
-                        lambda spec: lambda folder, device: LoadedModel(obj=stand_in, modules=[stand_in]))
+                        lambda spec: lambda folder, device: LoadedModel(obj=Held(MATTING_CODE["birefnet"], stand_in),
+                                                                 modules=[stand_in]))
     monkeypatch.setattr(grounding, "ground",
                         lambda *args, **kwargs: grounding.GroundingAnswer(_answer(440, 300), tokens=60, budget=126))
     engine = Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path / "runs", device="cpu"))

@@ -27,8 +27,10 @@ from testdata import FAST_OPTIONS, FAST_PAINT  # noqa: E402
 from img23d_backend.jobs import loaders  # noqa: E402
 from img23d_backend.jobs import Engine, EngineSettings, Job  # noqa: E402
 from img23d_backend.models.placement import LoadedModel  # noqa: E402
+from img23d_backend.env.room_table import Held  # noqa: E402
+from img23d_backend.matting.table import MATTING_CODE  # noqa: E402
 from img23d_backend.catalog import tiny_model_set  # noqa: E402
-from img23d_backend.stages.grounding import ask as grounding
+from img23d_backend.grounding import driver as grounding
 from img23d_backend.families.hunyuan3d import paint_models  # noqa: E402
 from img23d_backend.env.job_control import CancelToken# noqa: E402
 from img23d_backend.families.hunyuan3d.paint import PaintSettings, paint_mesh  # noqa: E402
@@ -173,7 +175,8 @@ def test_a_target_whose_views_are_never_numbers_fails_saying_so_and_the_next_is_
     stand_in = StandInMatting()
     monkeypatch.setitem(loaders.LOADERS, "paint", poisoned_loader)
     monkeypatch.setitem(loaders.LOADERS, "matting",
-                        lambda spec: lambda folder, device: LoadedModel(obj=stand_in, modules=[stand_in]))
+                        lambda spec: lambda folder, device: LoadedModel(obj=Held(MATTING_CODE["birefnet"], stand_in),
+                                                                 modules=[stand_in]))
     monkeypatch.setattr(grounding, "ground", lambda *args, **kwargs: _answer())
     engine = Engine(EngineSettings(models=tiny_model_set(tiny_root, paint="2.0"), runs_dir=tmp_path / "runs",
                                    device="cpu"))

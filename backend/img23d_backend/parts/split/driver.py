@@ -27,7 +27,7 @@ from ...models.stage_seconds import host_seconds
 from ...runs.folders import TargetRecord
 from ...gltf.writer import export_glb
 from ...readers.artist_mesh import load_artist_mesh
-from ...stages.grounding import ask
+from ...grounding import driver as ask
 from ...stages.step_context import StepContext
 from ..record import CutPart
 from ..scenes import scene_of

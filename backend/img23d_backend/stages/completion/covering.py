@@ -5,7 +5,7 @@ foreground in the shared area, and the matte of the one behind is background whe
 hides it. So a target is *covered* by another when, in the two boxes' intersection, the other holds
 clearly more of the pixels than the target does.
 
-BiRefNet mattes every salient thing in its crop, so a crop that reaches into a neighbour often mattes
+The matting model mattes every salient thing in its crop, so a crop that reaches into a neighbour often mattes
 the neighbour too, and both mattes claim the same pixels. A pixel claimed by both goes to the one of
 the two whose colour it has (each object's colour read where the other's box cannot be, or, for one
 whose box lies wholly inside the other's, over its own matte); a pixel that looks like neither goes,
@@ -16,7 +16,7 @@ the other cannot be told apart, and neither is covered by the other (the matte-e
 ``occlusion`` may still judge them).
 
 The same split says which pixels of a covered target's crop the one in front holds
-(``in_front``): BiRefNet cuts that object out too where it lies in the target's box, and completion
+(``in_front``): the matting model cuts that object out too where it lies in the target's box, and completion
 must not paste it back as if it were the target.
 
 Everything here is in the pixels of the picture the crops were cut from; a matte is the crop's

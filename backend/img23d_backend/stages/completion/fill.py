@@ -2,13 +2,13 @@
 seen pasted back, and the result matted again.
 
 The editor and the matting model are parameters (``Edit``, ``Rematte``): the job binds them to the
-image editor (``editors.driver``) and to BiRefNet through its own matting path, and tests pass plain
+image editor (``editors.driver``) and to the matting model through its own matting path, and tests pass plain
 functions. Completion serves a cut-out that already exists, so it never ends a target: an editor
 that cannot load or run, or answers with a picture that is not usable, leaves the target's cut-out as
 it was, with one sentence saying why (``Completed.skipped``). A cancel stays a cancel.
 
 What is pasted back is the target's own visible pixels: its cut-out less the pixels a detection in
-front of it holds (``Hidden.in_front``). BiRefNet cuts out the object in front too where it lies in
+front of it holds (``Hidden.in_front``). The matting model cuts out the object in front too where it lies in
 the target's box; pasted back, it would stand on top of the editor's completion, and be kept.
 """
 
@@ -22,7 +22,7 @@ import numpy as np
 from img23d_protocol import ErrorCode, ProtocolError
 from PIL import Image
 
-from ..foreground import flattened
+from ...matting.foreground import flattened
 from ..skips import reason
 from . import references
 

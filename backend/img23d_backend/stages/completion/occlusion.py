@@ -8,12 +8,12 @@ Two signs, either enough:
   standing side by side often share a sliver, and ``OVERLAP_SHARE`` is set above one), and in the
   shared area the other's matte holds clearly more than the target's own (``covering``): the one in
   front is what the picture shows there. Only the one behind is completed.
-- **Its matte runs into its box's edge.** BiRefNet mattes the crop (the box grown by a margin), so
+- **Its matte runs into its box's edge.** The matting model mattes the crop (the box grown by a margin), so
   it sees past the box. Where the matte is foreground both just inside one edge of the box and
   well outside it (beyond the band the cut-out keeps, ``cutout.BOX_TOLERANCE + BOX_FEATHER``),
   something salient crosses that edge: the object goes on past its box, or something in front of it
   does. A box that fits its object, even a boxy object that fills it, has background outside.
-  Outside pixels inside another detection's box do not count: that is the neighbour, which BiRefNet
+  Outside pixels inside another detection's box do not count: that is the neighbour, which the matting model
   mattes too, and the first sign judges the pair. An edge of the box on the picture's border cannot
   be judged (nothing lies beyond it) and is never a sign; the crop stops there, so the line outside
   falls outside the crop.

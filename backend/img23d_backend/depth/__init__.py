@@ -1,0 +1,1 @@
+"""Depth: one pass of a monocular depth model over the picture (driver); one folder per model."""

@@ -1,0 +1,1 @@
+"""Depth Anything V2 Small: its random-weight replica (replica)."""
