@@ -1,8 +1,8 @@
 """The grounding answer a chain job waits for: as long as Qwen3-VL's answer for the job's names.
 
 The grounding replica of the model sets answers its fixed answer whatever it is asked (eleven boxes, about 230
-tokens at the full size, ``replicas.grounding_answer``), where Qwen3-VL answers the names asked, one line a box,
-each line about 35 tokens (its BPE gives every digit a token of its own: ``stages.grounding.ask``'s
+tokens at the full size, ``grounding.qwen3_vl.replica_answer``), where Qwen3-VL answers the names asked, one line a box,
+each line about 35 tokens (its BPE gives every digit a token of its own: ``grounding.qwen3_vl.ask``'s
 ``BOX_LINE_TOKENS`` comment, and the grounding tests' samples, ``tests/backend/grounding_answers.py``). One
 untextured object's grounding took 5 to 7.6 s of its 10.7 s on an H200 for that difference alone.
 
@@ -28,7 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-REAL_BOX_TOKENS = 35    # Qwen's BPE on one box line: 33 to 38 tokens (stages/grounding/ask.py), the issue's 35
+REAL_BOX_TOKENS = 35    # Qwen's BPE on one box line: 33 to 38 tokens (grounding/qwen3_vl/ask.py), the issue's 35
 REAL_FRAME_TOKENS = 8   # "```", "json", "\n", "[", "\n", "]", "\n", "```"
 _LINE = re.compile(r'\{"bbox_2d": \[(\d+), (\d+), (\d+), (\d+)\], "label": "([^"]+)"\}')
 VERSION = 1             # of what a built answer replica holds: a change here builds them again
@@ -36,7 +36,7 @@ VERSION = 1             # of what a built answer replica holds: a change here bu
 
 def real_answer(names: list[str]) -> str:
     """Qwen3-VL's answer for ``names``: every box of each name the fixed answer has, in the model's form."""
-    from img23d_backend.replicas.grounding_answer import ANSWER
+    from img23d_backend.grounding.qwen3_vl.replica_answer import ANSWER
 
     boxes = [(match.group(5), [int(match.group(i)) for i in range(1, 5)]) for match in _LINE.finditer(ANSWER)]
     lines = [f'  {{"bbox_2d": {json.dumps(box)}, "label": "{label}"}}'
@@ -54,8 +54,8 @@ def real_tokens(text: str) -> int:
 def answer_dims(size: str, text: str) -> Any:
     """The replica's sizes at ``size`` ("tiny" or "full"), its answer cut into ``real_tokens(text)`` pieces. The
     tiny size is widened as the grounding tests widen it: one embedding dimension per answer token."""
-    from img23d_backend.replicas import grounding_replica
-    from img23d_backend.replicas.grounding_answer import FixedAnswer, answer_pieces
+    from img23d_backend.grounding.qwen3_vl import replica as grounding_replica
+    from img23d_backend.grounding.qwen3_vl.replica_answer import FixedAnswer, answer_pieces
 
     # Every piece is a token used once (each token has one successor), so pieces of a repeated text grow until
     # unlike the others: the longest answers fall short of Qwen's count at any cut (130 of 183 tokens for
@@ -70,8 +70,8 @@ def answer_replica(root: Path, size: str, names: list[str]) -> tuple[Path, int]:
     """The folder of a grounding replica at ``size`` that answers ``names`` as Qwen3-VL does (built under
     ``root``, the replicas' folder, on first use, then reused; a rebuild of the replicas drops it), and its
     answer's tokens."""
-    from img23d_backend.replicas import grounding_replica
-    from img23d_backend.replicas.grounding_answer import FixedAnswer, answer_pieces
+    from img23d_backend.grounding.qwen3_vl import replica as grounding_replica
+    from img23d_backend.grounding.qwen3_vl.replica_answer import FixedAnswer, answer_pieces
 
     text = real_answer(names)
     dims = answer_dims(size, text)
