@@ -140,6 +140,15 @@ def test_each_bad_input_is_one_sentence_and_nothing_is_sent(addon, scene) -> Non
     bpy.context.view_layer.objects.active = cube
     with pytest.raises(RuntimeError, match="Print Run prints the Generate run of the active object"):
         bpy.ops.img23d.print_selected(whole_run=True)
+    cube.select_set(True)
+    prefs = bpy.context.preferences.addons[addon.module.__name__].preferences
+    prefs.backend, prefs.ssh_host = "SSH", "printer-host"
+    try:
+        with pytest.raises(RuntimeError, match="Print needs the backend on this computer: the backend in use runs on "
+                                               "printer-host"):
+            bpy.ops.img23d.print_selected()
+    finally:
+        prefs.backend, prefs.ssh_host = "LOCAL", ""
     assert _module(addon, "runtime").active_runner is None
 
 
