@@ -29,6 +29,7 @@ PAGES: dict[str, GuidePage] = {
     "IMG23D_PT_advanced": GuidePage("panel", "generate"),
     "IMG23D_PT_boxes": GuidePage("artists-loop"),
     "IMG23D_PT_retexture": GuidePage("panel", "views"),
+    "IMG23D_PT_print": GuidePage("print", "in-blender"),
     "preferences": GuidePage("install"),
 }
 

@@ -12,7 +12,7 @@ from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProp
 import img23d_protocol as protocol
 from img23d_client.run_layout import LayoutChoice
 
-from . import box_properties, model_choices, object_views, thumbnails
+from . import box_properties, model_choices, object_views, print_properties, thumbnails
 
 
 @dataclass(frozen=True)
@@ -171,6 +171,7 @@ class Img23dSettings(bpy.types.PropertyGroup):
     # More pictures of each name (object_views): from its left, back and right; and of the mesh to re-texture.
     views: CollectionProperty(type=object_views.Img23dView)  # type: ignore[valid-type]
     retexture_views: CollectionProperty(type=object_views.Img23dView)  # type: ignore[valid-type]
+    printing: PointerProperty(type=print_properties.Img23dPrint)  # type: ignore[valid-type]
     all_instances: BoolProperty(  # type: ignore[valid-type]
         name="All Instances", default=False,
         description="One object per instance of a name (e.g. every barrel), not just the largest")
@@ -303,7 +304,7 @@ class Img23dSettings(bpy.types.PropertyGroup):
         return LayoutChoice(self.fov_degrees(), self.estimate_fov, self.ground)
 
 
-classes = (*box_properties.classes, *object_views.classes, Img23dSettings)
+classes = (*box_properties.classes, *object_views.classes, *print_properties.classes, Img23dSettings)
 
 
 def register() -> None:

@@ -16,8 +16,10 @@ page's before/after picture, ``game-ready-before-after.png``: the example mesh a
 its quads and its finished GLB, and ``scripts/material_pictures.py`` the Textures page's,
 ``textures-before-after.png``: the example mesh re-textured, its colour alone beside its
 metallic-roughness map and both wired, and ``scripts/text_pictures.py`` the From text page's,
-``from-text-run.png``: the picture ``generate --prompt`` made and what it found in it. ``--only example``,
-``--only game-ready``, ``--only textures`` or ``--only text`` makes one set.
+``from-text-run.png``: the picture ``generate --prompt`` made and what it found in it, and
+``scripts/print_pictures.py`` the Print page's, ``print-plate.png``: the example mesh printed solid and
+hollow. ``--only example``, ``--only game-ready``, ``--only textures``, ``--only text`` or ``--only print``
+makes one set.
 
 The tiny models' weights are random, so the meshes in the render are blobs standing where the
 picture shows the house, chimney and barrel; the boxes and the layout are what a real run draws.
@@ -51,13 +53,13 @@ def keep(source: Path, target: Path, palette: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
-    parser.add_argument("--only", choices=("example", "game-ready", "textures", "text"), default=None)
+    parser.add_argument("--only", choices=("example", "game-ready", "textures", "text", "print"), default=None)
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.only in (None, "example"):
         example_pictures(args.out)
     for name, script in (("game-ready", "game_ready_pictures.py"), ("textures", "material_pictures.py"),
-                         ("text", "text_pictures.py")):
+                         ("text", "text_pictures.py"), ("print", "print_pictures.py")):
         if args.only in (None, name):  # each in a process of its own, as the main job
             subprocess.run([sys.executable, str(ROOT / "scripts" / script), "--out", str(args.out)], check=True)
     return 0

@@ -1,5 +1,5 @@
 """Panels: draw() only. They read state; they never block, touch files or start processes."""
 
-from . import main
+from . import main, printing
 
-classes = main.classes
+classes = (*main.classes, *printing.classes)

@@ -49,6 +49,8 @@ from .plain import dumps, plain
 from .run_files import RUN_RESERVE_NAME, RUN_TEMP_PREFIX, own_folders
 from .job_results import JOB_RESULTS
 from .picture import NO_PROMPT, PictureJobResult, PictureRequest, check_picture_prompt
+from .prints import (MAX_PRINT_OBJECTS, PRINT_NUMBERS, PrintedObject, PrintJobResult, PrintRequest,
+                     check_print_request, check_print_settings)
 from .results import (AnswerSummary, DetectJobResult, DownloadJobResult, GenerateJobResult, JobResult,
                       PartResult, PartsJobResult, RigJobResult, RegenerateJobResult, RetextureJobResult, RetopoJobResult, SuggestJobResult, TargetResult)
 from .run_import import (MAX_RUN_BYTES, MAX_RUN_FILES, ImportedFile, ImportedRun, RunLimits, check_run_files, fresh_folder,
@@ -108,6 +110,8 @@ __all__ = [
     "check_made_from", "check_picture_or_prompt", "has_content", "name_from_prompt",
     "validate_image_prompt", "validate_image_seed", "validate_prompt",
     "NO_PROMPT", "PictureJobResult", "PictureRequest", "check_picture_prompt",
+    "MAX_PRINT_OBJECTS", "PRINT_NUMBERS", "PrintedObject", "PrintJobResult", "PrintRequest", "check_print_request",
+    "check_print_settings",
     "CLEAN_PAINT_MODEL", "DEFAULT_PAINT_MODEL", "PAINT_MODELS", "PaintModelKind", "describe_default_paint_steps", "paint_model_kind",
     "dumps", "plain",
     "RUN_RESERVE_NAME", "RUN_TEMP_PREFIX", "own_folders",

@@ -18,6 +18,7 @@ from .options import JobOptions
 from .parted_names import validate_parts
 from .parts_models import check_parts_model
 from .picture import PictureRequest, check_picture_prompt
+from .prints import PrintRequest, check_print_request
 from .plain import NotPlainJSON, finite_number, loads
 from .prompt import (check_made_from, check_picture_or_prompt, validate_image_prompt, validate_image_seed,
                      validate_prompt)
@@ -31,7 +32,7 @@ MAX_LINE_BYTES = 1 << 20  # a request line above 1 MiB is refused unread
 
 REQUEST_TYPES: dict[str, type[Message]] = {
     cls.TYPE: cls for cls in (Hello, GenerateRequest, DetectRequest, SuggestRequest, RetextureRequest, RetopoRequest,
-                              PartsRequest, RigRequest, PictureRequest, RegenerateRequest, CancelRequest, StatusRequest, ShutdownRequest, ModelsRequest,
+                              PartsRequest, RigRequest, PictureRequest, PrintRequest, RegenerateRequest, CancelRequest, StatusRequest, ShutdownRequest, ModelsRequest,
                               DownloadRequest, DeleteRequest, UploadRequest, FetchRequest, RunsRequest)
 }
 EVENT_TYPES: dict[str, type[Message]] = {
@@ -179,6 +180,8 @@ def _build(cls: type[Message], data: dict[str, Any]) -> Message:
         check_picture_prompt(message.prompt)
     elif isinstance(message, RigRequest):
         check_one_skeleton(message.skeleton, message.skeleton_file)
+    elif isinstance(message, PrintRequest):
+        check_print_request(message)  # its numbers, names and paths, each refused in one sentence
     return message
 
 

@@ -14,7 +14,7 @@ from img23d_protocol import (EVENT_TYPES, MAX_LINE_BYTES, PROTOCOL_MAJOR, REQUES
                              OptionError, OverlongLine, bounded_lines,
                              DeleteRequest, DetectRequest, DownloadRequest, Error, ErrorCode, FetchRequest,
                              GenerateRequest, Hello, JobOptions, ModelEntry, ModelsRequest, PartsRequest, PictureRequest, RigBone, RigRequest,
-                             RegenerateRequest,
+                             PrintRequest, RegenerateRequest,
                              RetextureRequest, RetopoRequest, Progress, ProtocolError, Result, RunsRequest, ShutdownRequest, StatusRequest,
                              SuggestRequest, UploadRequest, check_peer_hello, decode, request_id_of)
 from protocol_errors import _code
@@ -54,6 +54,10 @@ REQUESTS = [
                also=["/tmp/hero_lod1.glb", "/tmp/hero_lod2.obj"]),   # (1.24) the command line's rig
     RegenerateRequest(id="rg-1", run="/runs/20261123-house scene", keys=["chimney", "barrel-2", "red_barrel-3f2a1b"],
                       options=JobOptions(random_seed=True, smoothing=3, fill_holes=200, min_piece=0.0, face_budget=0)),
+    PrintRequest(id="pr-1", source="/runs/20261123-house", only=["house", "chimney"], object="house", height_mm=80.0,
+                 hollow=True, wall_mm=2.5, drain_holes=3, drain_mm=4.0, base_mm=0.0, thin_mm=1.0),  # (1.28)
+    PrintRequest(id="pr-2", meshes={"Cube.001": "/tmp/Cube-1.npz", "家": "/tmp/j.npz"}, object="家", height_mm=120,
+                 source="/runs/20261123-house"),
     DownloadRequest(id="dl-1", model="Qwen/Qwen3-VL-2B-Instruct"),
     DeleteRequest(id="del-1", model="shape"),
     UploadRequest(id="up-1", name="ünïcødé photo.png", size=3, sha256="a" * 64, offset=0, data="AAEC", done=True),

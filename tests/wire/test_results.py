@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from img23d_protocol import (JOB_RESULTS, REQUEST_TYPES, Artifact, ArtifactKind, DetectJobResult, DownloadJobResult,
-                             ErrorCode, GenerateJobResult, PartsJobResult, ProtocolError, RegenerateJobResult, Result, RigJobResult,
+                             ErrorCode, GenerateJobResult, PartsJobResult, PrintJobResult, ProtocolError, RegenerateJobResult, Result, RigJobResult,
                              RetextureJobResult, RetopoJobResult, SuggestJobResult, TargetResult, decode)
 from img23d_protocol.codec import EVENT_TYPES
 from img23d_protocol.result_fields import MAX_ITEMS, MAX_TEXT
@@ -74,6 +74,13 @@ TODAY: dict[type, dict[str, Any]] = {
     RegenerateJobResult: {"run_dir": "/runs/r/regenerated/x", "source_run": "/runs/r", "manifest": "/runs/x/m.json",
                           "image_size": None, "targets": [TARGET], "texture_skipped": None,
                           "materials_skipped": None, "timings": {}, "seed": 11},
+    PrintJobResult: {"run_dir": "/runs/r", "folder": "/runs/r/print", "threemf": "/runs/r/print/plate.3mf",
+                     "record": "/runs/r/print/print.json",
+                     "objects": [{"name": "house", "printed": True, "refused": None, "size_mm": [60.5, 40.0, 80.0],
+                                  "watertight": True, "volume_mm3": 120000.5, "stl": "house.stl"},
+                                 {"name": "sign", "printed": False, "refused": "sign is an open sheet",
+                                  "size_mm": None, "watertight": False, "volume_mm3": None, "stl": None}],
+                     "said": ["sign is an open sheet"], "passed": True},
     DownloadJobResult: {"model": "tiny/shape", "path": "/cache/shape",
                         "models": [{"id": "tiny/shape", "role": "shape", "repo_id": "x/y", "subfolder": None,
                                     "revision": None, "state": "cached", "local": True, "size_bytes": 10,
@@ -99,7 +106,8 @@ def test_each_result_round_trips_with_todays_keys_and_values(kind: type) -> None
 
 
 def test_every_job_request_has_its_result_class() -> None:
-    jobs = {"generate", "detect", "suggest", "retexture", "retopo", "parts", "rig", "regenerate", "download", "picture"}
+    jobs = {"generate", "detect", "suggest", "retexture", "retopo", "parts", "rig", "regenerate", "download", "picture",
+            "print"}
     assert set(JOB_RESULTS) == jobs and jobs <= set(REQUEST_TYPES)
     assert all(JOB_RESULTS[kind].KIND == kind for kind in jobs)
 

@@ -12,7 +12,7 @@ from dataclasses import fields, replace
 from typing import Any, Callable
 
 from img23d_protocol import (DetectRequest, DownloadRequest, ErrorCode, GenerateRequest, JobOptions, JobResult, Message,
-                             PartsRequest, PictureRequest, Progress, ProtocolError, RigRequest, RegenerateRequest, RetextureRequest, RetopoRequest,
+                             PartsRequest, PictureRequest, PrintRequest, Progress, ProtocolError, RigRequest, RegenerateRequest, RetextureRequest, RetopoRequest,
                              SuggestRequest)
 
 from ..env.busy_time import busy_seconds
@@ -29,6 +29,7 @@ from .download import run_download
 from .generate import GenerateRun
 from .parts import PartsRun
 from .picture import PictureRun
+from .prints import run_print
 from .rig import RigRun
 from .regenerate import RegenerateRun
 from .retexture import RetextureRun
@@ -127,6 +128,7 @@ JOBS: dict[type[Message], Runner] = {
     GenerateRequest: _job_run(GenerateRun), DetectRequest: _job_run(DetectRun), SuggestRequest: _job_run(SuggestRun),
     RetextureRequest: _job_run(RetextureRun), RetopoRequest: _job_run(RetopoRun), PartsRequest: _job_run(PartsRun), RigRequest: _job_run(RigRun),
     RegenerateRequest: _job_run(RegenerateRun), PictureRequest: _job_run(PictureRun), DownloadRequest: run_download,
+    PrintRequest: run_print,  # (1.28) no model and no run folder of its own: into the run it prints, as the CLI's
 }
 
 

@@ -24,7 +24,7 @@ from .record import HollowRecord, ObjectRecord
 from .repair import Repaired, arrays_of, repair
 from .scale import flat_base, world_matrix
 from .settings import PrintSettings
-from .sources import PrintInput, PrintSource
+from .sources import Placed, PrintInput, PrintSource
 from .thickness import thinnest_wall
 
 Say = Callable[[str], None]
@@ -70,7 +70,8 @@ def read_and_repair(source: PrintSource, found: PrintInput, say: Say) -> Prepare
     item.repaired = repair(source.name, item.mesh.positions, item.mesh.triangles)
     item.record.repairs = list(item.repaired.repairs)
     low, high = _bounds(item)
-    placed = found.placement(source, (float(high[0] - low[0]), float(high[1] - low[1]), float(high[2] - low[2])))
+    extents = (float(high[0] - low[0]), float(high[1] - low[1]), float(high[2] - low[2]))
+    placed = Placed.standing(low, high) if source.in_place else found.placement(source, extents)
     item.matrix = world_matrix(low, high, placed)
     item.world_height = float(high[2] - low[2]) * (placed.scale if placed is not None else 1.0)
     if item.repaired.refused is not None:

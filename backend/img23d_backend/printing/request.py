@@ -1,5 +1,6 @@
-"""A print, asked and made: ``PrintRequest`` in (what the command line builds, and what the add-on's Print
-Selected would send: the run or mesh, the objects, the settings), ``PrintResult`` out.
+"""A print, asked and made: ``PrintRequest`` in (what the command line builds, and what the backend builds from
+the add-on's Print Selected, ``jobs.prints``: the run or mesh, or the scene's objects in world space, and the
+settings), ``PrintResult`` out.
 
 Everything is prepared in memory first (``prepare``); only when at least one object can be printed is a folder
 made, so a refused print leaves nothing behind. A run gets a new folder inside it (``print/``, or
@@ -27,17 +28,21 @@ from .prepare import Prepared, make_ready, read_and_repair
 from .record import PRINT_RECORD, PrintRecord
 from .scale import millimetres_per_unit, reference_of
 from .settings import PrintSettings
-from .sources import open_sources
+from .sources import open_sources, scene_sources
 
 PRINT_FOLDER = "print"
 PRINT_KIND = "print"
+SCENE = "the Blender scene"   # what a print of the scene's objects came from, without their run
 
 
 @dataclass
 class PrintRequest:
-    source: Path                  # a run folder, or a mesh file (GLB, glTF, OBJ, PLY, the add-on's .npz)
+    source: Path | None           # a run folder, or a mesh file (GLB, glTF, OBJ, PLY, the add-on's .npz); with
+                                  # ``meshes``: the run they came from, which keeps the print (None: a new run)
     settings: PrintSettings
     out: Path = Path("img23d-runs")   # where a mesh of no run gets a run folder of its own
+    # The scene's objects (the add-on's Print Selected): name -> a mesh file in world space, printed where it stands.
+    meshes: dict[str, Path] = field(default_factory=dict)
 
 
 @dataclass
@@ -63,7 +68,12 @@ def make_print(request: PrintRequest, say: Callable[[str], None] = lambda _: Non
     settings = request.settings
     settings.check()
     libraries.manifold3d(), libraries.lib3mf()  # both load, or one sentence before anything is read or made
-    found = open_sources(request.source, settings.only)
+    if request.meshes:
+        found = scene_sources(request.meshes, request.source)
+    elif request.source is not None:
+        found = open_sources(request.source, settings.only)
+    else:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "nothing to print: give a run folder, a mesh file or objects")
     items = []
     for source in found.sources:
         check()
@@ -78,7 +88,7 @@ def make_print(request: PrintRequest, say: Callable[[str], None] = lambda _: Non
         make_ready(item, scale, settings, say)
     check()
     ready = [item for item in items if item.ready]
-    record = PrintRecord(str(found.run_dir or request.source), settings.to_dict(), found.layout, reference,
+    record = PrintRecord(str(found.run_dir or request.source or SCENE), settings.to_dict(), found.layout, reference,
                          round(scale * 1.0, 6) if found.layout != "none" else None)
     if not ready:
         raise ProtocolError(ErrorCode.BAD_REQUEST, " ".join(item.record.refused or "" for item in items).strip())
@@ -114,11 +124,17 @@ def _footprint(item: Prepared) -> tuple[float, float, float, float]:
     return float(box[0]), float(box[1]), float(box[3]), float(box[4])
 
 
+def _printed_from(request: PrintRequest, items: list[Prepared]) -> Path:
+    """What the print was made from, for its run's manifest: the mesh file, or the scene's first object's."""
+    first = request.source or next((item.source.mesh for item in items if item.source.mesh is not None), Path())
+    return first.expanduser().resolve()
+
+
 def _own_run(request: PrintRequest, items: list[Prepared]) -> RunFolder:
     """A new run folder for the print of a mesh of no run (closed by the caller)."""
     name = items[0].source.stem if items else "mesh"
     recover_interrupted(request.out.expanduser())  # as every command that makes a run: killed runs say so first
     manifest = Manifest(job_id=uuid.uuid4().hex[:12], kind=PRINT_KIND, backend_version=__version__,
                         targets=[item.source.name for item in items],
-                        image={"source": str(request.source.expanduser().resolve())})
+                        image={"source": str(_printed_from(request, items))})
     return RunFolder.create(request.out.expanduser(), f"{name}-print", manifest)

@@ -6,6 +6,9 @@ absolute path, a link) is never followed: that object gets one sentence and the 
 artist ran ``relayout``, its ``relayout.json`` places the objects, as it is the layout they chose last; else
 each record's placement, as the add-on placed them; a run from before placements were recorded is laid out again
 from its boxes, in memory (the run is never rewritten).
+
+The add-on's Print Selected sends the scene's objects instead (``scene_sources``), each a mesh file in world
+space: they print where they stand in Blender, as the artist moved, turned and scaled them.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from img23d_protocol import ErrorCode, ProtocolError, read_manifest
 from img23d_protocol.layout import LayoutSettings, Placement, SceneLayout, solve, targets_from_records
 
@@ -49,6 +53,11 @@ class Placed:
         return cls((float(location[0]), float(location[1]), float(location[2])), float(yaw), float(scale))
 
     @classmethod
+    def standing(cls, low: np.ndarray, high: np.ndarray) -> "Placed":
+        """Where a mesh of bounds ``low``..``high`` already stands: a scene's object, sent in world space."""
+        return cls((float(low[0] + high[0]) / 2, float(low[1] + high[1]) / 2, float(low[2])), 0.0, 1.0)
+
+    @classmethod
     def of(cls, placement: Placement) -> "Placed":
         x, y, z = (float(v) for v in placement.location)
         return cls((x, y, z), float(placement.yaw), float(placement.scale))
@@ -61,6 +70,7 @@ class PrintSource:
     mesh: Path | None             # its mesh file; None when it is not printed
     placement: Placed | None = None
     refused: str | None = None    # the one sentence that says why it is not printed
+    in_place: bool = False        # its mesh is where the scene has it (the add-on's, in world space): not placed
 
 
 @dataclass
@@ -101,6 +111,28 @@ def open_sources(path: Path, only: tuple[str, ...] = ()) -> PrintInput:
                 found.sources = mine
                 return found
     return PrintInput(None, [PrintSource(path.stem or "mesh", path.stem or "mesh", mesh)])
+
+
+def scene_sources(meshes: dict[str, Path], run: Path | None) -> PrintInput:
+    """The scene's objects as the add-on sent them (name -> a mesh file in world space, Blender's axes), each
+    printed where it stands; the print goes into ``run`` (the run they came from, checked to be one) or, without
+    it, a run of its own. A mesh file that cannot be read is that object's one sentence; the others print."""
+    root = None
+    if run is not None:
+        root = run.expanduser().resolve()
+        if not root.is_dir():
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"the run folder {run} the objects came from is not there")
+        read_manifest(root)  # a folder that is no run img23d can read is refused in one sentence, not written into
+    found = PrintInput(root, layout="scene")
+    for name, path in meshes.items():
+        source = PrintSource(name, name, path.expanduser().resolve(), in_place=True)
+        try:
+            check_mesh_path(source.mesh)  # type: ignore[arg-type]
+            check_triangle_count(source.mesh)  # type: ignore[arg-type]
+        except ProtocolError as exc:
+            source.mesh, source.refused = None, f"{name}: {exc.message}"
+        found.sources.append(source)
+    return found
 
 
 def _run_sources(root: Path, only: tuple[str, ...]) -> PrintInput:
