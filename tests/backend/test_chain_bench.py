@@ -12,7 +12,7 @@ from testdata import REPO
 
 sys.path.insert(0, str(REPO / "bench"))
 
-from chain import sides  # noqa: E402  (bench/chain.py)
+from chain import JobFigures, PolicyRun, sides, speed_goals  # noqa: E402  (bench/chain.py)
 
 
 def test_a_targets_seconds_are_split_between_the_host_and_the_device() -> None:
@@ -27,3 +27,18 @@ def test_a_targets_seconds_are_split_between_the_host_and_the_device() -> None:
     assert split["waits_s"] == pytest.approx(13.50, abs=0.01)  # the job's thread waiting for xatlas: on the path
     assert sides({"cleanup": 1.0, "something_new": 2.0}) == {"host_s": 1.0, "device_s": 0.0, "other_s": 2.0,
                                                              "waits_s": 0.0}
+
+
+def _job(targets: int, textured: bool, seconds: float) -> JobFigures:
+    return JobFigures("managed", targets, textured, 2, seconds, {}, {}, 0, 0, targets)
+
+
+def test_the_textured_goals_are_judged_on_a_gpu_and_named_unmeasurable_on_a_cpu() -> None:
+    """Issue 89's textured goals: one at most 20 s, three at most 45 s and at most 1.5 times one."""
+    run = PolicyRun("managed", 1.0, [_job(1, True, 18.0), _job(3, True, 30.0)])
+    judged = dict(speed_goals(run, on_gpu=True))
+    assert judged == {"1 target textured <= 20 s: 18.00 s (managed, second job)": "HOLDS",
+                      "3 targets textured <= 45 s: 30.00 s (managed, second job)": "HOLDS",
+                      "3 targets textured <= 1.5x one: 1.67x (managed, second job)": "FAILS"}
+    assert {outcome for _, outcome in speed_goals(run, on_gpu=False)} == {
+        "NOT MEASURABLE here: a GPU goal (H100); this is a CPU"}
