@@ -1,10 +1,10 @@
 """Each object's one display colour for the 3MF, from its texture or its vertex colours.
 
-The 3MF core's ``<basematerials>`` give an object one colour (an sRGB ``displaycolor``), which every slicer shows
-and a multi-material printer can be told to use; a painted texture is not printed by any of them. So the colour is
-the texture read at each triangle's middle (its corners' UVs averaged), averaged by the triangles' areas; or the
-vertex colours (linear, as glTF keeps them) averaged the same way and turned back into sRGB. A mesh with neither
-has no colour, and its object gets none.
+The 3MF core's ``<basematerials>`` give an object one colour (an sRGB ``displaycolor``), the one colour a 3MF can
+carry for any reader (PrusaSlicer 2.5 ignores it and shows its filament's colour: bench/slicer_read.py); a painted
+texture is not printed by any slicer. So the colour is the texture read at each triangle's middle (its corners'
+UVs averaged), averaged by the triangles' areas; or the vertex colours (linear, as glTF keeps them) averaged the
+same way and turned back into sRGB. A mesh with neither has no colour, and its object gets none.
 """
 
 from __future__ import annotations

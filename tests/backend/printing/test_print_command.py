@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import shutil
+import subprocess
 import xml.etree.ElementTree as ElementTree
 import zipfile
 from functools import partial
@@ -238,3 +241,35 @@ def test_a_private_runs_print_is_private_too(tmp_path: Path, cli: RunCli) -> Non
     assert out.returncode == 0, out.stdout + out.stderr
     modes = {path.name: path.stat().st_mode & 0o777 for path in [run / "print", *(run / "print").iterdir()]}
     assert modes["print"] == 0o700 and all(mode & 0o077 == 0 for mode in modes.values()), modes
+
+
+def _prusa_slicer_sizes(path: Path) -> list[list[float]]:
+    """PrusaSlicer's ``--info``: each object's size (x, y, z in mm) as its own 3MF reader reads it; no display
+    is needed. Its sections start "[plate.3mf]" (not its "[time] [thread]" log lines)."""
+    done = subprocess.run(["prusa-slicer", "--info", str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    sizes: list[list[float]] = []
+    for line in done.stdout.splitlines():
+        if re.fullmatch(r"\[[^\[\]]+\]", line.strip()):
+            sizes.append([])
+        elif re.match(r"size_[xyz] = ", line):
+            sizes[-1].append(float(line.split("=")[1]))
+    return sizes
+
+
+@pytest.mark.skipif(shutil.which("prusa-slicer") is None,
+                    reason="PrusaSlicer is not installed here (apt-get install -y --no-install-recommends "
+                           "prusa-slicer: about 100 MB of GUI libraries, too much for every CI run, so "
+                           "scripts/test.sh does not install it)")
+def test_prusa_slicer_reads_the_plate_at_the_asked_height(tmp_path: Path, cli: RunCli) -> None:
+    """A real slicer, not only lib3mf and our own XML reading, opens the plate in millimetres: the house 80 mm
+    tall within 0.1 mm and the chimney at the size print.json gives it. Skipped where PrusaSlicer is absent
+    (bench/slicer_read.py measures more: names, hollow prints, the STL, slicing to G-code)."""
+    run = _two_object_run(tmp_path)
+    assert cli("print", run, "--height-mm", "80", "--object", "house").returncode == 0
+    record = json.loads((run / "print" / "print.json").read_text(encoding="utf-8"))
+    sizes = _prusa_slicer_sizes(run / "print" / "plate.3mf")
+    assert len(sizes) == 2   # one object each, in the 3MF's order
+    assert abs(sizes[0][2] - 80.0) <= 0.1
+    for item, size in zip(record["objects"], sizes):
+        assert size == pytest.approx(item["size_mm"], abs=0.1), item["name"]
