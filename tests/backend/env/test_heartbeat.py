@@ -89,8 +89,15 @@ def test_a_stages_heartbeat_repeats_the_stages_own_step(monkeypatch: pytest.Monk
                           run_folder=SimpleNamespace(manifest=SimpleNamespace(timings={}, memory_peaks={}),
                                                      save_manifest=lambda: None))
     run.progress = lambda *said: JobRun.progress(run, *said)
+    def shape_steps() -> list[tuple[int, int]]:
+        return [(event.step, event.total) for event in list(events) if event.stage == "shape"]
+
     with JobRun.stage(run, "shape"):
         run.progress("shape", 5, 10, "step 5 of 10")
-        failpoints.spin(1.5)
-    steps = [(event.step, event.total) for event in events if event.stage == "shape"]
+        # Busy until two heartbeats have come (1.5 s fixed was too short when both lanes loaded the cores).
+        deadline = time.monotonic() + 60
+        while len(shape_steps()) < 4:
+            assert time.monotonic() < deadline, f"no heartbeat in 60 s of a busy step: {shape_steps()}"
+            failpoints.spin(0.3)
+    steps = shape_steps()
     assert steps[:2] == [(0, 1), (5, 10)] and len(steps) > 2 and set(steps[2:]) == {(5, 10)}, steps
