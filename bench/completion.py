@@ -11,7 +11,7 @@ loaded with its production loader and run by the production calls, one model par
 * completion, for one covered target: the editor's three phases as ``editors.driver`` runs them
   (``encode_instructions`` with the text encoder; ``denoise`` with the transformer and VAE, each
   transformer call timed; ``decode`` with the VAE), then BiRefNet matting the completed picture
-  again (``matting.driver.matte``, as ``jobs.completing`` re-mattes); the denoising is projected to
+  again (``matting.driver.matte``, as ``jobs.steps.completing`` re-mattes); the denoising is projected to
   the model's own 4 steps as the time outside the transformer + the median transformer call after the
   first (or the first, with one step run) x 4;
 * the shape step for the same target: ``bench/step1x_geometry.run_hunyuan`` (the production
@@ -49,7 +49,7 @@ from PIL import Image  # noqa: E402
 from img23d_backend.env.job_control import CancelToken  # noqa: E402
 from img23d_backend.models.throughput import measure as measure_throughput  # noqa: E402
 from img23d_backend.replicas.full import TARGETS, build_full_size_models, component_spec  # noqa: E402
-from img23d_backend.stages.completion.fill import instruction  # noqa: E402
+from img23d_backend.jobs.steps.completion.fill import instruction  # noqa: E402
 from img23d_backend.editors.pipeline import EditorModel, EditRequest  # noqa: E402
 from img23d_backend.editors.flux2_klein.phases import decode, denoise, encode_instructions  # noqa: E402
 from img23d_backend.editors.parts import EditorOptions, editor_dtype, load_part  # noqa: E402

@@ -5,7 +5,7 @@
 
 Issue 89's goal for a warm job on a GPU: three textured objects take at most 1.5 times one. While the device
 paints target i, the host unwraps target i + 1 (the UV worker) and cleans, fills and writes target i - 1 (the
-tail's worker, ``jobs.generate``); ``--no-overlap``'s half of each round leaves the fills on the job's thread as
+tail's worker, ``jobs.kinds.generate``); ``--no-overlap``'s half of each round leaves the fills on the job's thread as
 before (``GenerateRun.defers_fills`` off), so the two are measured in the same process, alternating. One
 engine, warmed by a first job; each round runs one and three textured objects in both ways. For every job:
 seconds, each target's host and device seconds (``chain.sides``) and its timings.
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def run_job(engine: Any, targets: int, texture_size: int | None, models: str, overlap: bool,
             label: str) -> dict[str, Any]:
     from img23d_backend.jobs import Job
-    from img23d_backend.jobs.generate import GenerateRun
+    from img23d_backend.jobs.kinds.generate import GenerateRun
     from img23d_protocol import GenerateRequest
 
     names, _ = WORKLOADS[targets]

@@ -33,7 +33,7 @@ from chain import model_set  # noqa: E402  (bench/, beside this script)
 import torch  # noqa: E402
 
 from img23d_backend.jobs import Engine, EngineSettings, Job  # noqa: E402
-from img23d_backend.jobs.prompt_picture import expected_seconds  # noqa: E402
+from img23d_backend.jobs.kinds.prompt_picture import expected_seconds  # noqa: E402
 from img23d_protocol import GenerateRequest, JobOptions, Progress  # noqa: E402
 
 PROMPT = "a wooden barrel"

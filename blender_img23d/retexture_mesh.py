@@ -122,7 +122,7 @@ def _linked_from(socket: bpy.types.NodeSocket) -> bpy.types.Node | None:
 def base_color_image(obj: bpy.types.Object) -> np.ndarray | None:
     """The image feeding the Base Color of the first material's Principled BSDF, directly, as an
     (H, W, 3) uint8 array with rows from the top, as an image file stores them (Blender's pixels
-    start at the bottom): the backend's retopo job reads it so (jobs/retopo.py). None without one."""
+    start at the bottom): the backend's retopo job reads it so (jobs/kinds/retopo.py). None without one."""
     image = _base_color_image_node(obj)
     return _pixels(image) if image is not None else None
 

@@ -248,7 +248,7 @@ BACKEND_ROOMS = (
     ("api",),                       # the Python API a pipeline imports
     ("service", "batch"),           # the JSON-lines service Blender talks to; batches of pictures
     ("session",),                   # an engine with its model set, for the API, CLI and batches
-    ("jobs", "replicas"),           # one module per kind of job; the tiny and full-size replicas
+    ("jobs", "replicas"),           # the engine, its kinds of job and their steps; the tiny and full-size replicas
     ("catalog",),                   # the model sets, composed from the families' and the rooms' rows and the shared ones
     ("parts",),                     # the parts models, and a mesh cut into named parts (split: renders, votes
                                     # on faces, labels, capped pieces), over views' renders and finish's bake
@@ -257,7 +257,7 @@ BACKEND_ROOMS = (
                                     # the model families; the image editors; the material models; game-ready
                                     # finishing; more pictures of one object (read, cut out, projected); the
                                     # riggers (skeleton and skin weights)
-    ("stages",),                    # the chain's stages: crop, cut-out, shape, paint, completion
+    ("stages",),                    # what the jobs' steps share with the rooms below: crop, mesh, paint, skips
     ("grounding", "matting", "depth"),  # the models every job uses, a room each: a box per name; each crop
                                     # cut out; the picture's depth
     ("clean_raster", "surfaces", "neural"),  # the clean rasterizer (the clean family's, and views' projections);

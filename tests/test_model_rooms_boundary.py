@@ -24,7 +24,7 @@ command line's help named Qwen3-VL's sizes.
 A rigger's model (``rigging/<model>/``, reached through ``rigging.table``) and a parts model
 (``parts/<model>/``, reached through ``parts.table`` and the room's driver) are forbidden further up too: in
 the whole chain (``CHAIN_ROOMS``: the jobs, the stages, the command line, the service and the session), where
-``commands/rig_command.py`` once named SkinTokens in its help and ``jobs/rig.py`` imported its package, and
+``commands/rig_command.py`` once named SkinTokens in its help and ``jobs/kinds/rig.py`` imported its package, and
 the parts and generate commands' help named AutoPartGen.
 
 The words come from the tables themselves, so a third editor adds no line here. Reads the code with

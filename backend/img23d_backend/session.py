@@ -343,7 +343,7 @@ def _ran(result: JobResult, kind: type[R]) -> R:
 
 
 def _painted_mesh(manifest: Manifest, run_dir: Path) -> Path:
-    """A Re-texture's GLB, as its ``manifest``'s record names it (``jobs/retexture.py`` writes it)."""
+    """A Re-texture's GLB, as its ``manifest``'s record names it (``jobs/kinds/retexture.py`` writes it)."""
     if not manifest.done:
         raise ProtocolError(ErrorCode.INTERNAL, f"the Re-texture in {run_dir} finished without its mesh")
     return run_dir / Path(manifest.done[0].mesh).name  # never outside the run
@@ -351,7 +351,7 @@ def _painted_mesh(manifest: Manifest, run_dir: Path) -> Path:
 
 def _projection(manifest: Manifest) -> dict[str, Any]:
     """Which photos coloured a Re-texture's texture and which views were left out (with why), as its
-    ``manifest``'s record says (``jobs/photo_colour.py``)."""
+    ``manifest``'s record says (``jobs/steps/photo_colour.py``)."""
     outcomes = (manifest.records[0].projection or {}) if manifest.records else {}
     return {"views_used": [side for side, outcome in outcomes.items() if outcome.get("used")],
             "views_left_out": {side: outcome["left_out"] for side, outcome in outcomes.items()

@@ -2,7 +2,7 @@
 stays readable in the status line until the next stage starts (its own start and heartbeats, which followed it
 within the same tick, hid it), and a script in background mode gets printed lines: one for each stage and each
 estimate, and the newest at most every so often between. Fed the protocol's own ``Progress`` messages in the
-order the backend sends them (``jobs/base.py``'s ``stage``, ``jobs/prompt_picture.py``'s estimate)."""
+order the backend sends them (``jobs/base.py``'s ``stage``, ``jobs/kinds/prompt_picture.py``'s estimate)."""
 
 from __future__ import annotations
 
@@ -88,8 +88,8 @@ def test_within_a_stage_the_newest_line_is_printed_once_quiet_seconds_have_passe
 
 
 def test_an_estimate_sent_as_its_own_line_stays_through_the_stage_it_comes_before() -> None:
-    """The backend says an estimate as a progress of its own (``ESTIMATE_STAGE``, ``jobs/prompt_picture.py``'s and
-    ``jobs/job_estimate.py``'s) just before the stage's first line: the stage's start replaced it at once, so the
+    """The backend says an estimate as a progress of its own (``ESTIMATE_STAGE``, ``jobs/kinds/prompt_picture.py``'s and
+    ``jobs/kinds/job_estimate.py``'s) just before the stage's first line: the stage's start replaced it at once, so the
     status line said "making a 1024 x 1024 picture from the prompt" with no time, and a background script whose tick
     took both printed none."""
     said = "2 min on cuda (NVIDIA H200): making a 1024 x 1024 picture from the prompt"

@@ -18,7 +18,7 @@ from img23d_backend.models.placement import LoadedModel
 from img23d_backend.env.room_table import Held
 from img23d_backend.matting.table import MATTING_CODE
 from img23d_backend.catalog import tiny_model_set
-from img23d_backend.stages.completion import fill
+from img23d_backend.jobs.steps.completion import fill
 from img23d_backend.grounding import driver as grounding
 
 SIZE = (480, 300)

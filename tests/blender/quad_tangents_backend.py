@@ -1,5 +1,5 @@
 """Run by the backend's Python (tests/blender/test_addon_quad_tangents.py): a bumpy sphere finished as
-quads by the calls a job's finish makes (``jobs.finishing.finish_object``: the quads, the bake, the
+quads by the calls a job's finish makes (``jobs.steps.finishing.finish_object``: the quads, the bake, the
 GLB; without the session's model registry, whose imports would take most of the test's time), then
 the frame the backend baked its normal map in, per corner in Blender's axes: the bake's own
 tangents, read through the same corners as the GLB's. Writes ``finished.glb`` and ``frame.npz``."""

@@ -15,7 +15,7 @@ from img23d_protocol import (JOB_RESULTS, REQUEST_TYPES, Artifact, ArtifactKind,
 from img23d_protocol.codec import EVENT_TYPES
 from img23d_protocol.result_fields import MAX_ITEMS, MAX_TEXT
 
-# A finish entry as the backend writes it (jobs/finishing.py; the run record's FinishRecord), every key.
+# A finish entry as the backend writes it (jobs/steps/finishing.py; the run record's FinishRecord), every key.
 FINISH = {"topology": "quads", "target": 5000, "method": "instant-meshes", "faces_in": 20000, "faces_out": 4990,
           "quads": 4990, "fallback": "quads fell back", "bake_size": 1024, "coloured": True,
           "metallic_roughness": False, "texels_by_nearest": 12, "texels": 600000, "high_mesh": "high/house.glb",

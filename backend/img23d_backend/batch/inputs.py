@@ -9,7 +9,7 @@ cell is ``image`` (or ``prompt``) is a header. A relative picture path is relati
 stay inside it (``_listed_file``).
 
 A line may give a ``prompt`` instead of a picture (issue 76): the picture is made from it as ``generate
---prompt`` makes it (the job's own path, ``jobs.prompt_picture``). JSONL: ``{"prompt": "a barrel", "names":
+--prompt`` makes it (the job's own path, ``jobs.kinds.prompt_picture``). JSONL: ``{"prompt": "a barrel", "names":
 "barrel"}``; CSV: a header cell ``prompt`` names the column holding each row's prompt. A line with both a
 picture and a prompt, or neither, or a prompt that is not one (``validate_prompt``), is that line's failure
 (``BatchItem.problem``, one sentence): it fails alone and the other lines run.

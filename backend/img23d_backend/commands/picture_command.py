@@ -3,10 +3,10 @@ line (issue 76): the picture a prompt describes, alone, in a run folder of its o
 ``--variations N``, N pictures (one a seed from ``--seed`` on) for the artist to pick one, then
 ``generate PICKED.png --targets ...`` makes the objects from it as from any picture.
 
-The command builds the protocol's ``PictureRequest`` and runs it through ``Session`` (``session_job``) as the add-on's Make Picture
-does (``jobs/picture.py``): the same checks (the prompt as the protocol checks it, the side, the editor's memory, a
-run of an hour or more refused unless ``--accept-long``), the same run folder and manifest. Before the job it says
-the image editor's terms and download (``picture_terms``), as ``generate --prompt`` does.
+The command builds the protocol's ``PictureRequest`` and runs it through ``Session`` (``session_job``) as the add-on's
+Make Picture does (``jobs/kinds/picture.py``): the same checks (the prompt as the protocol checks it, the side, the
+editor's memory, a run of an hour or more refused unless ``--accept-long``), the same run folder and manifest.
+Before the job it says the image editor's terms and download (``picture_terms``), as ``generate --prompt`` does.
 """
 
 from __future__ import annotations

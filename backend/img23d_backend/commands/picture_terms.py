@@ -4,7 +4,7 @@ model that makes the picture, its licence, and what it has still to download.
 A picture made from text is made by the image editor (``editors.text_picture.ROLE``: FLUX.2 [klein] 4B, Apache-2.0;
 its 9B variants are non-commercial and not offered). The artist learns its terms and, when its files are not all in
 the cache, the download the job begins with, before the job's first progress line; the picture's expected time
-follows as that job's own line (``jobs.prompt_picture.make_input``), as every long step's does.
+follows as that job's own line (``jobs.kinds.prompt_picture.make_input``), as every long step's does.
 """
 
 from __future__ import annotations

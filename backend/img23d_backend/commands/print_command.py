@@ -3,7 +3,7 @@ Generate run as one plate, made watertight and written to scale in millimetres a
 ``print.json`` record (``printing``, docs/print.md).
 
 The command builds ``printing.request.PrintRequest`` (as the backend does from the add-on's Print Selected,
-``jobs.prints``) and runs it in this process: no model is loaded. Each object is one line; each that could not
+``jobs.kinds.prints``) and runs it in this process: no model is loaded. Each object is one line; each that could not
 be printed, each note and each failed check is one sentence. Exit codes as every command's: 0 everything was
 printed and proved, 3 some objects were not (the rest were written), 2 the arguments or the input were refused
 (nothing written), 1 the files could not be written; Ctrl-C or SIGTERM before the files are written stops it

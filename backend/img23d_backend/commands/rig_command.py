@@ -4,7 +4,7 @@ binding (no model), which also stands in where the model cannot run, said in one
 protocol's rows (``img23d_protocol.riggers``: what the add-on offers too).
 
 The command builds the protocol's ``RigRequest`` and runs it through ``Session`` (``session_job``) as the add-on's
-request runs (``jobs/rig.py``): one request and one result for both ways in. A rig reads no model of the set (its
+request runs (``jobs/kinds/rig.py``): one request and one result for both ways in. A rig reads no model of the set (its
 rigger's model is registered on first use, its tiny replica written on its own), so the session builds none of the
 tiny set's replicas for it (``Session(..., tiny_set=False)``).
 

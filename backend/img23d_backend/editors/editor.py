@@ -2,7 +2,7 @@
 its code (``Editor``).
 
 An image editor fills in what is hidden in an object's crop from an instruction (the completion of
-hidden parts, ``jobs.completing``). Every editor runs through the same driver (``driver``: three
+hidden parts, ``jobs.steps.completing``). Every editor runs through the same driver (``driver``: three
 phases through the model manager, each holding only its parts on the device; ``parts``: each part
 read on its own; ``pipeline``: diffusers' pipeline over a phase's parts; ``canvas``: the crop on a
 canvas the pipeline keeps; ``memory``: what each phase needs) and brings what differs:

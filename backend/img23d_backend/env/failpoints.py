@@ -35,7 +35,7 @@ from disk, ``unwrap.worker`` in the UV unwrap's worker process before each unwra
 (``stages/paint/unwrap.py``: ``hang`` there is a hung xatlas), and ``throughput`` (``slow`` only)
 for the device's speed the step-time estimates use, and ``rig.bind`` as a rig's binding starts
 (``rigging/driver.py``: a cancel is checked right after it), and ``materials.bake`` as a target's
-material maps are baked into its UV layout (``jobs/materials.py``), and ``paint.fill`` as a painted atlas's
+material maps are baked into its UV layout (``jobs/steps/materials.py``), and ``paint.fill`` as a painted atlas's
 unseen texels are filled (Hunyuan3D-Paint's colour and maps: on a Generate's tail, ``families/hunyuan3d/paint.py``).
 """
 

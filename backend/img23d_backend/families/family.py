@@ -63,7 +63,7 @@ ViewBake = Callable[[Sequence[Image.Image]], Image.Image]
 class Painted:
     """What a family's paint step painted: the textured mesh (its material's ``baseColorTexture``), the
     views its colour was baked from, and ``bake``, which bakes other images of those views (the
-    material maps: ``jobs.materials``) into the same UV layout as the colour was baked.
+    material maps: ``jobs.steps.materials``) into the same UV layout as the colour was baked.
 
     ``pending``: the host's work left on the mesh's images, each task completing one in place (the atlas
     fills), when the job asked for it to be left (``defers_fills``: a Generate runs it on its tail's worker

@@ -24,17 +24,17 @@ from ..catalog import SHAPE, ModelSpec, shape_kind
 from ..matting.memory import check_matting
 from .base import JobRun, plain_number
 from .context import EngineContext, EngineSettings, Job
-from .detect import DetectRun
-from .download import run_download
-from .generate import GenerateRun
-from .parts import PartsRun
-from .picture import PictureRun
-from .prints import run_print
-from .rig import RigRun
-from .regenerate import RegenerateRun
-from .retexture import RetextureRun
-from .retopo import RetopoRun
-from .suggest import SuggestRun
+from .kinds.detect import DetectRun
+from .kinds.download import run_download
+from .kinds.generate import GenerateRun
+from .kinds.parts import PartsRun
+from .kinds.picture import PictureRun
+from .kinds.prints import run_print
+from .kinds.rig import RigRun
+from .kinds.regenerate import RegenerateRun
+from .kinds.retexture import RetextureRun
+from .kinds.retopo import RetopoRun
+from .kinds.suggest import SuggestRun
 
 __all__ = ["JOBS", "Engine", "EngineSettings", "Job"]
 

@@ -1,6 +1,6 @@
 """The material step's model, whichever it is: made resident through the job's model manager, its
 activations checked against the memory free beside it, and each view's maps estimated
-(``material_maps``, the call a job makes: ``jobs.materials`` bakes them beside the colour).
+(``material_maps``, the call a job makes: ``jobs.steps.materials`` bakes them beside the colour).
 
 The manager's loader for the materials role is the spec's model's (``materials_loader``: the one
 loading path, with the manager's budget and offloading). A model that cannot be loaded or run raises

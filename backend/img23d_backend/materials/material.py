@@ -2,7 +2,7 @@
 and its code (``MaterialModel``). Light: the registry imports it on every start.
 
 A material model estimates a roughness map and a metallic map from each painted view of an object
-(the material step of a Generate, ``jobs.materials``, bakes them beside the colour). Every one runs
+(the material step of a Generate, ``jobs.steps.materials``, bakes them beside the colour). Every one runs
 through the same driver (``driver``: made resident through the model manager, its activations checked,
 a failure turned into one sentence) and brings what differs:
 

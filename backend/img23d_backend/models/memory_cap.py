@@ -12,7 +12,7 @@ paint and material models once a target each when the budget holds only one of t
 ``plan`` replays the managed policy's decisions (the least recently used model out first, as
 ``ModelManager._make_room`` does) over the models a job uses, in order, with their declared sizes: the moves it
 will make and the bytes they move. ``MOVE_BYTES_PER_S`` turns those bytes into seconds, which the Generate's
-estimate (``jobs.job_estimate``) says as a stage of its own before the job's first stage.
+estimate (``jobs.kinds.job_estimate``) says as a stage of its own before the job's first stage.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """How long each stage of a Generate takes on this machine, beside what its model computes: the figures a job's
-estimate is made of (``jobs.job_estimate``), measured, scaled to this machine by its probe.
+estimate is made of (``jobs.kinds.job_estimate``), measured, scaled to this machine by its probe.
 
 Two parts make a stage's seconds. ``HOST`` is what the stage does whatever its model's size: loading its model
 (its files read, its pipeline built), preparing and writing pictures, the UV unwrap, the paint's renders, bake and

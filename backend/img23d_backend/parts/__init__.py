@@ -14,7 +14,7 @@
                 pieces, and its own driver
   autopartgen   AutoPartGen (FAIR Noncommercial Research License: code, weights and outputs)
 
-Shaped like ``materials/``: one folder per model, and the room's own driver; the parts job (``jobs.parts``)
+Shaped like ``materials/``: one folder per model, and the room's own driver; the parts job (``jobs.kinds.parts``)
 adapts a request to one of the two ways. Nothing outside this room names a parts model or imports its folder
 (tests/test_model_rooms_boundary.py).
 """

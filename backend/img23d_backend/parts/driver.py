@@ -1,6 +1,6 @@
 """The parts room's driver: a parts model's steps as a job runs them, whichever model it is (reached through
-``table``, as ``editors.driver`` and ``materials.driver`` reach theirs), shared by ``parts`` (``jobs.parts``)
-and a Generate that makes a name in parts too (``jobs.generate_parts``): names found on a picture made into a
+``table``, as ``editors.driver`` and ``materials.driver`` reach theirs), shared by ``parts`` (``jobs.kinds.parts``)
+and a Generate that makes a name in parts too (``jobs.kinds.generate_parts``): names found on a picture made into a
 part mask, the parts drawn with per-part progress, and each part written (simplified, or given its share of a
 painted whole's colour) with the job's models and their licences in its ``asset`` (``gltf.made_by``). The job
 is seen through ``stages.step_context.StepContext``, so this room imports no job.

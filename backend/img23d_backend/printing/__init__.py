@@ -18,7 +18,8 @@ solid or hollow, and written as a 3MF and binary STLs with a ``print.json`` reco
   record        ``print.json``
   prepare       each object read, repaired, placed, scaled, cut flat, hollowed and measured, in memory
   plate_files   the 3MF and STLs written into the print's folder, each read back and checked
-  request       ``PrintRequest`` in, ``PrintResult`` out: the command line's and the add-on's way in (``jobs.prints``)
+  request       ``PrintRequest`` in, ``PrintResult`` out: the command line's and the add-on's way in
+                (``jobs.kinds.prints``)
   libraries     manifold3d and lib3mf loaded, or one sentence saying the environment lacks them
 
 Why these libraries: manifold3d (Apache-2.0) is the solid kernel: its ``Manifold`` refuses a mesh that is not

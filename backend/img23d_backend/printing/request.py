@@ -1,5 +1,5 @@
 """A print, asked and made: ``PrintRequest`` in (what the command line builds, and what the backend builds from
-the add-on's Print Selected, ``jobs.prints``: the run or mesh, or the scene's objects in world space, and the
+the add-on's Print Selected, ``jobs.kinds.prints``: the run or mesh, or the scene's objects in world space, and the
 settings), ``PrintResult`` out.
 
 Everything is prepared in memory first (``prepare``); only when at least one object can be printed is a folder

@@ -2,7 +2,7 @@
 
   driver       a rig, whichever rigger makes it: the mesh read, the rigger (its model registered, checked and
                run through the job's model manager, or read here; the geometric binding standing in, said),
-               the rig written; ``jobs/rig.py`` only adapts the command line's input and the protocol's request
+               the rig written; ``jobs/kinds/rig.py`` only adapts the command line's input and the protocol's request
   rig_files    the mesh read as the glTF the rig is written into (the add-on's mesh file as every job reads
                it: ``readers.artist_mesh``), the weights saved
   rigger       the interface: ``RigMesh`` (what a rigger reads), ``Rig`` (what it makes), ``Rigger``, and

@@ -1,5 +1,5 @@
 """A rig, whichever rigger makes it: a mesh file given a skeleton and skin weights, written as a GLB with a
-glTF skin, in a run folder the caller made (``jobs/rig.py``'s, for the protocol's request, which the add-on
+glTF skin, in a run folder the caller made (``jobs/kinds/rig.py``'s, for the protocol's request, which the add-on
 sends and the command line builds).
 
 The mesh is read (``rig_files.read_mesh``), and rigged by the asked rigger (``table``): with a skeleton (a

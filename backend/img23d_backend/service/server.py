@@ -32,7 +32,7 @@ from img23d_protocol import (MAX_LINE_BYTES, REQUEST_TYPES, CancelRequest, Delet
 from .. import __version__
 from ..env.interrupts import Interrupted, exit_code
 from ..jobs import Engine, Job
-from ..jobs.download import model_list
+from ..jobs.kinds.download import model_list
 from ..jobs.engine import JOBS
 from ..models import env_probe
 from ..models.cache import delete_model

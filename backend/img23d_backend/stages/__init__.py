@@ -1,4 +1,5 @@
-"""The chain's stages, each importing torch lazily: crop and cutout (each target's crop, its cut-out kept in its
-box), mesh/ (the shape model, the clean-up, the CPU tail), paint/ (Hunyuan3D-Paint, the UV unwrap, the fill,
-re-texturing), completion/ (a hidden target completed by the image editor), and skips (a texture or depth stage
-the job went on without). The models every job uses have rooms of their own: grounding/, matting/, depth/."""
+"""What the jobs' steps (``jobs.steps``) share with the model rooms below them, each importing torch lazily: crop
+(each target's crop), mesh/ (the shape settings, the clean-up, the CPU tail), paint/ (the UV unwrap, the fill,
+re-texturing's bake), skips (a texture or depth stage the job went on without) and step_context (what a step is
+given of its job). It imports no job; a step's work that no model room uses lives with its driver in
+``jobs/steps/``. The models every job uses have rooms of their own: grounding/, matting/, depth/."""

@@ -11,7 +11,7 @@ print them), and a progress message as it happens.
 
 A texture model that loads but fails on one target (out of memory twice, invalid values) is that
 target's failure, not the model's: the target keeps its untextured mesh and says why in its own
-record, and the next target is painted as usual (``jobs.generate.GenerateRun._paint``).
+record, and the next target is painted as usual (``jobs.kinds.generate.GenerateRun._paint``).
 """
 
 from __future__ import annotations

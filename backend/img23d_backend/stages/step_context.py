@@ -1,7 +1,7 @@
 """What a step is given of the job it runs in: the ``StepContext``.
 
 The jobs (``jobs.base.JobRun`` and its kinds) hand themselves to the steps they call into: the
-completion and the material step (``jobs.completing``, ``jobs.materials``), the views (``views.given``),
+completion and the material step (``jobs.steps.completing``, ``jobs.steps.materials``), the views (``views.given``),
 the layout's depth pass (``layout.scene``), a family's paint step (``families.family.PaintStep``) and
 the skips a step records (``stages.skips``). Those steps see the job only through this protocol, so
 they need not import the jobs (which sit above them) and a reader finds here all a step may ask of a

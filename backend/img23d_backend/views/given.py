@@ -13,7 +13,7 @@ the object as tall as the front cut-out's object, standing on the same baseline 
 centred under the front's, on a canvas as tall as the front cut-out (``views_in/<name-stem>/<side>.png``,
 RGBA). hy3dgen's own image processor scales every view to its own bounding box, which makes a back
 photo taken from further away a smaller object; here the front's height is the one scale. A
-Re-texture keeps each cut-out as matted (``jobs.retexture``): the projection fits it to the mesh.
+Re-texture keeps each cut-out as matted (``jobs.kinds.retexture``): the projection fits it to the mesh.
 
 A view that cannot be used is left out with one sentence (a Generate's: the job's warnings, the
 progress, its targets' ``views_left_out``), and the job goes on: a file that cannot be read, a cut-out with

@@ -1,4 +1,4 @@
-"""What a job's views take in memory, counted before the job starts (``jobs/generate.py``'s preflight).
+"""What a job's views take in memory, counted before the job starts (``jobs/kinds/generate.py``'s preflight).
 
 Views are read, matted and let go one at a time (``given.read_views``), so their peak is the largest one's:
 about 290 MB for a 4096 x 4096 view while it is read and matted (measured for issue 66: decoded RGBA, its

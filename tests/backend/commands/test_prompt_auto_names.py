@@ -20,7 +20,7 @@ from img23d_protocol import (GenerateJobResult, GenerateRequest, JobOptions, Pic
 
 from img23d_backend import api
 from img23d_backend.commands import cli
-from img23d_backend.jobs.generate import GenerateRun
+from img23d_backend.jobs.kinds.generate import GenerateRun
 from img23d_backend.session import Session
 
 PROMPT = "a wooden barrel beside a small house"

@@ -17,7 +17,7 @@ from testdata import FAST_OPTIONS, SUBJECT
 from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_backend.families.hunyuan3d import shape
 from img23d_backend.jobs import Engine, EngineSettings, Job
-from img23d_backend.jobs.generate import GenerateRun
+from img23d_backend.jobs.kinds.generate import GenerateRun
 from img23d_backend.models import preflight
 from img23d_backend.models.hub import refuse_unaccepted
 from img23d_backend.models.registry import VIEWS_ROLE

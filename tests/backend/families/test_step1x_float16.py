@@ -30,7 +30,7 @@ from img23d_backend.families.step1x.geometry.generate import GeometrySettings, g
 from img23d_backend.families.step1x.geometry.loader import load_geometry
 from img23d_backend.surfaces.volume import GridSettings
 from img23d_backend.jobs import Engine, EngineSettings, Job
-from img23d_backend.jobs.shaping import REDONE_IN_FLOAT32
+from img23d_backend.jobs.steps.shaping import REDONE_IN_FLOAT32
 from img23d_backend.models import dtypes, placement, preflight
 from img23d_backend.families.step1x.specs import STEP1X_WEIGHTS
 from img23d_backend.models.placement import LoadedModel

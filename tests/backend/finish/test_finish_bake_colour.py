@@ -14,7 +14,7 @@ import trimesh
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.finish.bake import BakeSettings, bake
 from img23d_backend.finish.bake.uv_raster import rasterize_uv
-from img23d_backend.jobs.retopo import high_mesh
+from img23d_backend.jobs.kinds.retopo import high_mesh
 from img23d_backend.readers.colour_space import linear_to_srgb
 from img23d_backend.readers.meshes import artist_mesh_file
 from img23d_backend.readers.artist_mesh import load_artist_mesh
@@ -81,7 +81,7 @@ def test_a_plys_srgb_colours_bake_back_to_themselves_through_the_commands_reader
 def test_a_mesh_with_a_4096_pixel_colour_map_and_two_materials_is_read_for_its_materials(tmp_path: Path) -> None:
     """Its materials were read without the finish's texture sizes: a 4096 x 4096 colour map was refused ("the mesh
     file's 'base_color' holds 50,331,648 values; at most 30,000,000"), an array the artist never named."""
-    from img23d_backend.jobs.retopo import face_materials
+    from img23d_backend.jobs.kinds.retopo import face_materials
     from img23d_backend.readers.mesh_file import write_arrays
 
     positions = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0]], np.float32)

@@ -17,9 +17,10 @@ import pytest
 from PIL import Image
 
 from completion_scene import editor_draws_whole_shapes, picture, scene_engine
-from img23d_backend.jobs import Engine, Job, completing
-from img23d_backend.jobs.detect import DetectRun
-from img23d_backend.stages.completion import fill, sheet
+from img23d_backend.jobs import Engine, Job
+from img23d_backend.jobs.steps import completing
+from img23d_backend.jobs.kinds.detect import DetectRun
+from img23d_backend.jobs.steps.completion import fill, sheet
 from img23d_protocol import Artifact, ArtifactKind, Completion, DetectJobResult, DetectRequest, JobOptions
 
 

@@ -24,12 +24,13 @@ from PIL import Image
 from completion_scene import BLUE, RED, answer, editor_draws_whole_shapes, picture
 from stand_ins import StandInMatting
 from testdata import FAST_OPTIONS
-from img23d_backend.jobs import Engine, EngineSettings, Job, completing, loaders
+from img23d_backend.jobs import Engine, EngineSettings, Job, loaders
+from img23d_backend.jobs.steps import completing
 from img23d_backend.models.placement import LoadedModel
 from img23d_backend.env.room_table import Held
 from img23d_backend.matting.table import MATTING_CODE
 from img23d_backend.catalog import tiny_model_set
-from img23d_backend.stages.completion import fill
+from img23d_backend.jobs.steps.completion import fill
 from img23d_backend.grounding import driver as grounding
 from img23d_protocol import GenerateJobResult, GenerateRequest, JobOptions, RegenerateRequest
 

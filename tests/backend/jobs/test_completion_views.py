@@ -19,11 +19,12 @@ from PIL import Image, ImageDraw
 
 from completion_scene import RED, picture, scene_engine
 from testdata import FAST_OPTIONS
-from img23d_backend.jobs import Engine, EngineSettings, Job, completing
+from img23d_backend.jobs import Engine, EngineSettings, Job
+from img23d_backend.jobs.steps import completing
 from img23d_backend.editors.costs import completion_costs
 from img23d_backend.models import step_costs
 from img23d_backend.catalog import DEFAULT_EDITOR, EDITORS, tiny_model_set
-from img23d_backend.stages.completion import fill, references
+from img23d_backend.jobs.steps.completion import fill, references
 from img23d_backend.editors.driver import EditRequest
 from img23d_protocol import GenerateRequest, JobOptions
 

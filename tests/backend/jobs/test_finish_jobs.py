@@ -33,7 +33,8 @@ from img23d_backend.batch.work import Worker, WorkerSettings, WorkItem
 from img23d_backend.commands import cli
 from img23d_backend.finish import instant_meshes
 from img23d_backend.finish.glb import QUADS_EXTRA, read_glb_json
-from img23d_backend.jobs import Engine, EngineSettings, Job, finishing
+from img23d_backend.jobs import Engine, EngineSettings, Job
+from img23d_backend.jobs.steps import finishing
 from img23d_backend.catalog import tiny_model_set
 from img23d_backend.session import Models, Session
 from img23d_protocol import (Artifact, ErrorCode, GenerateJobResult, GenerateRequest, JobOptions, Progress,

@@ -13,7 +13,8 @@ from PIL import Image, ImageDraw
 
 from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE
 from img23d_backend.commands import cli, options
-from img23d_backend.jobs import Engine, EngineSettings, Job, shaping
+from img23d_backend.jobs import Engine, EngineSettings, Job
+from img23d_backend.jobs.steps import shaping
 from img23d_backend.jobs.base import JobRun
 from img23d_backend.catalog import tiny_model_set
 from img23d_backend.views.given import MAX_HEIGHT_RATIO, object_rows
@@ -118,7 +119,7 @@ def test_views_are_kept_cut_out_at_the_fronts_scale_and_bad_ones_left_out(engine
 
 
 def test_a_painted_object_with_views_is_coloured_by_its_photos(engine: Engine, pictures) -> None:
-    """Generate calls the projection after painting for a target with views (jobs/photo_colour.py), and its
+    """Generate calls the projection after painting for a target with views (jobs/steps/photo_colour.py), and its
     result carries what each photo did."""
     request = GenerateRequest(id="p", image=str(HOUSE), targets=["chimney"], boxes={"chimney": CHIMNEY},
                               views={"chimney": {"back": str(pictures["back"])}},

@@ -266,7 +266,7 @@ def test_too_little_memory_for_one_view_keeps_the_colour(hunyuan: Engine, monkey
 
 
 def test_the_job_asks_for_the_material_models_licence_only_where_it_paints_with_materials() -> None:
-    from img23d_backend.jobs.generate import GenerateRun
+    from img23d_backend.jobs.kinds.generate import GenerateRun
 
     def roles(**options: Any) -> tuple[str, ...]:
         return GenerateRun.roles_used(GenerateRequest(id="r", image=str(HOUSE), options=JobOptions(**options)))

@@ -15,7 +15,7 @@ from PIL import Image
 from img23d_backend.catalog import tiny_model_set
 from img23d_backend.jobs import EngineSettings, Job
 from img23d_backend.jobs.context import EngineContext
-from img23d_backend.jobs.generate import GenerateRun
+from img23d_backend.jobs.kinds.generate import GenerateRun
 from img23d_backend.runs.folders import Manifest, RunFolder
 
 PROMPT = "a wooden barrel beside a small house"

@@ -15,7 +15,7 @@ import torch
 
 from img23d_backend.editors.parts import editor_loader
 from img23d_backend.editors.table import DEFAULT_EDITOR, EDITOR_ROWS
-from img23d_backend.jobs.prompt_picture import check_memory, expected_seconds
+from img23d_backend.jobs.kinds.prompt_picture import check_memory, expected_seconds
 from img23d_backend.models.manager import ModelManager
 from img23d_backend.models import throughput
 from img23d_backend.models.preflight import Room

@@ -116,7 +116,7 @@ def _glb(tmp_path: Path, nan: bool = False) -> Path:
 
 
 def test_faces_left_out_are_one_warning_in_the_run(tmp_path: Path) -> None:
-    from img23d_backend.jobs.splat_files import SKIPPED_FACES, write_object_splats
+    from img23d_backend.jobs.steps.splat_files import SKIPPED_FACES, write_object_splats
 
     run, record = _run(tmp_path), TargetRecord(target="ball", stem="ball")
     write_object_splats(run, record, _glb(tmp_path, nan=True), {"target": "ball"})
@@ -129,7 +129,7 @@ def test_faces_left_out_are_one_warning_in_the_run(tmp_path: Path) -> None:
 
 def test_a_disk_without_room_for_the_splats_is_refused_before_the_first_byte(tmp_path: Path,
                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from img23d_backend.jobs.splat_files import write_object_splats
+    from img23d_backend.jobs.steps.splat_files import write_object_splats
     from img23d_backend.runs import disk_errors
 
     run, record = _run(tmp_path), TargetRecord(target="ball", stem="ball")

@@ -15,10 +15,10 @@ import pytest
 from testdata import REPO
 from img23d_backend.jobs import EngineSettings, Job
 from img23d_backend.jobs.context import EngineContext
-from img23d_backend.jobs.detect import DetectRun
-from img23d_backend.jobs.generate import GenerateRun
-from img23d_backend.jobs.regenerate import RegenerateRun
-from img23d_backend.jobs.retexture import RetextureRun
+from img23d_backend.jobs.kinds.detect import DetectRun
+from img23d_backend.jobs.kinds.generate import GenerateRun
+from img23d_backend.jobs.kinds.regenerate import RegenerateRun
+from img23d_backend.jobs.kinds.retexture import RetextureRun
 from img23d_backend.catalog import tiny_model_set
 from img23d_backend.runs.folders import Manifest, RunFolder
 from img23d_backend.stages.step_context import StepContext, StepEngine, StepJob

@@ -21,8 +21,8 @@ from cli_inprocess import RunCli
 from img23d_backend.editors.parts import editor_loader
 from img23d_backend.editors.table import DEFAULT_EDITOR, EDITOR_ROWS
 from img23d_backend.editors.text_prompt import PICTURE_TEMPLATE, picture_prompt
-from img23d_backend.jobs.generate import GenerateRun
-from img23d_backend.jobs.prompt_picture import check_memory, check_model
+from img23d_backend.jobs.kinds.generate import GenerateRun
+from img23d_backend.jobs.kinds.prompt_picture import check_memory, check_model
 from img23d_backend.models.manager import ModelManager
 from img23d_backend.models.preflight import Room
 from img23d_backend.models.step_costs import refuse_long_job

@@ -16,8 +16,8 @@ import torch
 from img23d_backend.catalog import tiny_model_set
 from img23d_backend.commands.options import check_common
 from img23d_backend.jobs import Engine, EngineSettings, Job
-from img23d_backend.jobs.generate import GenerateRun
-from img23d_backend.jobs.job_estimate import generate_estimate
+from img23d_backend.jobs.kinds.generate import GenerateRun
+from img23d_backend.jobs.kinds.job_estimate import generate_estimate
 from img23d_backend.models import memory_cap, placement
 from img23d_backend.models.manager import ModelManager, Tier
 from img23d_backend.models.placement import LoadedModel

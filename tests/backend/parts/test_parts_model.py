@@ -305,7 +305,7 @@ def test_a_parts_request_naming_a_parts_model_is_checked_in_one_sentence(tmp_pat
     job against the backend's table (a request made in-process skips the wire); a split takes none."""
     from img23d_protocol import REQUEST_TYPES, ErrorCode, PartsRequest, ProtocolError, decode
 
-    from img23d_backend.jobs.parts import PartsRun
+    from img23d_backend.jobs.kinds.parts import PartsRun
 
     line = PartsRequest(id="p2", mode="model", image=str(HOUSE), model="autopartgen").to_line()
     assert decode(line, REQUEST_TYPES).model == "autopartgen"
@@ -330,7 +330,7 @@ def test_the_parts_model_a_request_names_is_the_one_that_draws(tmp_path: Path, m
 
     from img23d_backend.catalog import PARTS_ROLE
     from img23d_backend.jobs import Job
-    from img23d_backend.jobs.parts import PartsRun
+    from img23d_backend.jobs.kinds.parts import PartsRun
     from img23d_backend.parts import table
     from img23d_backend.session import Models, Session
     from second_parts.model import NAME, REPO

@@ -1,4 +1,4 @@
-"""The ``print`` request as the backend runs it for the add-on (``jobs.prints``): the scene's objects, sent in
+"""The ``print`` request as the backend runs it for the add-on (``jobs.kinds.prints``): the scene's objects, sent in
 world space, print where and as large as they stand, into the run they came from; one that cannot be read is
 one sentence and the rest print; a cancel leaves nothing; progress is said as every job says it. In this
 process, on boxes of twelve triangles: no model, no backend process (well under a second each)."""

@@ -16,7 +16,7 @@ import pytest
 import trimesh
 
 from img23d_backend.commands import cli
-from img23d_backend.jobs import rig as rig_job  # noqa: F401  (its heavy imports before capsys swaps stdout:
+from img23d_backend.jobs.kinds import rig as rig_job  # noqa: F401  (its heavy imports before capsys swaps stdout:
 # a library that keeps the stream it found at import would keep the command's wrapper past the test)
 from img23d_backend.gltf import scene as gltf_scene
 from img23d_backend.gltf.frame import to_gltf

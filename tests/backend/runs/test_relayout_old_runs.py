@@ -15,7 +15,7 @@ import pytest
 import trimesh
 
 from cli_inprocess import RunCli
-from img23d_backend.jobs.regenerate import SourceRun
+from img23d_backend.jobs.kinds.regenerate import SourceRun
 from img23d_backend.layout.relayout import relayout
 from img23d_backend.runs.folders import recover_interrupted
 from img23d_protocol import ErrorCode, ProtocolError

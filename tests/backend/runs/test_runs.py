@@ -165,7 +165,7 @@ def test_run_folder_stays_in_the_runs_dir(tmp_path, image_name):
 
 def test_a_label_with_a_dot_keeps_what_follows_it(tmp_path):
     """retopo --name chair.low made '<time>-chair': the label's '.low-retopo' was taken off as a file suffix."""
-    from img23d_backend.jobs.retopo import RetopoRun
+    from img23d_backend.jobs.kinds.retopo import RetopoRun
     from img23d_protocol import JobOptions, RetopoRequest
 
     label = RetopoRun.folder_label(RetopoRequest(id="r", mesh="m.npz", name="chair.low", options=JobOptions()))

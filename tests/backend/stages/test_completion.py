@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from img23d_backend.stages.completion import fill, occlusion
-from img23d_backend.stages.completion.covering import Seen
+from img23d_backend.jobs.steps.completion import fill, occlusion
+from img23d_backend.jobs.steps.completion.covering import Seen
 
 SIZE = (120, 100)                 # the crop, width x height
 BOX_IN_CROP = (20.0, 20.0, 100.0, 80.0)

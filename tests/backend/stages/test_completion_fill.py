@@ -13,9 +13,9 @@ from PIL import Image, ImageDraw
 
 from test_completion import (BLOCK_RECT, DISC_CIRCLE, _blue_in, _disc_and_block, _scene,  # the covered disc's scene
                              _shape_mask)
-from img23d_backend.stages.completion import fill, occlusion
-from img23d_backend.stages.completion.fill import Completed, EditAsk, Hidden
-from img23d_backend.stages.cutout import box_in_crop, named_cutout
+from img23d_backend.jobs.steps.completion import fill, occlusion
+from img23d_backend.jobs.steps.completion.fill import Completed, EditAsk, Hidden
+from img23d_backend.jobs.steps.cutout import box_in_crop, named_cutout
 from img23d_backend.matting.driver import UnusableMatte
 
 SIZE = (120, 100)                 # the crop, width x height

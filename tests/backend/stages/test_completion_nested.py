@@ -13,10 +13,10 @@ import numpy as np
 from PIL import Image
 
 from completion_scene import CUP, CUP_ORANGE, SOFA, SOFA_GREEN, matte_dark, nested_picture
-from img23d_backend.stages.completion import fill, occlusion
-from img23d_backend.stages.completion.covering import Seen
+from img23d_backend.jobs.steps.completion import fill, occlusion
+from img23d_backend.jobs.steps.completion.covering import Seen
 from img23d_backend.stages.crop import crop_box
-from img23d_backend.stages.cutout import box_in_crop, named_cutout
+from img23d_backend.jobs.steps.cutout import box_in_crop, named_cutout
 
 
 def _matted(name: str, box: tuple[int, ...], picture: Image.Image) -> tuple[Seen, Image.Image, Image.Image]:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 from test_completion import PICTURE, _disc_and_block, _scene, _seen, _shape_mask
-from img23d_backend.stages.completion import occlusion
-from img23d_backend.stages.completion.covering import Seen
-from img23d_backend.stages.completion.room import room, widen_mask
+from img23d_backend.jobs.steps.completion import occlusion
+from img23d_backend.jobs.steps.completion.covering import Seen
+from img23d_backend.jobs.steps.completion.room import room, widen_mask
 
 MARGIN = 0.1
 

@@ -18,7 +18,7 @@ from img23d_backend.env.room_table import Held  # noqa: E402
 from img23d_backend.matting.table import MATTING_CODE  # noqa: E402
 from img23d_backend.catalog import tiny_model_set
 from img23d_protocol import GenerateRequest, JobOptions
-from img23d_backend.stages import cutout
+from img23d_backend.jobs.steps import cutout
 from img23d_backend.grounding import driver as grounding
 
 RED, BLUE = (170, 20, 20), (20, 20, 170)

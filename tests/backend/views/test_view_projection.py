@@ -12,7 +12,7 @@ import trimesh
 from PIL import Image
 
 from view_meshes import bare, box, frame, photo_from, psnr, seen_from, side_renders, textured, toned
-from img23d_backend.jobs.photo_colour import colour_from_views
+from img23d_backend.jobs.steps.photo_colour import colour_from_views
 from img23d_backend.runs.folders import Manifest, RunFolder, TargetRecord
 from img23d_backend.views.cameras import camera_for, rasterize_view, window_for
 from img23d_backend.views.projection import colour_from_photos, locate_texels, photo_weights

@@ -4,7 +4,7 @@ the job's side of ``paint.paint_mesh``, with its out-of-memory retry at a smalle
 What it adds to the chain: the job's settings (its paint and delight steps, texture and render
 sizes, the spec's view size), the stage's progress and cancel, the run folder's record of the
 views and the delit reference, and the job's errors: invalid values even in full precision, out
-of memory twice and anything else fail this target only (``jobs.generate`` keeps its untextured
+of memory twice and anything else fail this target only (``jobs.kinds.generate`` keeps its untextured
 mesh). A model that cannot be loaded raises ``skips.TextureUnavailable``.
 """
 

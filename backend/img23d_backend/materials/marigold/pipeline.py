@@ -26,7 +26,7 @@ runs 1. A folder whose scheduler is configured otherwise (an earlier Marigold, t
 its ``model_index.json``'s own count. ``bench/materials_steps.py`` compares 1 step with 4 on the real
 weights where they are (not here: unverified on real weights).
 
-A Generate calls it after painting (``jobs.materials`` bakes the maps beside the colour) through the
+A Generate calls it after painting (``jobs.steps.materials`` bakes the maps beside the colour) through the
 materials driver (``materials.driver.material_maps``: its model manager, its activations checked, a
 failure said in one sentence), which reaches it as ``material.MATERIAL``.
 """

@@ -2,7 +2,7 @@
 
 The mesh is rendered from several sides with img23d's own rasterizer (``renders``), each name is
 found on each render by the grounding model and cut out by the matting model (``driver`` runs them,
-and every step, for the parts job, ``jobs.parts``), the masks are lifted onto the faces each render
+and every step, for the parts job, ``jobs.kinds.parts``), the masks are lifted onto the faces each render
 sees (``lifting``), every face gets one name, smoothed along the surface so cuts follow creases
 (``labelling``), and the mesh is cut by name with each cut closed (``pieces``). It invents no hidden geometry: a part is the faces the
 mesh already had, and its cuts are closed by flat caps across their outlines, nothing more.

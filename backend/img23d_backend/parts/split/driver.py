@@ -7,7 +7,7 @@ every name (grounding), each box cut out (matting), the masks lifted onto the fa
 one name (``lifting``, ``labelling``), and the mesh cut by name with each cut capped (``pieces``). Written,
 through the run folder: ``<object>_<part>.glb`` per part and ``<object>_combined.glb`` (each part a node and
 mesh named after it), in the input file's own frame and size; ``renders/`` what the models saw and
-``detections.json`` what grounding answered. The job (``jobs.parts``) sees to ``parts.json`` and the result.
+``detections.json`` what grounding answered. The job (``jobs.kinds.parts``) sees to ``parts.json`` and the result.
 
 A name found on no render makes an empty part: said in one sentence, its record failed, the others
 written. Only when no name is found anywhere does the run fail, its renders and detections kept.

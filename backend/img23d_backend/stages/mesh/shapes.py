@@ -1,6 +1,6 @@
 """What every family's shape stage shares: a job's shape settings, and a mesh as arrays.
 
-A job decides its shape settings once (``jobs.generate``) and hands them to its shape model's family
+A job decides its shape settings once (``jobs.kinds.generate``) and hands them to its shape model's family
 (``families``), which reads what it uses: Hunyuan3D-2 its volume decoder and octree, Step1X-3D its
 hierarchical grid and the Label model's symmetry and sharpness.
 """

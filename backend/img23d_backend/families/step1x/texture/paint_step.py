@@ -4,7 +4,7 @@ the family's paint step (``families.family.PaintStep``), the job's side of ``pai
 What it adds to the chain: the job's settings (its paint steps, texture and render sizes, the
 spec's view size), the stage's progress and cancel, the run folder's record of the views and
 control maps, and the job's errors: a setting the model refuses (``ValueError``) is a
-``bad_request``; out of memory and anything else fail this target only (``jobs.generate`` keeps
+``bad_request``; out of memory and anything else fail this target only (``jobs.kinds.generate`` keeps
 its untextured mesh). A model that cannot be loaded raises ``skips.TextureUnavailable``, as
 Hunyuan's does. Nothing here imports hy3dgen.
 """

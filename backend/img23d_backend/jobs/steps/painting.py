@@ -1,7 +1,7 @@
 """Jobs that paint meshes (generate, regenerate, re-texture): one target's mesh painted from its
 cut-out by the model set's paint model, through its family's paint step (``families.family``:
 Hunyuan3D-Paint's with its out-of-memory retry, or the licence-clean family's, which needs no
-hy3dgen), and, for a Generate, its material maps (``jobs.materials``).
+hy3dgen), and, for a Generate, its material maps (``jobs.steps.materials``).
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from typing import Any, Callable, TypeVar
 
 from img23d_protocol import ErrorCode, ProtocolError
 
-from ..families.family import Painted
-from ..families.table import family_of
-from ..runs.folders import TargetRecord
-from .base import JobRun, Request
+from ...families.family import Painted
+from ...families.table import family_of
+from ...runs.folders import TargetRecord
+from ..base import JobRun, Request
 
 # A painting job's request: one a step may read (the run is handed to its family's paint step).
 P = TypeVar("P", bound=Request)

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from img23d_protocol import PictureJobResult, PictureRequest, check_picture_prompt, name_from_prompt
 
-from ..editors.text_prompt import check_side
-from ..runs.stems import safe_stem
+from ...editors.text_prompt import check_side
+from ...runs.stems import safe_stem
 from . import prompt_picture
-from .base import JobRun
-from .context import EngineContext
+from ..base import JobRun
+from ..context import EngineContext
 
 KIND = "picture"
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from img23d_protocol import DownloadJobResult, DownloadRequest, Progress
 
-from ..models.cache import find_spec, hub_cache_dir, list_models, model_id
-from ..models.download import download
-from .context import EngineContext, Job
+from ...models.cache import find_spec, hub_cache_dir, list_models, model_id
+from ...models.download import download
+from ..context import EngineContext, Job
 
 
 def model_list(engine: EngineContext) -> dict[str, Any]:

@@ -22,8 +22,8 @@ import numpy as np
 from img23d_protocol import ErrorCode, ProtocolError
 from PIL import Image
 
-from ...matting.foreground import flattened
-from ..skips import reason
+from ....matting.foreground import flattened
+from ....stages.skips import reason
 from . import references
 
 log = logging.getLogger(__name__)

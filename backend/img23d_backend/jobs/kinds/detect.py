@@ -3,7 +3,7 @@
 With ``complete_hidden`` other than never, Detect also shows what completion would do, so the artist
 can turn it off per name (Boxes' Complete) before Generate: each found target is cropped and matted
 as a Generate would (``cutting``), judged and completed (``completing``), and ``completion.png``
-shows each cut-out beside its completed one with the reason (``stages.completion.sheet``). The run
+shows each cut-out beside its completed one with the reason (``jobs.steps.completion.sheet``). The run
 keeps ``crops/``, ``mattes/`` and ``completed/``, and its manifest one record per target.
 """
 
@@ -13,11 +13,11 @@ from __future__ import annotations
 from img23d_protocol import (COMPLETION_PICTURE, Artifact, ArtifactKind, Completion, DetectJobResult, DetectRequest,
                              Error, ErrorCode, ProtocolError, seed_at)
 
-from ..readers.images import LoadedImage
-from ..runs.folders import TargetRecord
-from ..stages.completion import sheet
-from . import completing, cutting
-from .base import JobRun, check_names_apart
+from ...readers.images import LoadedImage
+from ...runs.folders import TargetRecord
+from ..steps.completion import sheet
+from ..steps import completing, cutting
+from ..base import JobRun, check_names_apart
 
 
 class DetectRun(JobRun[DetectRequest]):

@@ -14,31 +14,31 @@ from img23d_protocol import (Artifact, ArtifactKind, ErrorCode, GenerateJobResul
                              RegenerateRequest, box_for, check_boxes, check_completion_off, check_views, model_family,
                              seed_at, validate_boxes)
 
-from ..catalog import PAINT_ROLES, PARTS_ROLE, VIEWS_ROLE, shape_kind
-from ..gltf.writer import export_glb
-from ..layout import scene
-from ..models import preflight
-from ..models.oom import free_memory_advice
-from ..readers.images import LoadedImage
-from ..runs.folders import TargetRecord
-from ..stages import skips
-from ..stages.mesh import cleanup
-from ..stages.mesh.shapes import mesh_arrays
-from ..stages.mesh.tail import Tail
-from ..stages.paint.unwrap import Unwrapper
-from ..views.given import ObjectViews, prepare_views, read_given
-from ..views.memory import check_views_memory
-from . import (completing, cutting, finishing, generate_parts, job_estimate, materials, prompt_picture, shaping,
-               splat_files)
-from .shape_views import views_memory
-from .base import OutOfMemory, check_names_apart, plain_number
-from .context import EngineContext
-from .painting import PaintingRun
-from .photo_colour import colour_from_views
+from ...catalog import PAINT_ROLES, PARTS_ROLE, VIEWS_ROLE, shape_kind
+from ...gltf.writer import export_glb
+from ...layout import scene
+from ...models import preflight
+from ...models.oom import free_memory_advice
+from ...readers.images import LoadedImage
+from ...runs.folders import TargetRecord
+from ...stages import skips
+from ...stages.mesh import cleanup
+from ...stages.mesh.shapes import mesh_arrays
+from ...stages.mesh.tail import Tail
+from ...stages.paint.unwrap import Unwrapper
+from ...views.given import ObjectViews, prepare_views, read_given
+from ...views.memory import check_views_memory
+from ..steps import completing, cutting, finishing, materials, shaping, splat_files
+from . import generate_parts, job_estimate, prompt_picture
+from ..steps.shape_views import views_memory
+from ..base import OutOfMemory, check_names_apart, plain_number
+from ..context import EngineContext
+from ..steps.painting import PaintingRun
+from ..steps.photo_colour import colour_from_views
 
 log = logging.getLogger(__name__)
 
-# A Generate's request, or a Regenerate's (``jobs.regenerate``: a Generate again from a run's cut-outs).
+# A Generate's request, or a Regenerate's (``jobs.kinds.regenerate``: a Generate again from a run's cut-outs).
 G = TypeVar("G", bound=GenerateRequest | RegenerateRequest)
 
 
@@ -308,7 +308,7 @@ class GenerateRun(PaintingRun[G]):
             self.keep_target(record, exc, "painting", "untextured")
             return mesh, []
         # Its photos' colour where they see it (over the colour filled first), then its material maps (or its
-        # colour alone: jobs.materials).
+        # colour alone: jobs.steps.materials).
         if record.views:
             painted.complete()
         coloured = colour_from_views(self, record, painted.mesh, cutout, gltf_axes=True)

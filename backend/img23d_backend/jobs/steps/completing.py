@@ -2,14 +2,14 @@
 previews it the same way (``detect``).
 
 Each target's first candidate (its other candidates share its cut-out) is judged by
-``stages.completion.occlusion`` under the job's choice and the artist's ``completion_off``; those to
+``jobs.steps.completion.occlusion`` under the job's choice and the artist's ``completion_off``; those to
 complete go to the image editor together, with what was seen of each (less what the detections in
 front of it hold, ``Decision.in_front``) pasted back and the matting model run again
 through the job's own matting path (``JobRun.matte_all``). A completed cut-out is written to
 ``completed/<stem>.png`` beside the cut-out as seen (``mattes/<stem>.png``, which stays) and stands for
 the target from here on: depth, shape and paint take it. A target whose name has views (the
 request's ``views``, issue 55) is completed with them beside its crop, as many as the editor takes
-(``stages.completion.references``): the cut-outs the views stage made of them before the completion
+(``jobs.steps.completion.references``): the cut-outs the views stage made of them before the completion
 (``views.given.read_given``: each read once, through the image reader, and cut out through the same
 matting path unless it has a real alpha channel); a view that could not be read or cut out is left out
 with one sentence, and the completion goes on with the others. Each judged target's record gets its
@@ -26,15 +26,15 @@ import numpy as np
 from img23d_protocol import COMPLETED_FOLDER, Completion, turned_off
 from PIL import Image
 
-from ..readers.images import LoadedImage
-from ..runs.folders import TargetRecord
-from ..stages.completion import covering, fill, occlusion, references, room
-from ..stages.cutout import box_in_crop
-from ..matting.foreground import flattened
-from ..editors.driver import EditRequest, edit_images
-from ..editors.parts import EditorOptions
-from ..stages.step_context import StepContext
-from ..views.given import NameViews
+from ...readers.images import LoadedImage
+from ...runs.folders import TargetRecord
+from .completion import covering, fill, occlusion, references, room
+from .cutout import box_in_crop
+from ...matting.foreground import flattened
+from ...editors.driver import EditRequest, edit_images
+from ...editors.parts import EditorOptions
+from ...stages.step_context import StepContext
+from ...views.given import NameViews
 from .cutting import Cut
 
 STAGE = "completion"

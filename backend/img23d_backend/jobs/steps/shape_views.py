@@ -17,11 +17,11 @@ from typing import Any
 from img23d_protocol import FRONT, SIDES
 from PIL import Image
 
-from ..catalog import VIEWS_ROLE, ModelSpec, shape_kind
-from ..families.table import facts_of
-from ..models.manager import ModelManager
-from ..models.preflight import ShapeMemory
-from ..runs.folders import RunFolder, TargetRecord
+from ...catalog import VIEWS_ROLE, ModelSpec, shape_kind
+from ...families.table import facts_of
+from ...models.manager import ModelManager
+from ...models.preflight import ShapeMemory
+from ...runs.folders import RunFolder, TargetRecord
 
 
 @dataclass(frozen=True)

@@ -23,16 +23,16 @@ from img23d_protocol import (Artifact, ArtifactKind, ErrorCode, ProtocolError, R
                              validate_targets)
 from PIL import Image
 
-from ..finish.materials import FaceMaterials
-from ..gltf.frame import to_gltf
-from ..finish.retopo import NothingToRemesh
-from ..readers.artist_mesh import ArtistMesh, load_artist_mesh
-from ..readers.mesh_file import read_arrays
-from ..runs.folders import TargetRecord
-from ..stages.paint import retexture
-from .base import JobRun
-from .context import EngineContext
-from .finishing import AS_GENERATED, finish_object
+from ...finish.materials import FaceMaterials
+from ...gltf.frame import to_gltf
+from ...finish.retopo import NothingToRemesh
+from ...readers.artist_mesh import ArtistMesh, load_artist_mesh
+from ...readers.mesh_file import read_arrays
+from ...runs.folders import TargetRecord
+from ...stages.paint import retexture
+from ..base import JobRun
+from ..context import EngineContext
+from ..steps.finishing import AS_GENERATED, finish_object
 
 INPUT = "input_mesh.npz"
 # A colour image may be larger than the mesh's arrays: 8192 x 8192 RGBA.

@@ -26,12 +26,12 @@ from PIL import Image
 
 from img23d_protocol import ErrorCode, ProtocolError
 
-from ..env import failpoints
-from ..families.family import Painted
-from ..runs.folders import TargetRecord
-from ..stages import skips
-from ..materials.driver import MaterialMaps, material_maps
-from ..stages.step_context import StepContext
+from ...env import failpoints
+from ...families.family import Painted
+from ...runs.folders import TargetRecord
+from ...stages import skips
+from ...materials.driver import MaterialMaps, material_maps
+from ...stages.step_context import StepContext
 
 STAGE = "materials"
 UNUSED_RED = 255  # glTF reads metallicRoughness's G and B only; R is left full, as the spec allows

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from img23d_protocol import Artifact, ArtifactKind, ErrorCode, ProtocolError, SuggestJobResult, SuggestRequest
 
-from ..grounding.driver import GroundingOptions, draw_matches, ground
-from ..grounding.detections import parse_detections
-from ..grounding.matching import TargetMatch
-from ..grounding.suggestions import SUGGEST_PROMPT, suggest_names
-from .base import JobRun
+from ...grounding.driver import GroundingOptions, draw_matches, ground
+from ...grounding.detections import parse_detections
+from ...grounding.matching import TargetMatch
+from ...grounding.suggestions import SUGGEST_PROMPT, suggest_names
+from ..base import JobRun
 
 
 class SuggestRun(JobRun[SuggestRequest]):

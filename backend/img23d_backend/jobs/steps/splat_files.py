@@ -18,10 +18,10 @@ from typing import Any
 from img23d_protocol import Artifact, ArtifactKind, Error, ErrorCode
 from img23d_protocol.splats import SUFFIX, SplatCloud, SplatError, ply_size, write_ply
 
-from ..finish.splats import splats_of_glb
-from ..runs.folders import TargetRecord
-from ..stages import skips
-from .base import JobRun
+from ...finish.splats import splats_of_glb
+from ...runs.folders import TargetRecord
+from ...stages import skips
+from ..base import JobRun
 
 log = logging.getLogger(__name__)
 

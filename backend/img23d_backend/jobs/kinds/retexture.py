@@ -1,12 +1,12 @@
 """Re-texture: paint an artist's mesh from a picture; its topology and UVs stay.
 
 Every map the job makes comes back on the artist's UVs: the colour (``texture.png``, the ``texture``
-artifact) and, where the material step ran (``jobs.materials``, as in a Generate), glTF's
+artifact) and, where the material step ran (``jobs.steps.materials``, as in a Generate), glTF's
 metallicRoughness texture (``metallic_roughness.png``, the ``metallic_roughness`` artifact, 1.16).
 The painted mesh is kept beside them as ``<name>.glb`` (its record's ``mesh``), written before the manifest
 says finished. More pictures of the mesh (the request's ``views``, 1.19: its left, back and right) are kept in the run
 as given and cut out (``views.given``, as a Generate's), and projected with the front picture onto the
-colour after painting (``jobs.photo_colour``); the metallicRoughness map stays as the material step made it.
+colour after painting (``jobs.steps.photo_colour``); the metallicRoughness map stays as the material step made it.
 """
 
 from __future__ import annotations
@@ -19,22 +19,22 @@ from img23d_protocol import (SIDES, Artifact, ArtifactKind, ErrorCode, ProtocolE
                              validate_side_views, validate_targets)
 from PIL import Image
 
-from ..families.table import family_of
-from ..gltf.writer import export_glb
-from ..models import preflight
-from ..catalog import PAINT_ROLES
-from ..readers.artist_mesh import load_artist_mesh
-from ..readers.images import LoadedImage
-from ..readers.meshes import textured_mesh
-from ..runs.folders import TargetRecord
-from ..stages.paint import retexture
-from ..stages.step_context import warn
-from ..views import given as given_views
-from . import materials
-from .base import OutOfMemory
-from .context import EngineContext
-from .painting import PaintingRun
-from .photo_colour import LEFT_OUT, colour_from_views
+from ...families.table import family_of
+from ...gltf.writer import export_glb
+from ...models import preflight
+from ...catalog import PAINT_ROLES
+from ...readers.artist_mesh import load_artist_mesh
+from ...readers.images import LoadedImage
+from ...readers.meshes import textured_mesh
+from ...runs.folders import TargetRecord
+from ...stages.paint import retexture
+from ...stages.step_context import warn
+from ...views import given as given_views
+from ..steps import materials
+from ..base import OutOfMemory
+from ..context import EngineContext
+from ..steps.painting import PaintingRun
+from ..steps.photo_colour import LEFT_OUT, colour_from_views
 
 
 class RetextureRun(PaintingRun[RetextureRequest]):
@@ -179,7 +179,7 @@ class RetextureRun(PaintingRun[RetextureRequest]):
 
 def _maps(painted: Any) -> list[Image.Image]:
     """A painted mesh's maps, as Re-texture sends them: its colour, then its metallicRoughness
-    texture when the material step made one (``jobs.materials``)."""
+    texture when the material step made one (``jobs.steps.materials``)."""
     material = painted.visual.material
     extra = getattr(material, "metallicRoughnessTexture", None)
     return [material.baseColorTexture] + ([extra] if extra is not None else [])

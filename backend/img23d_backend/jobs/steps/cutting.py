@@ -1,9 +1,9 @@
 """Each target's crop and cut-out, as Generate and Detect (when it previews completion) make them.
 
 The crop is the target's box grown by the job's margin (``stages.crop``), written to ``crops/``;
-a picture's own alpha that holds the target alone in its crop is its cut-out (``stages.cutout
+a picture's own alpha that holds the target alone in its crop is its cut-out (``jobs.steps.cutout
 .own_alpha_cutout``: as a view's own alpha is), and the matting model mattes every other crop in one batch (``JobRun.matte_all``: the out-of-memory retry, NaN checks);
-the cut-out keeps the named object alone (``stages.cutout``) and is written to ``mattes/``. The
+the cut-out keeps the named object alone (``jobs.steps.cutout``) and is written to ``mattes/``. The
 crop's matte as matting gave it, past the box, is kept beside it: completion reads it there. A
 target whose matting ran out of memory or gave nothing usable fails with one sentence; the others
 go on. A target's other candidates (its variations) share its crop, cut-out and fate (``share_cut_outs``).
@@ -17,12 +17,12 @@ from typing import Any
 from img23d_protocol import ErrorCode, ProtocolError
 from PIL import Image
 
-from ..readers.images import LoadedImage
-from ..runs.folders import TargetRecord
-from ..stages.crop import crop_box
-from ..stages.cutout import box_in_crop, named_cutout, own_alpha_cutout
-from ..matting.driver import MIN_FOREGROUND, UnusableMatte, foreground_fraction
-from .base import JobRun, OutOfMemory
+from ...readers.images import LoadedImage
+from ...runs.folders import TargetRecord
+from ...stages.crop import crop_box
+from .cutout import box_in_crop, named_cutout, own_alpha_cutout
+from ...matting.driver import MIN_FOREGROUND, UnusableMatte, foreground_fraction
+from ..base import JobRun, OutOfMemory
 
 Box = tuple[float, float, float, float]
 Rect = tuple[int, int, int, int]

@@ -17,12 +17,12 @@ from pathlib import Path
 
 from img23d_protocol import ErrorCode, ProtocolError, RigBone, RigJobResult, RigRequest, check_one_skeleton
 
-from ..catalog import tiny_root_of
-from ..readers.meshes import check_mesh_path
-from ..rigging.driver import RigInput, check_model, check_weights, model_through, register_model, rig_into, roles_used
-from ..runs.stems import safe_stem
-from .base import JobRun
-from .context import EngineContext
+from ...catalog import tiny_root_of
+from ...readers.meshes import check_mesh_path
+from ...rigging.driver import RigInput, check_model, check_weights, model_through, register_model, rig_into, roles_used
+from ...runs.stems import safe_stem
+from ..base import JobRun
+from ..context import EngineContext
 
 KIND = "rig"
 

@@ -14,12 +14,12 @@ from typing import Any, Callable
 
 from img23d_protocol import ProtocolError
 
-from ..catalog import shape_kind, shape_steps
-from ..families.table import family_of
-from ..models import preflight
-from ..runs.folders import TargetRecord
-from ..stages.mesh.shapes import ShapeSettings
-from .base import JobRun
+from ...catalog import shape_kind, shape_steps
+from ...families.table import family_of
+from ...models import preflight
+from ...runs.folders import TargetRecord
+from ...stages.mesh.shapes import ShapeSettings
+from ..base import JobRun
 from .shape_views import ShapeGroup, shape_groups, views_memory
 
 log = logging.getLogger(__name__)

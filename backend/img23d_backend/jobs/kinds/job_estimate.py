@@ -17,13 +17,13 @@ from typing import Any
 import torch
 from img23d_protocol import ESTIMATE_STAGE, box_for, duration
 
-from ..catalog import paint_steps, shape_kind, shape_steps
-from ..models import memory_cap
-from ..models.stage_seconds import MODEL, host_seconds
-from ..models.step_costs import device_label
-from ..models.throughput import probe
+from ...catalog import paint_steps, shape_kind, shape_steps
+from ...models import memory_cap
+from ...models.stage_seconds import MODEL, host_seconds
+from ...models.step_costs import device_label
+from ...models.throughput import probe
 from . import prompt_picture
-from .base import JobRun
+from ..base import JobRun
 
 
 @dataclass(frozen=True)

@@ -19,15 +19,15 @@ from typing import Any
 import trimesh
 from img23d_protocol import Artifact, ArtifactKind, FinishRecord, JobOptions
 
-from ..finish.bake import BakeSettings, bake
-from ..finish.glb import write_finished_glb
-from ..finish.materials import FaceMaterials, by_material
-from ..finish.retopo import RetopoSettings
-from ..finish.step import finish_mesh
-from ..gltf.writer import export_glb
-from ..runs.folders import TargetRecord
-from ..stages.paint.unwrap import Unwrapper
-from .base import JobRun
+from ...finish.bake import BakeSettings, bake
+from ...finish.glb import write_finished_glb
+from ...finish.materials import FaceMaterials, by_material
+from ...finish.retopo import RetopoSettings
+from ...finish.step import finish_mesh
+from ...gltf.writer import export_glb
+from ...runs.folders import TargetRecord
+from ...stages.paint.unwrap import Unwrapper
+from ..base import JobRun
 
 AS_GENERATED = "as-generated"
 HIGH = "high"  # the run folder's folder of the generated (high) meshes

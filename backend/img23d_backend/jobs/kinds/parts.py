@@ -33,24 +33,24 @@ import numpy as np
 from img23d_protocol import DRAWN_PARTS_WHY, ErrorCode, PartsJobResult, PartsRequest, ProtocolError, part_names
 from img23d_protocol.tables import look_up
 
-from ..catalog import PARTS_ROLE
-from ..gltf.frame import to_gltf
-from ..parts import costs, driver, memory
-from ..parts.indexed_mask import check_mask, coloured, read_mask, scaled
-from ..parts.part import DEFAULT_STEPS, check_limits
-from ..parts.part import PartsRequest as ModelRequest
-from ..parts.record import PartRecord
-from ..parts.split.driver import INPUT, SplitRequest, split
-from ..parts.split.renders import RENDER_SIZE
-from ..parts.table import PARTS_ROWS, offered, row_of
-from ..readers.artist_mesh import load_artist_mesh
-from ..readers.images import LoadedImage
-from ..runs.folders import TargetRecord
-from ..matting.driver import UnusableMatte
-from ..stages.step_context import warn
-from .base import JobRun, OutOfMemory
-from .context import EngineContext
-from .loaders import ensure_parts_model
+from ...catalog import PARTS_ROLE
+from ...gltf.frame import to_gltf
+from ...parts import costs, driver, memory
+from ...parts.indexed_mask import check_mask, coloured, read_mask, scaled
+from ...parts.part import DEFAULT_STEPS, check_limits
+from ...parts.part import PartsRequest as ModelRequest
+from ...parts.record import PartRecord
+from ...parts.split.driver import INPUT, SplitRequest, split
+from ...parts.split.renders import RENDER_SIZE
+from ...parts.table import PARTS_ROWS, offered, row_of
+from ...readers.artist_mesh import load_artist_mesh
+from ...readers.images import LoadedImage
+from ...runs.folders import TargetRecord
+from ...matting.driver import UnusableMatte
+from ...stages.step_context import warn
+from ..base import JobRun, OutOfMemory
+from ..context import EngineContext
+from ..loaders import ensure_parts_model
 
 SPLIT_ROLES = ("grounding", "matting")
 

@@ -16,10 +16,10 @@ import numpy as np
 from img23d_protocol import FRONT
 from PIL import Image
 
-from ..gltf.frame import from_gltf
-from ..runs.folders import TargetRecord
-from ..views.projection import ProjectionResult, colour_from_photos
-from .base import JobRun
+from ...gltf.frame import from_gltf
+from ...runs.folders import TargetRecord
+from ...views.projection import ProjectionResult, colour_from_photos
+from ..base import JobRun
 
 LEFT_OUT = "view_left_out"
 

@@ -18,12 +18,12 @@ from pathlib import Path
 from img23d_protocol import (ErrorCode, PrintedObject, PrintJobResult, PrintRequest, Progress, ProtocolError,
                              check_print_request)
 
-from ..env.busy_time import busy_seconds
-from ..env.heartbeat import Heartbeat
-from ..printing import request as printing
-from ..printing.record import PRINT_RECORD
-from ..printing.settings import PrintSettings
-from .context import EngineContext, Job
+from ...env.busy_time import busy_seconds
+from ...env.heartbeat import Heartbeat
+from ...printing import request as printing
+from ...printing.record import PRINT_RECORD
+from ...printing.settings import PrintSettings
+from ..context import EngineContext, Job
 
 STAGE = "print"
 

@@ -20,17 +20,17 @@ import trimesh
 from img23d_protocol import ErrorCode, ProtocolError, check_parts
 from img23d_protocol.target_parts import TargetParts
 
-from ..catalog import PARTS_ROLE
-from ..models.step_costs import refuse_long_run
-from ..parts import costs, driver, memory
-from ..parts.indexed_mask import coloured
-from ..parts.part import DEFAULT_STEPS, check_limits
-from ..parts.part import PartsRequest as ModelRequest
-from ..parts.table import offered, row_of
-from ..runs.folders import TargetRecord
-from .base import JobRun
-from .context import EngineContext
-from .loaders import ensure_parts_model
+from ...catalog import PARTS_ROLE
+from ...models.step_costs import refuse_long_run
+from ...parts import costs, driver, memory
+from ...parts.indexed_mask import coloured
+from ...parts.part import DEFAULT_STEPS, check_limits
+from ...parts.part import PartsRequest as ModelRequest
+from ...parts.table import offered, row_of
+from ...runs.folders import TargetRecord
+from ..base import JobRun
+from ..context import EngineContext
+from ..loaders import ensure_parts_model
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """A Generate from a prompt (issue 76): the picture made from the artist's text, kept as the run's picture,
-then read as any picture is (``jobs.generate``).
+then read as any picture is (``jobs.kinds.generate``).
 
 The request gives a picture or a prompt, never both and never neither (the protocol's
 ``check_picture_or_prompt``; the prompt itself was checked on arrival, ``validate_prompt``, and is checked
@@ -26,20 +26,20 @@ from img23d_protocol import (ESTIMATE_STAGE, Artifact, ArtifactKind, GenerateReq
                              RegenerateRequest, check_boxes, check_made_from, check_picture_or_prompt, duration,
                              name_from_prompt, seed_at, validate_image_prompt, validate_image_seed, validate_prompt)
 
-from ..editors.picture_costs import expected_picture_seconds
-from ..editors.pipeline import CancelledPartway
-from ..editors.text_picture import ROLE, MadePicture, check_picture_memory, make_pictures, picture_size
-from ..editors.text_prompt import check_maker, check_side
-from ..models.stage_seconds import host_seconds
-from ..models.step_costs import device_label, refuse_long_run
-from ..readers.images import LoadedImage, load_image
-from ..runs.folders import PICTURE_FILE
-from ..runs.stems import variation_stem
-from ..stages.step_context import Request, StepContext
-from .context import EngineContext
+from ...editors.picture_costs import expected_picture_seconds
+from ...editors.pipeline import CancelledPartway
+from ...editors.text_picture import ROLE, MadePicture, check_picture_memory, make_pictures, picture_size
+from ...editors.text_prompt import check_maker, check_side
+from ...models.stage_seconds import host_seconds
+from ...models.step_costs import device_label, refuse_long_run
+from ...readers.images import LoadedImage, load_image
+from ...runs.folders import PICTURE_FILE
+from ...runs.stems import variation_stem
+from ...stages.step_context import Request, StepContext
+from ..context import EngineContext
 
 STAGE = "picture"
-# The requests a picture is made for: a Generate's from a prompt, and Make Picture's (``jobs.picture``).
+# The requests a picture is made for: a Generate's from a prompt, and Make Picture's (``jobs.kinds.picture``).
 PromptRequest = GenerateRequest | RegenerateRequest | PictureRequest
 
 

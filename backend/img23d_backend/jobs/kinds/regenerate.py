@@ -20,11 +20,11 @@ from typing import Any
 from img23d_protocol import ErrorCode, ProtocolError, RegenerateJobResult, RegenerateRequest, read_manifest, seed_at
 from img23d_protocol.layout import LayoutSettings, solve, targets_from_records
 
-from ..readers.images import LoadedImage, load_image
-from ..runs.folders import Manifest, TargetRecord, recover_interrupted
-from ..stages.mesh.tail import Tail
-from ..views.given import carry_views
-from . import shaping
+from ...readers.images import LoadedImage, load_image
+from ...runs.folders import Manifest, TargetRecord, recover_interrupted
+from ...stages.mesh.tail import Tail
+from ...views.given import carry_views
+from ..steps import shaping
 from .generate import GenerateRun
 
 REGENERATED = "regenerated"   # the folder inside a Generate run that holds its regenerations
