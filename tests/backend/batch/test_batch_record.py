@@ -20,6 +20,7 @@ from typing import Callable
 import pytest
 
 from batch_fakes import FakePool, fake_pictures, record_by_name, run_fake_batch
+from cli_inprocess import run_cli
 from img23d_backend.batch.driver import BatchSettings, run_batch
 from img23d_backend.batch.lock import LOCK_NAME, BatchLock
 from img23d_backend.batch.record import BatchRecord, Entry
@@ -242,7 +243,8 @@ time.sleep(120)
 """
 
 
-def test_the_batch_command_refuses_a_folder_another_batch_holds(backend_env: dict[str, str], tmp_path: Path) -> None:
+def test_the_batch_command_refuses_a_folder_another_batch_holds(backend_env: dict[str, str], tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
     folder = fake_pictures(tmp_path / "in", 1)
     out = tmp_path / "out"
     out.mkdir()
@@ -251,8 +253,9 @@ def test_the_batch_command_refuses_a_folder_another_batch_holds(backend_env: dic
     try:
         assert holder.stdout is not None, "no pipe from the holder"
         assert holder.stdout.readline().strip() == "held", "the holder never took the lock"
-        refused = subprocess.run([sys.executable, "-m", "img23d_backend", "batch", str(folder), "--out", str(out)],
-                                 env=backend_env, capture_output=True, text=True, timeout=120)
+        # The command in this process (cli_inprocess), the lock in another: a process of its own paid about 4.5
+        # CPU-seconds of imports before it refused.
+        refused = run_cli(capsys, "batch", folder, "--out", out)
     finally:
         holder.kill()
         holder.wait(timeout=30)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,13 +10,14 @@ import pytest
 import trimesh
 from PIL import Image
 
+from cli_inprocess import RunCli
 from img23d_protocol import ErrorCode
 from testdata import FAST_OPTIONS, HOUSE, SUBJECT
 from img23d_backend import api
 from img23d_backend.readers.meshes import artist_mesh_file
 from img23d_backend.readers.artist_mesh import load_artist_mesh
 
-pytestmark = pytest.mark.process  # its subject is img23d's processes (pytest.ini)
+pytestmark = pytest.mark.lane_a  # in lane A, where its command-line tests ran as processes before (the lanes' balance)
 
 
 @pytest.fixture(scope="module")
@@ -30,11 +29,6 @@ def session(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def house_run(session: api.Session) -> api.GenerateResult:
     return session.generate(HOUSE, ["house", "chimney"], api.JobOptions(**FAST_OPTIONS))
-
-
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "img23d_backend", *args], env=env, capture_output=True, text=True,
-                          timeout=300)
 
 
 def test_the_api_generates_one_mesh_per_name(house_run: api.GenerateResult) -> None:
@@ -54,16 +48,17 @@ def test_relayout_with_the_jobs_settings_gives_the_jobs_placements(house_run: ap
     assert json.loads((house_run.run_dir / "manifest.json").read_text()) == manifest  # never rewritten
 
 
-def test_relayout_from_the_command_line_for_another_field_of_view(backend_env: dict[str, str],
-                                                                  house_run: api.GenerateResult) -> None:
+def test_relayout_from_the_command_line_for_another_field_of_view(cli: RunCli, house_run: api.GenerateResult) -> None:
+    # The commands in this process (cli_inprocess): their subject is what they write and say; a process of its own
+    # paid seconds of imports first.
     job = api.relayout(house_run.run_dir)
-    out = _cli(backend_env, "relayout", str(house_run.run_dir), "--fov", "20", "--no-estimate-fov", "--json")
+    out = cli("relayout", house_run.run_dir, "--fov", "20", "--no-estimate-fov", "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["camera"]["fov_degrees"] == 20 and set(data["placements"]) == set(job.placements)
     assert all(data["placements"][k]["location"] != pytest.approx(job.placements[k]["location"])
                for k in job.placements)  # a narrower view stands them elsewhere
-    missing = _cli(backend_env, "relayout", str(house_run.run_dir / "nothing-here"))
+    missing = cli("relayout", house_run.run_dir / "nothing-here")
     assert missing.returncode == 2 and "is not a run folder img23d can read" in missing.stderr
 
 
@@ -111,10 +106,10 @@ def test_a_glb_becomes_the_addons_mesh_arrays_in_blenders_axes(tmp_path: Path) -
     assert artist.face_count == len(loaded.faces) and artist.loop_uvs is not None
 
 
-def test_retexture_refuses_a_file_that_is_not_a_mesh(backend_env: dict[str, str], tmp_path: Path) -> None:
+def test_retexture_refuses_a_file_that_is_not_a_mesh(cli: RunCli, tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("not a mesh")
-    out = _cli(backend_env, "retexture", str(tmp_path / "notes.txt"), str(SUBJECT), "--models", "tiny",
-               "--device", "cpu", "--out", str(tmp_path / "runs"))
+    out = cli("retexture", tmp_path / "notes.txt", SUBJECT, "--models", "tiny", "--device", "cpu",
+              "--out", tmp_path / "runs")
     assert out.returncode == 2 and "notes.txt is not a mesh file img23d reads" in out.stderr
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import trimesh
 
+from cli_inprocess import run_cli
 from testdata import SUBJECT
 from img23d_backend.runs.folders import RESERVE_NAME
 
@@ -31,7 +32,8 @@ def _runs(out: Path) -> dict[str, dict]:
 
 @pytest.mark.parametrize(("command", "stage"), [("retopo", "finish"), ("retexture", "unwrap")])
 def test_a_killed_run_is_marked_interrupted_by_the_next_run_of_the_same_command(
-        backend_env: dict[str, str], tmp_path: Path, command: str, stage: str) -> None:
+        backend_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str,
+        stage: str) -> None:
     mesh = tmp_path / "ball.glb"
     trimesh.creation.icosphere(subdivisions=2).export(mesh)  # no UVs: Re-texture unwraps it
     out = tmp_path / "runs"
@@ -43,8 +45,10 @@ def test_a_killed_run_is_marked_interrupted_by_the_next_run_of_the_same_command(
     [(first, manifest)] = _runs(out).items()
     assert manifest["status"] == "running" and (out / first / RESERVE_NAME).exists()
     # The second run fails at the same stage on purpose (quicker than a whole job): by then its
-    # recovery pass has run, as it runs before any job starts.
-    again = _cli(backend_env, *args, failpoint=f"{stage}:raise")
+    # recovery pass has run, as it runs before any job starts. In this process (cli_inprocess): a process of
+    # its own paid seconds of imports first, and the next run's recovery is the same in either.
+    again = run_cli(capsys, *args, env={"IMG23D_TINY_MODELS": backend_env["IMG23D_TINY_MODELS"],
+                                        "IMG23D_FAILPOINTS": f"{stage}:raise"})
     assert again.returncode != 0 and "error:" in again.stderr, again.stderr
     runs = _runs(out)
     assert runs[first]["status"] == "interrupted" and not (out / first / RESERVE_NAME).exists()

@@ -4,13 +4,12 @@ non-zero exit from the CLI, an error event from ``serve``, never a traceback."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from backend_proc import BackendProcess
+from cli_inprocess import run_cli
 from image_files import picture_without_alpha
 
 pytestmark = [pytest.mark.process,  # its subject is img23d's processes (pytest.ini)
@@ -43,12 +42,12 @@ def _folder(tmp_path: Path, kind: str) -> Path:
 
 
 @pytest.mark.parametrize("kind", ["unwritable", "file-in-the-way"])
-def test_the_cli_says_so_in_one_sentence(backend_env: dict[str, str], tmp_path: Path, kind: str) -> None:
+def test_the_cli_says_so_in_one_sentence(capsys: pytest.CaptureFixture[str], tmp_path: Path, kind: str) -> None:
+    # In this process (cli_inprocess): its subject is the sentence and the exit code, and a process of its own
+    # paid about 4.5 CPU-seconds of imports (torch's) before it refused.
     root = _folder(tmp_path, kind)
-    env = {**backend_env, "IMG23D_TINY_MODELS": str(root)}
-    out = subprocess.run([sys.executable, "-m", "img23d_backend", "generate", str(picture_without_alpha(tmp_path)),
-                          "--models", "tiny", "--device", "cpu", "--out", str(tmp_path / "runs")],
-                         env=env, capture_output=True, text=True, timeout=300)
+    out = run_cli(capsys, "generate", picture_without_alpha(tmp_path), "--models", "tiny", "--device", "cpu",
+                  "--out", tmp_path / "runs", env={"IMG23D_TINY_MODELS": str(root)})
     assert out.returncode == 1
     assert "Traceback" not in out.stderr, out.stderr
     [line] = [line for line in out.stderr.splitlines() if line.startswith("error:")]

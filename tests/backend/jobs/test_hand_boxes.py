@@ -4,12 +4,11 @@ when every name has one); bad boxes are one sentence before anything runs."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_inprocess import RunCli
 from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.catalog import tiny_model_set
@@ -123,15 +122,15 @@ def test_one_name_given_twice_in_boxes_or_views_is_refused_on_arrival(field: str
     assert caught.value.code is ErrorCode.BAD_REQUEST
 
 
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "img23d_backend", *args], env=env, capture_output=True, text=True,
-                          timeout=300)
+# The command line in this process (the ``cli`` fixture, cli_inprocess): these tests' subject is what it takes and
+# says; a process of its own paid about 7 CPU-seconds of imports before the job began (a process's own exit codes
+# and signals are tests/backend/commands/test_cli.py's).
 
 
-def test_the_command_line_takes_boxes(backend_env: dict[str, str], tmp_path: Path) -> None:
-    out = _cli(backend_env, "generate", str(HOUSE), "--targets", "chimney, door", "--models", "tiny", "--device",
-               "cpu", "--out", str(tmp_path / "runs"), "--steps", "3", "--octree-resolution", "32", "--no-texture",
-               "--box", "chimney=600,80,760,600", "--box", "door=365, 600, 460, 840")
+def test_the_command_line_takes_boxes(cli: RunCli, tmp_path: Path) -> None:
+    out = cli("generate", HOUSE, "--targets", "chimney, door", "--models", "tiny", "--device", "cpu",
+              "--out", tmp_path / "runs", "--steps", "3", "--octree-resolution", "32", "--no-texture",
+              "--box", "chimney=600,80,760,600", "--box", "door=365, 600, 460, 840")
     assert out.returncode == 0, out.stderr
     [run] = list((tmp_path / "runs").iterdir())
     manifest = json.loads((run / "manifest.json").read_text())
@@ -146,16 +145,15 @@ def test_the_command_line_takes_boxes(backend_env: dict[str, str], tmp_path: Pat
     (["--box", "tree=1,2,3,4"], "there is a box for 'tree', which is not one of the names (chimney)"),
     (["--box", "chimney=1,2,3,4", "--box", "Chimney=5,6,7,8"], "--box gives 'Chimney' two boxes"),
 ])
-def test_a_bad_box_on_the_command_line_exits_2_saying_why(backend_env: dict[str, str], tmp_path: Path,
-                                                         flags: list[str], message: str) -> None:
-    out = _cli(backend_env, "generate", str(HOUSE), "--targets", "chimney", "--models", "tiny",
-               "--out", str(tmp_path / "runs"), *flags)
+def test_a_bad_box_on_the_command_line_exits_2_saying_why(cli: RunCli, tmp_path: Path, flags: list[str],
+                                                         message: str) -> None:
+    out = cli("generate", HOUSE, "--targets", "chimney", "--models", "tiny", "--out", tmp_path / "runs", *flags)
     assert out.returncode == 2 and message in out.stderr, out.stderr
     assert not (tmp_path / "runs").exists()
 
 
-def test_a_box_outside_the_picture_on_the_command_line_says_so(backend_env: dict[str, str], tmp_path: Path) -> None:
-    out = _cli(backend_env, "generate", str(HOUSE), "--targets", "chimney", "--models", "tiny", "--device", "cpu",
-               "--out", str(tmp_path / "runs"), "--box", "chimney=10,10,2000,200")
+def test_a_box_outside_the_picture_on_the_command_line_says_so(cli: RunCli, tmp_path: Path) -> None:
+    out = cli("generate", HOUSE, "--targets", "chimney", "--models", "tiny", "--device", "cpu",
+              "--out", tmp_path / "runs", "--box", "chimney=10,10,2000,200")
     assert out.returncode == 2  # a wrong input, found once the picture is read: 2, as in every command
     assert "reaches past the picture, which is 1024 x 1024 pixels [bad_request]" in out.stderr

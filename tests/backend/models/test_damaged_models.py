@@ -15,8 +15,6 @@ import dataclasses
 import json
 import os
 import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ import torch
 from safetensors.torch import save_file
 
 from backend_proc import BackendProcess
+from cli_inprocess import run_cli
 from testdata import FAST_OPTIONS, HOUSE, SUBJECT
 
 from img23d_backend.jobs import Engine, EngineSettings, Job
@@ -166,13 +165,14 @@ def _quiet_env(backend_env: dict[str, str], root: Path, tmp_path: Path) -> dict[
 @pytest.mark.fault("damaged model file")
 @pytest.mark.parametrize("family, file", [("hunyuan3d", "hunyuan3d/hunyuan3d-dit-v2-mini/model.fp16.safetensors"),
                                           ("clean", f"{GEOMETRY}/transformer/diffusion_pytorch_model.safetensors")])
-def test_the_command_line_prints_the_sentence_and_no_traceback(backend_env: dict[str, str], tiny_root: Path,
+def test_the_command_line_prints_the_sentence_and_no_traceback(capsys: pytest.CaptureFixture[str], tiny_root: Path,
                                                                tmp_path: Path, family: str, file: str) -> None:
+    # In this process (cli_inprocess): the subject is the sentence and the exit code; a process of its own paid
+    # about 7 CPU-seconds of imports first. A damaged weights file, not code: no module cache of its own needed.
     root = damaged_copy(tiny_root, tmp_path, file, "truncate")
-    out = subprocess.run([sys.executable, "-m", "img23d_backend", "generate", str(SUBJECT), "--models", "tiny",
-                          "--family", family, "--device", "cpu", "--out", str(tmp_path / "runs"),
-                          "--steps", "3", "--octree-resolution", "32", "--no-texture"],
-                         env=_quiet_env(backend_env, root, tmp_path), capture_output=True, text=True, timeout=300)
+    out = run_cli(capsys, "generate", SUBJECT, "--models", "tiny", "--family", family, "--device", "cpu",
+                  "--out", tmp_path / "runs", "--steps", "3", "--octree-resolution", "32", "--no-texture",
+                  env={"IMG23D_TINY_MODELS": str(root)})
     assert out.returncode == 1, out.stderr
     both = out.stdout + out.stderr
     assert "Traceback" not in both and "SafetensorError" not in both, both

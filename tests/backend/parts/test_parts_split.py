@@ -23,6 +23,7 @@ import trimesh
 
 import glb_credits
 import part_meshes
+from cli_inprocess import RunCli
 from img23d_backend.commands import cli
 from img23d_protocol import MAX_SPLIT_PARTS, ErrorCode, ProtocolError
 from img23d_backend.parts.split import costs, lifting, renders
@@ -197,20 +198,16 @@ def test_the_fragments_counted_before_the_renders_are_the_pixels_they_cover() ->
     assert 2 * shown <= cost.fragments <= 4 * shown
 
 
-def _run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "img23d_backend", "parts", *args], env=env, capture_output=True,
-                          text=True, timeout=300)
-
-
-def test_the_command_writes_one_glb_per_part_and_the_whole_in_the_inputs_frame(backend_env: dict[str, str],
-                                                                               tmp_path: Path) -> None:
+def test_the_command_writes_one_glb_per_part_and_the_whole_in_the_inputs_frame(cli: RunCli, tmp_path: Path) -> None:
+    # In this process (cli_inprocess): the subject is what the command writes and says; a process of its own paid
+    # about 7 CPU-seconds of imports before the job began.
     known = part_meshes.lamp()
     mesh = known.write_glb(tmp_path / "lamp.glb")
     runs = tmp_path / "runs"
     # The tiny grounding model always answers the same boxes, for a house and a chimney among others:
     # "lampshade" is found on no render, so its part is empty, said, and the others still written.
-    out = _run_cli(backend_env, str(mesh), "--split", "--names", "house, chimney, lampshade", "--models", "tiny",
-                   "--device", "cpu", "--render-size", "64", "--out", str(runs))
+    out = cli("parts", mesh, "--split", "--names", "house, chimney, lampshade", "--models", "tiny", "--device", "cpu",
+              "--render-size", "64", "--out", runs)
     assert out.returncode == 3, out.stderr
     assert "lampshade: EMPTY: 'lampshade' was found on no render, so its part is empty" in out.stdout
     assert "nothing the mesh hid is invented" in out.stdout
