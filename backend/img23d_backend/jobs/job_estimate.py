@@ -22,7 +22,7 @@ from ..models import memory_cap
 from ..models.stage_seconds import MODEL, host_seconds
 from ..models.step_costs import device_label, refuse_long_estimate
 from ..models.throughput import probe
-from . import prompt_picture
+from . import generate_parts, prompt_picture
 from .base import JobRun
 
 
@@ -106,6 +106,9 @@ def request_estimate(engine: Any, kind: Any, request: Any) -> JobEstimate:
                            + host_seconds("materials", made, texture_side=options.texture_size)))
     if options.topology != "as-generated":
         stages.append(("game-ready finish", host_seconds("finish", made)))
+    parts = generate_parts.estimate(request, engine)   # names made in parts, as the parts command weighs them
+    if parts is not None:
+        stages.append(parts)
     if getattr(engine, "cap", None) is not None:  # under a memory cap: the models' moves between stages
         stages.extend(cap_moves(engine, kind, request, made, texture))
     stages.append(("export", host_seconds("export", made, texture_side=options.texture_size if texture else 0)))
