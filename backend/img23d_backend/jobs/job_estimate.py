@@ -1,6 +1,8 @@
 """What a Generate is expected to take, every stage it will run, said once before its first stage as a line of its
 own (``ESTIMATE_STAGE``): the picture made from a prompt, grounding, matting, completion, depth, shape, clean-up,
-paint, materials, the game-ready finish and the GLBs' writing, each as the job's options and models will run it.
+paint, materials, the game-ready finish, the names made in parts and the GLBs' writing, each as the job's options
+and models will run it. The same figure decides the long-job refusal before the run folder (``refuse_long``): the
+refusal once weighed completion and materials alone, and let through a job this line then said was over an hour.
 
 Only the picture had an estimate (the other slow steps were weighed against the hour, not said): a Generate from a
 prompt said "about 1 s" for its picture and nothing of its paint, then ran 18 minutes on a CPU. Each stage's seconds
@@ -64,7 +66,7 @@ def generate_estimate(run: JobRun) -> JobEstimate:
 def refuse_long(engine: Any, kind: Any, request: Any) -> JobEstimate:
     """``long_job_not_accepted`` when the Generate ``request``'s whole estimate (the one its estimate line will say)
     is an hour or more and its options do not accept it: the refusal weighed completion and materials alone, and
-    let through a job the estimate line then said was 70 minutes."""
+    let through a job the estimate line then said was over an hour."""
     estimate = request_estimate(engine, kind, request)
     refuse_long_estimate(estimate.total_s, estimate.sentence(), request.options.accept_long)
     return estimate

@@ -1,6 +1,6 @@
 """A Generate is refused as long by the figure its estimate line says (every stage, ``jobs/job_estimate.py``), not by
-completion and materials alone (``protocol job_cost``): the refusal let through a job whose estimate line then said
-70 minutes, its paint most of them. The tiny set's engine on this CPU, nothing loaded, the probe pinned so the
+completion and materials alone (``protocol job_cost``): the refusal let through a job whose estimate line said
+75 minutes, its paint the largest part. The tiny set's engine on this CPU, nothing loaded, the probe pinned so the
 whole estimate lands where the test needs it (every figure is seconds over the probe)."""
 
 from __future__ import annotations
