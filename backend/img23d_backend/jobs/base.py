@@ -25,7 +25,7 @@ from ..env import failpoints
 from ..env.busy_time import busy_seconds
 from ..env.heartbeat import Heartbeat
 from ..gltf.made_by import MadeBy, carried_from, made_by
-from ..models import placement
+from ..models import placement, step_costs
 from ..matting.memory import matting_batch
 from ..matting.table import input_side
 from ..models.memory import PeakMeter
@@ -86,6 +86,12 @@ class JobRun(Generic[R]):
     @classmethod
     def check_memory(cls, request: R, engine: EngineContext) -> None:
         """Refuse settings this machine cannot hold for even one target, before the run folder."""
+
+    @classmethod
+    def refuse_long(cls, request: R, engine: EngineContext) -> None:
+        """Refuse a job whose slow optional steps (completion, materials) would take an hour or more here, unless
+        its options accept it (a Generate weighs its whole estimate instead: ``GenerateRun``)."""
+        step_costs.refuse_long_job(engine.step_costs(request), cls.roles_used(request), request)
 
     @classmethod
     def roles_used(cls, request: R) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ from img23d_protocol import (DetectRequest, DownloadRequest, ErrorCode, Generate
 
 from ..env.busy_time import busy_seconds
 from ..env.heartbeat import Heartbeat
-from ..models import preflight, role_devices, step_costs
+from ..models import preflight, role_devices
 from ..models.registry import paint_steps
 from ..models.hub import refuse_unaccepted
 from ..catalog import SHAPE, ModelSpec, shape_kind
@@ -91,9 +91,9 @@ class Engine(EngineContext):
             accepted = self.settings.accepted_licences | set(request.options.accepted_licences)
             refuse_unaccepted([self.manager.spec(role) for role in kind.roles_used(request)
                                if role in self.manager.roles], accepted)
-        # A job whose slow optional steps would take hours here starts only when the artist accepted
-        # it: asked after the licences, so a job nobody may run is not first asked about its length.
-        step_costs.refuse_long_job(self.step_costs(request), kind.roles_used(request), request)
+        # A job that would take an hour or more here starts only when the artist accepted it: asked after the
+        # licences, so a job nobody may run is not first asked about its length.
+        kind.refuse_long(request, self)
         request.options = seeded(request.options)
         run = kind(self, request, job, kind.make_folder(self, request, job))
         job.run_folder = run.run_folder

@@ -13,13 +13,14 @@ its device's probe in the dtype it runs in, as every estimate is (``step_costs``
 material step keep their own model figures (``editors.picture_costs``, ``materials.costs``) and add their host part
 from here; the completion's (``editors.costs``) is its whole figure.
 
-How far off: with the tiny models and the defaults, each stage of a few seconds or more within a factor of two of
-what it took on the development CPU (``bench/results/stage-seconds-cpu.json``; a loaded CPU's probe reads the
-load, so the figures move with it). With the real models on a CPU the shape's and the paint's compute comes from
-one benchmark each (the default Hunyuan3D-2 models), scaled by weights and steps: an order of magnitude (another
-architecture, Step1X-3D's, does about ten times the work per weight); grounding, matting and depth are counted by
-their host part alone, so the figure is a lower bound there. On a GPU the model parts lean high, as every
-CPU-derived figure does.
+How far off: with the tiny models, each stage of a few seconds or more within a factor of two of what it took on the
+development CPU (``bench/results/estimates-cpu.json``: said, measured and their ratio for each stage; a loaded CPU's
+probe reads the load, so the figures move with it, and a load that starts after the probe is not in them). With the
+real models on a CPU the shape's and the paint's compute comes from one benchmark each (the default Hunyuan3D-2
+models), scaled by weights and steps: an order of magnitude (another architecture, Step1X-3D's, does about ten times
+the work per weight); grounding, matting and depth are counted by their host part alone, so the figure is a lower
+bound there. On a GPU the model parts lean high, as every CPU-derived figure does, and the host parts are this CPU's
+scaled by the GPU machine's own CPU probe: no GPU run has checked them.
 """
 
 from __future__ import annotations
@@ -53,29 +54,33 @@ class HostSeconds:
         return self.per_job + objects * (each + self.textured * (texture_side / TEXTURE_SIDE) ** 2)
 
 
-# Fitted to three cold runs of the tiny models at the defaults on the 2-core development CPU (each stage's seconds
-# times the probe then, bench/results/stage-seconds-cpu.json): one quiet (paint-step-generate-cpu.json's "after",
-# probe taken as 190 GFLOP/s, the quiet reading of editors/picture_costs.py's run), two under a load average of 6
-# to 10 (probe 21.5 and 23), one of them at a 512 px texture. A loaded probe reads the load more than the stages
-# slow down (paint 36 s quiet, 156 s at a probe eight times lower), so each figure is the geometric mean of the
-# runs' seconds x probe: within a factor of two of each run for every stage of a few seconds or more.
+# Fitted to eight cold runs of the tiny models on the 2-core development CPU after the material step and the paint's
+# host stages were made faster (Marigold at one step over batched views, faster renders, bake and fill), at a load
+# average of 4 to 11 (bench/results/estimates-cpu.json's "before" and "fitted" runs): one object from a prompt at 2048 px
+# texture (three runs, probes 65, 30, 37), the house alone at 512 px (three, probes 41, 35, 38), the house and the
+# barrel at 2048 px (two, probes 76, 48). Each figure is the geometric mean of the runs' seconds times the probe the
+# job read as it started (what its estimate is scaled by) over ``DEV_GFLOPS``, per object where a run had two, less
+# the tiny models' own compute (``MODEL`` at their share); a stage with a texture part is split between the 2048 and
+# 512 px runs' means. The figures before (paint 14.6 + 34.3 textured, materials 0.3 + 32.5, export 0.1 + 4.2 an
+# object) said paint 78 s for 8 s, materials 52 s for 0.9 s and export 7 s for 0.8 s once those stages were faster.
 HOST: dict[str, HostSeconds] = {
-    "picture": HostSeconds(per_job=4.2),                          # 18.3 s at probe 23 (a 96 px picture; loading)
-    # Loading and one answer (1.8 s quiet; 14.5 s at probe 21.5), and each further answer: a split asks each of its
-    # renders (ten in 38 s at probe 11, bench/results/stage-seconds-cpu.json's split).
-    "grounding": HostSeconds(per_job=3.3, per_object=0.1),
-    "matting": HostSeconds(per_job=0.3, per_object=0.05),        # loading, and each crop (a split's ten in 8 s)
-    "depth": HostSeconds(per_job=0.2),
-    "shape": HostSeconds(per_object=3.7, grid=True),              # 3.2 s quiet; 9.2 and 17.8 s loaded
-    "cleanup": HostSeconds(per_object=0.5, grid=True),            # its faces follow the grid's surface
-    # The unwrap (its faces follow the grid's surface), the delight and multiview calls (7.7 + 1.2 + 0.5 s quiet),
-    # then the renders, the bake and the fill, in proportion to the texture's pixels (25 s quiet at 2048 px; 10.5 s
-    # at 512 px, probe 21.5).
-    "paint": HostSeconds(per_object=14.6, textured=34.3, grid=True),  # 36 s quiet; 156 s at 2048, 90 s at 512 loaded
-    "materials": HostSeconds(per_object=0.3, textured=32.5),      # 16.8 s quiet; 152 s at 2048, 7.2 s at 512 loaded
-    # bench/results/game-ready-command-cpu.json: about 20 s an object (quads, 5,000 faces) at a load average of 5 to 6.
+    "picture": HostSeconds(per_job=4.5),       # a 96 px picture and loading: 6.1, 22.9 and 10.1 s (18.3 s at probe 23)
+    # Loading and one answer (5.6 to 7.3 s for one name at probes 35 to 41), and each further answer: a split asks
+    # each of its renders (ten in 38 s at probe 11, bench/results/stage-seconds-cpu.json's split).
+    "grounding": HostSeconds(per_job=3.0, per_object=0.1),
+    "matting": HostSeconds(per_job=0.2, per_object=0.2),        # loading, and each crop: 0.15 to 1.6 s
+    "depth": HostSeconds(per_job=0.05, per_object=0.1),         # 0.13 to 0.56 s
+    "shape": HostSeconds(per_object=2.0, grid=True),            # 2.3 to 9.9 s for one, 10.2 and 12.2 s for two
+    "cleanup": HostSeconds(per_object=0.4, grid=True),          # its faces follow the grid's surface: 0.6 to 2.3 s
+    # The unwrap (its faces follow the grid's surface; xatlas on one core, the part a load slows most), the delight
+    # and multiview calls, then the renders, the bake and the fill, in proportion to the texture's pixels: 8.1 to
+    # 24 s for one at 2048 px, 8.5 to 25 s at 512, 16.4 and 31.5 s for two at 2048.
+    "paint": HostSeconds(per_object=4.8, textured=1.15, grid=True),
+    "materials": HostSeconds(per_object=0.3, textured=0.22),    # 0.9 to 1.4 s for one, 1.3 and 2.9 s for two
+    # bench/results/game-ready-command-cpu.json: about 20 s an object (quads, 5,000 faces) at a load average of 5 to 6
+    # (not measured again: the default topology is as generated).
     "finish": HostSeconds(per_object=8.0),
-    "export": HostSeconds(per_object=0.1, textured=4.2),          # 2.4 s quiet; 17.7 s at 2048, 0.6 s at 512 loaded
+    "export": HostSeconds(per_object=0.02, textured=0.64),      # 0.8 to 1.8 s at 2048, 0.1 to 0.3 s at 512
 }
 
 

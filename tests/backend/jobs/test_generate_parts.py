@@ -63,11 +63,12 @@ def test_names_in_parts_of_hours_are_refused_before_the_run_unless_accepted(tmp_
                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """A Generate of names in parts started with no time check (the parts command has one): on this project's CPU
     "lamp (shade, arm, base)" is some 14 hours. On a device whose probe reads a thousandth of a GFLOP/s, it is
-    refused before any folder, naming the names and parts, unless accepted."""
+    refused before any folder, the names and parts a stage of the whole job's estimate it names, unless accepted."""
     monkeypatch.setattr(costs, "probe", lambda device, dtype: throughput.Throughput("cpu", "float32", 1e-3))
     code, _, err, run = _generate(tmp_path, capsys, "house (chimney, door), chimney ()")
     assert code != 0 and run is None, err
-    assert "making 2 names in up to 42 parts would take" in err and "--accept-long" in err, err
+    assert "this job would take hours: " in err and ", 2 names in up to 42 parts about " in err, err
+    assert "--accept-long" in err, err
 
 
 def test_parts_found_nowhere_leave_the_object_whole_and_say_so(tmp_path: Path, capsys) -> None:

@@ -21,7 +21,7 @@ from img23d_protocol import LONG_JOB_SECONDS, StepCosts, job_cost
 
 SLOW = "throughput:slow"
 # Completion always (every name is completed) on two names, untextured: the tiny editor's step, quickly
-# (the fast test settings' shape: the estimate counts completion and materials, not the shape step).
+# (the fast test settings' shape; the refusal weighs the whole job's estimate, every stage).
 COMPLETING = ["generate", str(HOUSE), "--targets", "house, barrel", "--models", "tiny", "--device", "cpu",
               "--complete-hidden", "always", "--no-texture", "--steps", str(FAST_OPTIONS["steps"]),
               "--octree-resolution", str(FAST_OPTIONS["octree_resolution"]),
@@ -44,8 +44,9 @@ def test_a_slow_device_refuses_a_long_job_in_one_sentence_naming_the_estimate_an
     # A refusal before anything ran exits 2, as a wrong command line does (docs/cli.md): 1 is a failed job's, with
     # a run folder whose manifest says why, and there is none.
     assert code == 2 and len(err.splitlines()) == 1, err
-    assert err.startswith("error: this job would take hours: completing hidden objects about ")
-    assert " h (2 objects at " in err
+    # The whole job's estimate, every stage as its estimate line would say it (completion among them).
+    assert err.startswith("error: this job would take hours: about ") and ", matting about " in err
+    assert ", completion about " in err and " h, depth about " in err
     assert "on this CPU (" in err and "pass --accept-long on the command line to start it anyway" in err
     assert "[long_job_not_accepted]" in err
     assert not any(tmp_path.iterdir())  # refused before anything was made or loaded

@@ -88,6 +88,12 @@ class GenerateRun(PaintingRun[G]):
                                 guidance=not shape_kind(engine.manager.spec(VIEWS_ROLE)).embedded_guidance)
 
     @classmethod
+    def refuse_long(cls, request: G, engine: EngineContext) -> None:
+        """Weighed by the whole estimate its first line will say (every stage, ``job_estimate``), not by completion
+        and materials alone: one figure for the refusal and the line."""
+        job_estimate.refuse_long(engine, cls, request)
+
+    @classmethod
     def roles_used(cls, request: G) -> tuple[str, ...]:
         options = request.options
         painting = (PAINT_ROLES + (("materials",) if options.materials else ())) if options.texture else ()

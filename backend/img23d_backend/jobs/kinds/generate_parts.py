@@ -21,7 +21,6 @@ from img23d_protocol import ErrorCode, ProtocolError, check_parts
 from img23d_protocol.target_parts import TargetParts
 
 from ...catalog import PARTS_ROLE
-from ...models.step_costs import refuse_long_run
 from ...parts import costs, driver, memory
 from ...parts.indexed_mask import coloured
 from ...parts.part import DEFAULT_STEPS, check_limits
@@ -63,23 +62,31 @@ def check_model(request: Any, engine: EngineContext) -> None:
 
 
 def check_memory(request: Any, engine: EngineContext) -> None:
-    """Names made in parts: the parts model fits at the parts' grid, and drawing them (an object a name, each with
-    the parts named, or the most the model makes) is weighed against the hour as the parts command weighs it. A
-    Generate of "lamp (shade, arm, base)" started with neither: some 14 hours on this project's CPU."""
+    """Names made in parts: the parts model fits at the parts' grid. Their time is a stage of the Generate's whole
+    estimate (``estimate``), weighed against the hour with the rest: a Generate of "lamp (shade, arm, base)" started
+    with no time check, some 14 hours on this project's CPU."""
+    if not wanted(request):
+        return
+    spec = engine.manager.spec(PARTS_ROLE)
+    memory.check_parts(row_of(spec), getattr(request, "parts_grid", 0) or offered(spec).default_grid,
+                       engine.manager.device_of(PARTS_ROLE))
+
+
+def estimate(request: Any, engine: EngineContext) -> tuple[str, float] | None:
+    """The names made in parts as a stage of the job's estimate: what it says ("2 names in up to 42 parts") and its
+    seconds, each name's drawing as the parts command weighs it (``parts.costs``); None without such names."""
     names = wanted(request)
     if not names:
-        return
+        return None
     spec, device = engine.manager.spec(PARTS_ROLE), engine.manager.device_of(PARTS_ROLE)
     model = offered(spec)
     grid = getattr(request, "parts_grid", 0) or model.default_grid
-    memory.check_parts(row_of(spec), grid, device)
     # Named parts are drawn from a mask of one value each (the estimate counts its values); "lamp ()" up to the most.
     estimates = [costs.request_estimate(spec, device, ModelRequest(
         image=None, vertices=np.zeros((1, 3)), grid=grid, steps=DEFAULT_STEPS, max_parts=len(parts) or model.max_parts,
         mask=np.arange(len(parts) + 1)[None] if parts else None)) for parts in names.values()]
-    refuse_long_run(f"making {len(names)} name{'s' if len(names) > 1 else ''} in up to "
-                    f"{sum(estimate.parts for estimate in estimates)} parts", sum(e.total_s for e in estimates),
-                    device, request.options.accept_long, "name fewer parts, or make the names whole")
+    return (f"{len(names)} name{'s' if len(names) > 1 else ''} in up to "
+            f"{sum(e.parts for e in estimates)} parts", sum(e.total_s for e in estimates))
 
 
 def make_parts(run: JobRun, records: list[TargetRecord], cutouts: dict[str, Any]) -> None:

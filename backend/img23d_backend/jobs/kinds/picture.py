@@ -45,6 +45,11 @@ class PictureRun(JobRun[PictureRequest]):
         prompt_picture.check_memory(request, engine)  # its memory and its time
 
     @classmethod
+    def refuse_long(cls, request: PictureRequest, engine: EngineContext) -> None:
+        """Its time was weighed with its memory (``check_memory``: the pictures' estimate its line says); a
+        completion the panel's options name is none of its work."""
+
+    @classmethod
     def roles_used(cls, request: PictureRequest) -> tuple[str, ...]:
         return (prompt_picture.ROLE,)
 

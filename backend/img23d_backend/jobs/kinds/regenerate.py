@@ -20,6 +20,7 @@ from typing import Any
 from img23d_protocol import ErrorCode, ProtocolError, RegenerateJobResult, RegenerateRequest, read_manifest, seed_at
 from img23d_protocol.layout import LayoutSettings, solve, targets_from_records
 
+from ...models import step_costs
 from ...readers.images import LoadedImage, load_image
 from ...runs.folders import Manifest, TargetRecord, recover_interrupted
 from ...stages.mesh.tail import Tail
@@ -99,6 +100,11 @@ class RegenerateRun(GenerateRun[RegenerateRequest]):
         # The panel's Complete Hidden and Variations came along and made the long-job check count steps (the
         # editor's, every variation's materials) that never run: a Regenerate on a CPU was refused for them.
         request.options = replace(request.options, complete_hidden="never", variations=1)
+
+    @classmethod
+    def refuse_long(cls, request: RegenerateRequest, engine: Any) -> None:
+        """Its slow optional steps weighed (``JobRun``'s): a Regenerate says no whole estimate of its own."""
+        step_costs.refuse_long_job(engine.step_costs(request), cls.roles_used(request), request)
 
     @classmethod
     def runs_dir(cls, engine: Any, request: RegenerateRequest) -> Path:
