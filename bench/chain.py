@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from chain_answers import answer_replica, real_answer, real_tokens, use_answer
+from chain_workloads import WORKLOADS, model_set
 
 ROOT = Path(__file__).resolve().parents[1]
 HOUSE = ROOT / "examples" / "house_scene.png"
@@ -46,10 +47,6 @@ POLICIES = ("seed", "resident", "managed")
 # The order the workers run in: the speed goals are read from managed's jobs and the ratios
 # against the other two, so a run cut short (a lent GPU's minutes) keeps the most telling first.
 RUN_ORDER = ("managed", "resident", "seed")
-# The tiny grounding replica's answer has three barrels, two trees, two rocks and one door:
-# asking for every instance of those four names gives eight targets.
-WORKLOADS = {1: (["house"], "largest"), 3: (["house", "chimney", "barrel"], "largest"),
-             8: (["barrel", "tree", "rock", "door"], "all")}
 GB = 1 << 30
 # Which side of the machine each of a target's timings (its manifest record's) is spent on, for the critical
 # path: the host's CPU (clean-up, the wait for the UV worker, the atlas fill, the GLB writing on the tail's
@@ -90,20 +87,6 @@ class PolicyRun:
 
 
 # --- worker: one policy in its own process ------------------------------------------------------
-
-def model_set(kind: str, models_dir: Path | None) -> Any:
-    """The tiny replicas or the full-size ones under ``models_dir`` (also bench/text_object.py's)."""
-    from img23d_backend.catalog import tiny_model_set
-    from img23d_backend.replicas.build import ensure_tiny_models
-    from img23d_backend.replicas.full import full_size_model_set
-
-    if kind == "tiny":
-        return tiny_model_set(ensure_tiny_models(models_dir))
-
-    if models_dir is None:
-        raise SystemExit("--models full-size-random needs --models-dir (built by bench/full_size_models.py)")
-    return full_size_model_set(models_dir)
-
 
 def _options(kind: str, targets: int, textured: bool, policy: str) -> Any:
     from img23d_protocol import SHAPE_MODELS, JobOptions

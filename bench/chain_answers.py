@@ -28,6 +28,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from chain_workloads import WORKLOADS, model_set
+
 REAL_BOX_TOKENS = 35    # Qwen's BPE on one box line: 33 to 38 tokens (grounding/qwen3_vl/ask.py), the issue's 35
 REAL_FRAME_TOKENS = 8   # "```", "json", "\n", "[", "\n", "]", "\n", "```"
 _LINE = re.compile(r'\{"bbox_2d": \[(\d+), (\d+), (\d+), (\d+)\], "label": "([^"]+)"\}')
@@ -94,7 +96,6 @@ def use_answer(engine: Any, folder: Path) -> None:
 
 
 def main() -> int:
-    from chain import WORKLOADS, model_set
 
     parser = argparse.ArgumentParser(description="build the chain's grounding replicas that answer as Qwen3-VL")
     parser.add_argument("--models", choices=("tiny", "full-size-random"), default="tiny")
