@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from ..env.room_table import check_named
-from ..models.specs import ModelReplica, ModelSpec
+from ..models.specs import ModelCode, ModelReplica, ModelSpec
 from .answer_scan import StopReason
 
 # The cap on an answer's tokens (a spec's option ``max_new_tokens``): room for a dozen boxes of each of 32 names
@@ -87,10 +87,7 @@ Ask = Callable[..., GroundingAnswer]
 
 
 @dataclass(frozen=True)
-class Grounder:
+class Grounder(ModelCode):
     """One grounding model's code, as the driver calls it."""
 
-    name: str
-    loader: Callable[[ModelSpec], Any]   # the manager's loader for its spec (``models.manager.Loader``)
     ask: Ask
-    replica: ModelReplica

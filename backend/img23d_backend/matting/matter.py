@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..env.room_table import check_named
-from ..models.specs import ModelReplica, ModelSpec
+from ..models.specs import ModelCode, ModelReplica, ModelSpec
 
 TINY_MATTING_BYTES = 1 << 20   # every matting model's size in the tiny set
 
@@ -74,10 +74,7 @@ Predict = Callable[[Any, list[Any], int], Any]
 
 
 @dataclass(frozen=True)
-class Matter:
+class Matter(ModelCode):
     """One matting model's code, as the driver calls it."""
 
-    name: str
-    loader: Callable[[ModelSpec], Any]   # the manager's loader for its spec (``models.manager.Loader``)
     predict: Predict
-    replica: ModelReplica

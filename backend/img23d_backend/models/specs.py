@@ -129,3 +129,14 @@ class ModelReplica:
     build: Callable[[Path, str], tuple[dict[str, Any], int]]
     construct: Callable[[], Mapping[str, Any]]   # its full-size parts, in the current device context
     published_params: Mapping[str, float]        # the published parameter counts of its parts
+
+
+@dataclass(frozen=True)
+class ModelCode:
+    """What every room's model code has, as its room's driver calls it: its name, the manager's loader for its
+    spec (``models.manager.Loader``; a parts model's, ``models.handles.PartLoaders``) and its replica. Each room's
+    class adds its own call (a grounder's ``ask``, a matter's ``predict``, a parts generator's ``generate``)."""
+
+    name: str
+    loader: Callable[[ModelSpec], Any]
+    replica: ModelReplica

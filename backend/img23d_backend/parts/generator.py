@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from ..models.specs import ModelReplica, ModelSpec
+from ..models.specs import ModelCode, ModelReplica, ModelSpec
 
 TINY_PARTS_BYTES = 2 << 20  # every parts model's size in the tiny set
 
@@ -157,10 +157,7 @@ Generate = Callable[[Any, Any, Callable[[Any], None], Any], list[Any]]
 
 
 @dataclass(frozen=True)
-class PartGenerator:
+class PartGenerator(ModelCode):
     """One parts model's code, as the driver calls it."""
 
-    name: str
-    loader: Callable[[ModelSpec], Any]    # the manager's loaders for its spec (``models.handles.PartLoaders``)
     generate: Generate
-    replica: ModelReplica

@@ -52,6 +52,6 @@ def _build(folder: Path, size: str) -> tuple[dict[str, Any], int]:
 
 
 MATTERS: dict[str, Matter] = {
-    NAME: Matter(NAME, loader, predict, ModelReplica(build=_build, construct=lambda: {"key": network()},
-                                                    published_params={"total": 4})),
+    NAME: Matter(name=NAME, loader=loader, predict=predict,
+                 replica=ModelReplica(build=_build, construct=lambda: {"key": network()}, published_params={"total": 4})),
 }

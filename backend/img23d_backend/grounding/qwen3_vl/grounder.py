@@ -24,4 +24,4 @@ def _build(folder: Path, size: str) -> tuple[dict[str, Any], int]:
 REPLICA = ModelReplica(build=_build, construct=lambda: replica.construct(replica.FULL),
                        published_params={"total": 2.1e9})  # "2B"; 1.7B text + 0.4B vision by its config
 
-GROUNDERS: dict[str, Grounder] = {name: Grounder(name, _loader, ground, REPLICA) for name in ("2b", "4b", "8b")}
+GROUNDERS: dict[str, Grounder] = {name: Grounder(name=name, loader=_loader, ask=ground, replica=REPLICA) for name in ("2b", "4b", "8b")}

@@ -22,6 +22,6 @@ def _replica(tiny: str) -> ModelReplica:
 
 
 MATTERS: dict[str, Matter] = {
-    "birefnet": Matter("birefnet", birefnet_loader, predict, _replica("tiny")),
-    "birefnet-hr": Matter("birefnet-hr", birefnet_loader, predict, _replica("tiny-hr")),
+    "birefnet": Matter(name="birefnet", loader=birefnet_loader, predict=predict, replica=_replica("tiny")),
+    "birefnet-hr": Matter(name="birefnet-hr", loader=birefnet_loader, predict=predict, replica=_replica("tiny-hr")),
 }
