@@ -3,8 +3,8 @@
 fast-simplification holds Python's lock (the GIL) for the whole of a decimation: on the job's tail thread a
 360,000-face mesh cut to 40,000 faces stopped the thread that drives the GPU for as long (0.5 s quiet, 1.6 s at a
 load of 10 on a 2-core CPU; ``job_thread_longest_wait_s`` in bench/results/host-stages-cpu.json). In a worker
-process the tail thread only waits on a pipe, which lets the GIL go: the job thread's longest wait fell to about
-0.01 s. What it costs, measured on the same mesh and machine: starting the worker, once per backend process
+process the tail thread only waits on a pipe, which lets the GIL go: the job thread's longest wait in a whole
+clean-up fell to 0.07 s at that load (the decimation alone: 0.01 s). What it costs, measured on the same mesh and machine: starting the worker, once per backend process
 (``spawn``: a fork of a process that holds torch and CUDA threads is not safe), about 0.75 s at that load, on the
 tail's thread; and carrying the arrays there and back, about 0.05 s a mesh. Meshes under ``WORKER_FACES`` decimate
 in about a tenth of a second or less, so they stay in the calling process and no worker is started for them.
