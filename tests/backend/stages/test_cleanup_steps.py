@@ -5,11 +5,13 @@ smoothing that keeps size on an open mesh too. ``test_finish.py`` runs the same 
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import trimesh
 
-from img23d_backend.stages.mesh import cleanup, holes, repair
+from img23d_backend.stages.mesh import cleanup, decimator, holes, repair
 
 KEEP_ALL = cleanup.Finish(face_budget=0, min_piece=0)
 
@@ -199,3 +201,31 @@ def test_smoothing_an_open_mesh_flattens_it_and_keeps_its_rim_in_place() -> None
     assert rms(v[:, 2]) < rms(vertices[:, 2]) / 2  # pymeshlab: 0.0117 -> 0.0047
     extent = v[:, :2].max(axis=0) - v[:, :2].min(axis=0)
     assert extent == pytest.approx([2.0, 2.0], abs=0.02)
+
+
+def test_a_large_mesh_is_decimated_in_a_worker_process_to_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    """fast-simplification holds the GIL: decimating on the tail thread stalled the job's thread, which drives
+    the GPU. A large mesh goes to a worker process, with the same faces out as decimating here."""
+    body = sphere(5)  # 20,480 faces, counted as large here
+    monkeypatch.setattr(decimator, "WORKER_FACES", 10_000)
+    finish = cleanup.Finish(face_budget=2_000)
+    try:
+        v, f, stats = cleanup.clean_mesh(body.vertices, body.faces, finish)
+        worker = decimator.worker_pid()
+    finally:
+        decimator._drop_worker()
+    assert worker is not None and worker != os.getpid()
+    here_v, here_f = cleanup.decimate(np.asarray(body.vertices, np.float32), np.asarray(body.faces), 2_000)
+    assert np.array_equal(v, here_v) and np.array_equal(f, here_f) and stats.faces_out <= 2_000
+
+
+def test_without_a_worker_the_decimation_runs_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    body = sphere(5)
+    monkeypatch.setattr(decimator, "WORKER_FACES", 10_000)
+
+    def no_worker() -> None:
+        raise OSError("no processes left")
+
+    monkeypatch.setattr(decimator, "_worker", no_worker)
+    v, f, stats = cleanup.clean_mesh(body.vertices, body.faces, cleanup.Finish(face_budget=2_000))
+    assert 0 < stats.faces_out <= 2_000 and trimesh.Trimesh(v, f).is_watertight

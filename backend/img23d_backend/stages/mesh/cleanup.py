@@ -6,7 +6,8 @@ smoothing, 40,000 faces.
 
 Cleaning is numpy and scipy (``mesh_repair``, ``mesh_holes``, ``mesh_smoothing``): pymeshlab, which
 did it before, loads libGL and weighs about 100 MB, and the backend must run on a headless server
-with no OpenGL libraries. Decimation is fast-simplification's.
+with no OpenGL libraries. Decimation is fast-simplification's, in a worker process for a large mesh
+(``decimator``), so that the job's thread runs on while the tail thread decimates.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from . import holes, repair, smoothing
+from . import decimator, holes, repair, smoothing
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,8 @@ def clean_mesh(vertices: np.ndarray, faces: np.ndarray,
         out_v = smoothing.taubin_smooth(out_v, out_f, finish.smoothing)
     out_v, out_f = out_v.astype(np.float32), out_f.astype(np.int64)
     if finish.face_budget and len(out_f) > finish.face_budget:
-        out_v, out_f = decimate(out_v, out_f, finish.face_budget)
+        # A large mesh decimates in a worker process: fast-simplification holds the GIL throughout.
+        out_v, out_f = decimator.decimate_apart(decimate, out_v, out_f, finish.face_budget)
     stats.faces_out, stats.vertices_out = int(len(out_f)), int(len(out_v))
     return out_v, out_f, stats
 
