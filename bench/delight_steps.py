@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -34,6 +33,7 @@ import numpy as np
 
 import source_paths  # noqa: F401  (bench/: this checkout's packages on sys.path, the hub offline)
 from source_paths import REPO  # noqa: E402
+from timing import device_label, step_count_args, step_count_arguments  # noqa: E402
 
 from img23d_backend.catalog import model_set, tiny_model_set  # noqa: E402
 from img23d_backend.env.torch_shims import prepare_torchvision  # noqa: E402
@@ -46,16 +46,10 @@ SEED = 42         # the paint step's delight seed (its seed + 42)
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--folder", type=Path, help="a Hunyuan3D-2 snapshot with the real delight weights")
-    parser.add_argument("--steps", type=int, nargs="+", default=[50, 30, 20, 15, 10, 5])
-    parser.add_argument("--device", default="cpu")
+    step_count_arguments(parser, "a Hunyuan3D-2 snapshot with the real delight weights", [50, 30, 20, 15, 10, 5],
+                         "the side it delights at (the paint model's view)")
     parser.add_argument("--reference", type=Path, default=REPO / "examples" / "snowman.png")
-    parser.add_argument("--size", type=int, default=512, help="the side it delights at (the paint model's view)")
-    parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-    if any(steps < 1 for steps in args.steps) or args.repeat < 1:
-        parser.error("--steps and --repeat take whole numbers of at least 1")
+    args = step_count_args(parser)
     import torch
     from PIL import Image
 
@@ -101,7 +95,7 @@ def main() -> int:
     kept = [int(steps) for steps, row in rows.items() if row["keeps"]]
     report = {
         "what": "the paint step's delighting at each step count against its 50-step result, inside the object",
-        "weights": weights, "device": _device(device), "reference": args.reference.name, "size": args.size,
+        "weights": weights, "device": device_label(device), "reference": args.reference.name, "size": args.size,
         "repeat": args.repeat, "load_s": round(load_s, 2), "full_steps_s": round(full_s, 3),
         "seed_spread": spread, "steps": rows, "fewest_kept": min(kept) if kept else FULL_STEPS,
         "verified": args.folder is not None,
@@ -131,14 +125,6 @@ def _difference(result: np.ndarray, full: np.ndarray, mask: np.ndarray) -> dict[
     return {"mean_levels": round(float(difference.mean()), 3),
             "p99_levels": round(float(np.percentile(difference, 99)), 3),
             "psnr_db": round(10 * np.log10(255.0 ** 2 / mse), 2) if mse > 0 else None}
-
-
-def _device(device: Any) -> str:
-    import torch
-
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
 
 
 if __name__ == "__main__":

@@ -42,6 +42,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from earlier_tree import earlier_tree  # bench/, beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 REAL_MESH = ROOT.parent / "shared" / "data" / "hunyuan3d_shape_output.glb"
 STAGES = ("unwrap", "bake", "fill", "export", "cleanup")
@@ -68,11 +70,7 @@ def main() -> int:
     load_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="img23d-host-stages-") as tmp:
         folder = Path(tmp)
-        old = folder / "before"
-        old.mkdir()
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.before, "backend/img23d_backend",
-                                  "protocol/img23d_protocol"], capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
+        old = earlier_tree(args.before, folder)
         mesh = REAL_MESH if REAL_MESH.is_file() else None
         if mesh is None:
             print(f"{REAL_MESH} is absent: the stages run on a generated-like mug of 40,000 faces instead",

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -34,6 +33,7 @@ import numpy as np
 
 import source_paths  # noqa: F401  (bench/: this checkout's packages on sys.path, the hub offline)
 from source_paths import REPO  # noqa: E402
+from timing import device_label, step_count_args, step_count_arguments  # noqa: E402
 
 from img23d_backend.catalog import tiny_model_set  # noqa: E402
 from img23d_backend.env.job_control import CancelToken  # noqa: E402
@@ -44,15 +44,9 @@ SEED = 0
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--folder", type=Path, help="a marigold-iid-appearance-v1-1 folder with the real weights")
-    parser.add_argument("--steps", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--size", type=int, default=512, help="the painted views' side")
-    parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-    if any(steps < 1 for steps in args.steps) or args.repeat < 1:
-        parser.error("--steps and --repeat take whole numbers of at least 1")
+    step_count_arguments(parser, "a marigold-iid-appearance-v1-1 folder with the real weights", [1, 2],
+                         "the painted views' side")
+    args = step_count_args(parser)
     import torch
 
     if args.folder is not None:
@@ -95,7 +89,7 @@ def main() -> int:
     report = {
         "what": "the material step on six views: its own steps one view a call against every view in one call at "
                 "each step count; roughness and metallic maps in levels of 255 over the object's pixels",
-        "weights": weights, "device": _device(device), "size": args.size, "views": len(views),
+        "weights": weights, "device": device_label(device), "size": args.size, "views": len(views),
         "own_steps": own, "repeat": args.repeat, "load_s": round(load_s, 2),
         "own_steps_one_view_a_call_s": round(before_s, 3), "seed_spread": spread, "batched": rows,
         "verified": args.folder is not None,
@@ -125,14 +119,6 @@ def _difference(result: np.ndarray, reference: np.ndarray, inside: np.ndarray) -
     difference = np.abs(result - reference)[np.repeat(inside[:, None], 2, axis=1)]
     return {"mean_levels": round(float(difference.mean()), 3),
             "p99_levels": round(float(np.percentile(difference, 99)), 3)}
-
-
-def _device(device: Any) -> str:
-    import torch
-
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
 
 
 if __name__ == "__main__":

@@ -146,6 +146,34 @@ def raster_arguments(parser: argparse.ArgumentParser, repeats: str) -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
 
 
+def step_count_arguments(parser: argparse.ArgumentParser, folder_help: str, steps: list[int], size_help: str) -> None:
+    """The arguments both step-count benchmarks (``delight_steps.py``, ``materials_steps.py``) take: the real weights'
+    folder (else the tiny replica), the step counts, the device, the side, the repeats and where the JSON goes."""
+    parser.add_argument("--folder", type=Path, help=folder_help)
+    parser.add_argument("--steps", type=int, nargs="+", default=steps)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--size", type=int, default=512, help=size_help)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--json", type=Path)
+
+
+def step_count_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """``parser``'s arguments, the step counts and repeats checked (one sentence each)."""
+    args = parser.parse_args()
+    if any(steps < 1 for steps in args.steps) or args.repeat < 1:
+        parser.error("--steps and --repeat take whole numbers of at least 1")
+    return args
+
+
+def device_label(device: Any) -> str:
+    """A torch device as a run's record names it: the CUDA device's name, or the CPU's model and cores."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
 def device_name(args: argparse.Namespace) -> str:
     """The machine a run measured: ``--device-label``, the CUDA device's name, or the CPU: its model and cores."""
     import torch

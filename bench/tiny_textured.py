@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from earlier_tree import earlier_tree  # bench/, beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 BEFORE = "8bb991bc"  # the code issue 89's work started from
 COMMAND = ("generate", str(ROOT / "examples" / "house_scene.png"), "--targets", "house", "--models", "tiny")
@@ -45,11 +47,7 @@ def main() -> int:
     runs: dict[str, list[dict[str, Any]]] = {"before": [], "now": []}
     with tempfile.TemporaryDirectory(prefix="img23d-tiny-textured-") as tmp:
         folder = Path(tmp)
-        old = folder / "before"
-        old.mkdir()
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.before, "backend/img23d_backend",
-                                  "protocol/img23d_protocol"], capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
+        old = earlier_tree(args.before, folder)
         code = {"before": old, "now": ROOT}
         for number in range(args.rounds):
             for name in (("before", "now") if number % 2 == 0 else ("now", "before")):

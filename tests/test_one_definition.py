@@ -54,19 +54,22 @@ def _sources() -> list[Path]:
     return [path for folder in SOURCES for path in sorted(folder.rglob("*.py"))]
 
 
+def _found(pattern: re.Pattern[str], owner: Path) -> list[str]:
+    """Every place outside ``owner`` where ``pattern`` matches, as ``path:line``."""
+    return [f"{path.relative_to(REPO)}:{text[:match.start()].count(chr(10)) + 1}"
+            for path in _sources() if path != owner
+            for text in [path.read_text(encoding="utf-8")] for match in pattern.finditer(text)]
+
+
 def test_only_the_gltf_writer_writes_a_glb() -> None:
-    writers = [f"{path.relative_to(REPO)}:{text[:match.start()].count(chr(10)) + 1}"
-               for path in _sources() if path != GLB_WRITER
-               for text in [path.read_text(encoding="utf-8")] for match in WRITES_A_GLB.finditer(text)]
+    writers = _found(WRITES_A_GLB, GLB_WRITER)
     assert writers == [], "GLBs written outside backend/img23d_backend/gltf/writer.py (write them through it):\n" + \
         "\n".join(writers)
     assert WRITES_A_GLB.search(GLB_WRITER.read_text(encoding="utf-8")), "the scan no longer sees the writer's own call"
 
 
 def test_only_the_protocols_frame_spells_the_turn_between_blenders_axes_and_gltfs() -> None:
-    turns = [f"{path.relative_to(REPO)}:{text[:match.start()].count(chr(10)) + 1}"
-             for path in _sources() if path != FRAME
-             for text in [path.read_text(encoding="utf-8")] for match in SPELLS_THE_TURN.finditer(text)]
+    turns = _found(SPELLS_THE_TURN, FRAME)
     assert turns == [], "the axis turn written out again (use img23d_protocol.frame's to_gltf and from_gltf):\n" + \
         "\n".join(turns)
     assert SPELLS_THE_TURN.search(FRAME.read_text(encoding="utf-8")), "the scan no longer sees the frame's own matrix"
