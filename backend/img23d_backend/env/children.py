@@ -32,9 +32,11 @@ import signal
 import sys
 import threading
 from multiprocessing.connection import wait
+from typing import Any
 
 PR_SET_PDEATHSIG = 1     # linux/prctl.h
 TERMINATE_WAIT_SECONDS = 2.0  # how long a terminated worker may take before it is killed
+KILL_WAIT_SECONDS = 5.0  # how long a killed worker may take to go
 ORPHAN_EXIT_CODE = 70    # a worker whose parent went (EX_SOFTWARE: nobody reads it, a log might)
 
 
@@ -74,3 +76,16 @@ def end_children(timeout: float = TERMINATE_WAIT_SECONDS) -> list[int]:
             child.kill()
             child.join(timeout)
     return [child.pid for child in children if child.pid is not None]
+
+
+
+def kill_pool(pool: Any) -> None:
+    """Kill a ``ProcessPoolExecutor``'s workers (one may be stuck in a call), reap them and shut the pool down.
+    The executor has no public way to end a busy worker before Python 3.14 (``kill_workers``): its process table
+    is read, as 3.14's method does."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        process.kill()
+    for process in processes:
+        process.join(KILL_WAIT_SECONDS)
+    pool.shutdown(wait=False, cancel_futures=True)

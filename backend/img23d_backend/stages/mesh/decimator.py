@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from ...env.children import end_with_parent
+from ...env.children import end_with_parent, kill_pool
 from ...env.interrupts import ignore_in_worker
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,6 @@ Arrays = tuple[np.ndarray, np.ndarray]
 WORKER_FACES = 100_000   # meshes with fewer faces decimate here
 BASE_SECONDS = 30.0      # how long a decimation in the worker may take, plus ...
 SECONDS_PER_FACE = 1e-4  # ... this per face in (0.5 s for 360k faces on a 2-core CPU; 36 s allowed)
-KILL_WAIT_SECONDS = 5.0
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
@@ -86,12 +85,5 @@ def _drop_worker() -> None:
     global _pool
     with _lock:
         pool, _pool = _pool, None
-    if pool is None:
-        return
-    # ProcessPoolExecutor has no public way to end a busy worker before Python 3.14 (``kill_workers``).
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    for process in processes:
-        process.kill()
-    for process in processes:
-        process.join(KILL_WAIT_SECONDS)
-    pool.shutdown(wait=False, cancel_futures=True)
+    if pool is not None:
+        kill_pool(pool)

@@ -40,7 +40,7 @@ import numpy as np
 from img23d_protocol import ErrorCode, ProtocolError
 
 from ...env import failpoints
-from ...env.children import end_with_parent
+from ...env.children import end_with_parent, kill_pool
 from ...env.interrupts import ignore_in_worker
 from ...env.job_control import CancelToken
 from .box_unwrap import box_unwrap
@@ -48,7 +48,6 @@ from .box_unwrap import box_unwrap
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.05  # how often a wait looks at the cancel token
-KILL_WAIT_SECONDS = 5.0  # how long a killed worker may take to go
 # An unwrap's time: xatlas took a few seconds for 40,000 faces on one CPU core (about 0.1 ms a face), the box
 # unwrap a second; the bound allows over ten times xatlas's, and a start-up's worth besides.
 BASE_SECONDS = 120.0
@@ -194,13 +193,5 @@ class Unwrapper:
     def _kill_worker(self) -> None:
         """Kill the pool's worker and reap it; a later ``submit`` starts another."""
         pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        # ProcessPoolExecutor has no public way to end a busy worker before Python 3.14
-        # (``kill_workers``): its process table is read, as 3.14's method does.
-        processes = list((getattr(pool, "_processes", None) or {}).values())
-        for process in processes:
-            process.kill()
-        for process in processes:
-            process.join(KILL_WAIT_SECONDS)
-        pool.shutdown(wait=False, cancel_futures=True)
+        if pool is not None:
+            kill_pool(pool)
