@@ -46,15 +46,21 @@ def answer() -> str:
                        {"bbox_2d": grid(LAMP), "label": "lamp"}])
 
 
-def scene_engine(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engine:
-    """An engine on the tiny models whose grounding boxes the scene's three (``answer``) and whose matting
-    is the stand-in (every dark thing in a crop is foreground)."""
+def stand_in_scene(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Grounding boxes the scene's three (``answer``); matting is the stand-in (every dark thing in a crop is
+    foreground)."""
     stand_in = StandInMatting()
     monkeypatch.setitem(loaders.LOADERS, "matting",
                         lambda spec: lambda folder, device: LoadedModel(obj=Held(MATTING_CODE["birefnet"], stand_in),
                                                                  modules=[stand_in]))
     monkeypatch.setattr(grounding, "ground",
                         lambda *args, **kwargs: grounding.GroundingAnswer(answer(), tokens=60, budget=126))
+
+
+def scene_engine(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    """An engine on the tiny models whose grounding boxes the scene's three (``answer``) and whose matting
+    is the stand-in (every dark thing in a crop is foreground)."""
+    stand_in_scene(monkeypatch)
     return Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path / "runs", device="cpu"))
 
 

@@ -21,17 +21,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from completion_scene import BLUE, RED, answer, editor_draws_whole_shapes, picture
-from stand_ins import StandInMatting
+from completion_scene import BLUE, RED, editor_draws_whole_shapes, picture, stand_in_scene
 from testdata import FAST_OPTIONS
-from img23d_backend.jobs import Engine, EngineSettings, Job, loaders
+from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.jobs.steps import completing
-from img23d_backend.models.placement import LoadedModel
-from img23d_backend.env.room_table import Held
-from img23d_backend.matting.table import MATTING_CODE
 from img23d_backend.catalog import tiny_model_set
 from img23d_backend.jobs.steps.completion import fill
-from img23d_backend.grounding import driver as grounding
 from img23d_protocol import GenerateJobResult, GenerateRequest, JobOptions, RegenerateRequest
 
 
@@ -48,12 +43,7 @@ def _damaged_editor(tiny_root: Path, folder: Path) -> Path:
 @pytest.fixture()
 def run_job(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest):
     image = picture(tmp_path / "scene.png")
-    stand_in = StandInMatting()
-    monkeypatch.setitem(loaders.LOADERS, "matting",
-                        lambda spec: lambda folder, device: LoadedModel(obj=Held(MATTING_CODE["birefnet"], stand_in),
-                                                                 modules=[stand_in]))
-    monkeypatch.setattr(grounding, "ground",
-                        lambda *args, **kwargs: grounding.GroundingAnswer(answer(), tokens=60, budget=126))
+    stand_in_scene(monkeypatch)
     models = tiny_model_set(tiny_root)
     if request.node.get_closest_marker("damaged_editor"):
         damaged = _damaged_editor(tiny_root, tmp_path / "editor")
