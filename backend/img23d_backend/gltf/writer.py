@@ -21,7 +21,6 @@ import struct
 from pathlib import Path
 from typing import Any, Iterator
 
-import pygltflib
 from img23d_protocol.image_headers import Window
 
 from ..runs.folders import QUICK_PNG  # every PNG img23d writes, a run folder's pictures too
@@ -68,8 +67,10 @@ def write_gltf(gltf: Any, path: Path | str, made: MadeBy) -> None:
     """A pygltflib document (its binary blob set) written to ``path`` as a GLB, its ``asset`` saying what
     ``made`` it (what it said before is replaced: the caller carries an input's models into ``made``)."""
     asset = made.asset()
-    gltf.asset = pygltflib.Asset(version=asset["version"], generator=asset["generator"],
-                                 copyright=asset["copyright"], extras=asset["extras"])
+    # The document's own Asset class (pygltflib's): this module imports no pygltflib, since the command line
+    # imports it through the readers and must start with no third-party package (tests/backend/commands/test_cli.py).
+    gltf.asset = type(gltf.asset)(version=asset["version"], generator=asset["generator"],
+                                  copyright=asset["copyright"], extras=asset["extras"])
     gltf.save_binary(str(path))
 
 

@@ -55,7 +55,7 @@ class HostSeconds:
 
 
 # Fitted to eight cold runs of the tiny models on the 2-core development CPU after the material step and the paint's
-# host stages were made faster (Marigold at one step over batched views, faster renders, bake and fill), at a load
+# host stages were made faster (the material model at one step over batched views, faster renders, bake and fill), at a load
 # average of 4 to 11 (bench/results/estimates-cpu.json's "before" and "fitted" runs): one object from a prompt at 2048 px
 # texture (three runs, probes 65, 30, 37), the house alone at 512 px (three, probes 41, 35, 38), the house and the
 # barrel at 2048 px (two, probes 76, 48). Each figure is the geometric mean of the runs' seconds times the probe the
