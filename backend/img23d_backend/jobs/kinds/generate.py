@@ -358,7 +358,11 @@ class GenerateRun(PaintingRun[G]):
 
 def _complete(pending: Sequence[Callable[[], None]]) -> tuple[Exception | None, float]:
     """Run ``pending`` in order: (the failure that stopped it, or None; its seconds). A full disk (a picture of
-    the run folder: the run folder's ``disk`` error) is the job's failure, as it was on the job's thread."""
+    the run folder: the run folder's ``disk`` error) is the job's failure, as it was on the job's thread.
+    Nothing pending (an untextured target): no seconds, so its record gets no ``paint_fill`` timing, as before
+    the fills moved here."""
+    if not pending:
+        return None, 0.0
     started = time.perf_counter()
     try:
         for task in pending:
