@@ -97,10 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--budget-gb", type=float, default=None,
                        help=f"device memory the models may use, {BUDGET_GB_MIN:g} to {BUDGET_GB_MAX:g} "
                             "(default: free memory minus 1 GB)")
-        p.add_argument("--memory-cap-gb", type=float, default=None,
-                       help="device memory the whole backend may use, models and working memory together (a GPU's "
-                            "allocator is held to it); models that do not fit together under it move to RAM and back "
-                            "between stages: slower, and the job's estimate says how much before it starts")
+        p.add_argument("--memory-cap-gb", type=float, default=None, help="device memory the whole backend may use "
+                       "(a GPU's allocator is held to it); models that do not fit under it together take turns: slower")
         p.add_argument("--offline", action="store_true", help="never download; use the local cache only")
         p.add_argument("--accept-licence", action="store_true",
                        help="accept the licences of the models this command downloads where they restrict territory "

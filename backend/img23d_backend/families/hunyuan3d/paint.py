@@ -1,12 +1,11 @@
 """Texture painting with Hunyuan3D-2 (hy3dgen texgen): a mesh and its cut-out in, a textured mesh out.
 
-This stage reproduces ``Hunyuan3DPaintPipeline.__call__`` on any device: recentre the
-reference, delight it, give the mesh UVs (img23d's box unwrap, unless it already has some: those are kept
-exactly, so artist meshes can be re-textured), render normal and position maps from six
-cameras, paint those views with the multiview model, back-project them into the UV atlas,
-fill what no camera saw, and return a trimesh with a PBR material. The models and their
-loaders live in ``paint_models``; the hole filling in ``paint_fill``; rasterization comes from
-``img23d_backend.families.hunyuan3d.raster``, which stands in for hy3dgen's compiled ``custom_rasterizer``.
+This stage reproduces ``Hunyuan3DPaintPipeline.__call__`` on any device: recentre the reference, delight it, give
+the mesh UVs (img23d's box unwrap, unless it already has some: those are kept exactly, so artist meshes can be
+re-textured), render normal and position maps from six cameras, paint those views with the multiview model,
+back-project them into the UV atlas, fill what no camera saw, and return a trimesh with a PBR material. The models
+and their loaders live in ``paint_models``; the hole filling in ``stages.paint.fill``; rasterization comes from
+``raster``, which stands in for hy3dgen's compiled ``custom_rasterizer``.
 """
 
 from __future__ import annotations
@@ -136,16 +135,15 @@ def paint_mesh(mesh: trimesh.Trimesh, reference: Image.Image, *, delighter: Deli
                pending: list[Callable[[], None]] | None = None) -> trimesh.Trimesh:
     """A copy of ``mesh`` with UVs and a PBR base-colour texture painted from ``reference``.
 
-    ``reference`` is the object's RGBA cut-out. Existing UVs are kept as they are; a mesh
-    without them is unwrapped (``stages.paint.box_unwrap``: its vertices split along the seams), or takes
-    ``unwrap()``'s result, the same unwrap made ahead in a worker (``stages.unwrap``). With
-    ``keep``, the delit reference and the painted views are put there (as PIL images) for
-    the run folder, the seconds each phase took under ``"timings"`` (delight, uv, render,
-    multiview, bake, fill), under ``"bake"`` a function baking other images of the views as the
-    colour was baked (``families.family.ViewBake``), and under ``"redone_in_fp32"`` the models whose half-precision
-    output was not a number and which were run again in fp32. Raises ``NotFinite`` when a
-    model's output is still not a number (or was already in fp32): never a black texture. ``pending``: the
-    fills (the colour's, each ``keep["bake"]``'s) are left there (``families.family.Painted.pending``)."""
+    ``reference`` is the object's RGBA cut-out. Existing UVs are kept as they are; a mesh without them is unwrapped
+    (``stages.paint.box_unwrap``: its vertices split along the seams), or takes ``unwrap()``'s result, the same
+    unwrap made ahead in a worker (``stages.paint.unwrap``). With ``keep``, the delit reference and the painted
+    views are put there (as PIL images) for the run folder, the seconds each phase took under ``"timings"``
+    (delight, uv, render, multiview, bake, fill), under ``"bake"`` a function baking other images of the views as
+    the colour was baked (``families.family.ViewBake``), and under ``"redone_in_fp32"`` the models whose
+    half-precision output was not a number and which were run again in fp32. Raises ``NotFinite`` when a model's
+    output is still not a number (or was already in fp32): never a black texture. ``pending``: the fills (the
+    colour's, each ``keep["bake"]``'s) are left there (``families.family.Painted.pending``)."""
     settings.validate()
     if len(mesh.faces) == 0:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "the mesh to paint has no faces")
@@ -192,6 +190,7 @@ def _filled(unwrapped: trimesh.Trimesh, texture: Any, painted: Any,
     image returned (blank until then) in place; copied off the device now, whenever the task runs."""
     arrays = (texture.cpu().numpy(), painted.cpu().numpy(), np.asarray(unwrapped.vertices),
               np.asarray(unwrapped.faces), np.asarray(unwrapped.visual.uv))
+
     def fill() -> Image.Image:
         failpoints.hit("paint.fill")
         return Image.fromarray(fill_texture(*arrays), "RGB")
@@ -310,8 +309,7 @@ def _render_conditions(render: Any, settings: PaintSettings,
 
     normals_attr = _absolute_vertex_normals(render)[None]
     positions_attr = (0.5 - render.vtx_pos[:, :3] / render.scale_factor).contiguous()[None]
-    # Both maps in one interpolation: the same covered pixels, faces and weights, each channel blended alone
-    # (the same values as two calls; the pixels' gathers were most of a view's render at 2048 px).
+    # Both maps in one interpolation, each channel blended alone: the same values as two calls, one gather.
     both_attr = torch.cat([normals_attr, positions_attr], dim=-1)
 
     def finish(values: Any, visible: Any) -> Any:
