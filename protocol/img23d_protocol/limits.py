@@ -32,6 +32,8 @@ MAX_BONES = 512
 MAX_SPLIT_PARTS = 16
 # Parts a parts model draws for one object: AutoPartGen's part loop makes at most 40 (its release's default).
 MAX_DRAWN_PARTS = 40
+# Objects of one print's plate (Print Selected): a scene's selection may hold more than a job's names.
+MAX_PRINT_OBJECTS = 256
 
-__all__ = ["MAX_BONES", "MAX_DRAWN_PARTS", "MAX_PICTURES", "MAX_PROMPT_CHARS", "MAX_SPLIT_PARTS",
+__all__ = ["MAX_BONES", "MAX_DRAWN_PARTS", "MAX_PICTURES", "MAX_PRINT_OBJECTS", "MAX_PROMPT_CHARS", "MAX_SPLIT_PARTS",
            "MAX_SPLIT_TRIANGLES", "MAX_TARGETS", "MAX_TARGET_CHARS", "MAX_TRIANGLES"]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping
 
 from .errors import ErrorCode, ProtocolError
+from .limits import MAX_PRINT_OBJECTS
 from .messages import Request
 from .names import validate_targets
 from .result_fields import MAX_TEXT, flag, items, names, number, numbers, refuse, text, whole
@@ -33,7 +34,6 @@ DRAIN_MM = (0.5, 30.0)
 BASE_MM = (0.0, 50.0)
 THIN_MM = (0.05, 20.0)
 DRAIN_HOLES = (0, 8)
-MAX_PRINT_OBJECTS = 256        # objects of one plate: a scene's selection may hold more than a job's names
 
 # Each number's range and how its sentence names it, in the order they are checked.
 PRINT_NUMBERS: dict[str, tuple[tuple[float, float], str]] = {
