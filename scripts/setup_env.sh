@@ -7,7 +7,8 @@
 #   main       .venv/            Python 3.11: the backend (numpy 1.26, CPU torch), Blender 5.0 as a
 #                                module, the test runner. What the demo and most work use.
 #   py313      .venv-py313/      Python 3.13: the backend on numpy 2 and Blender 5.2 LTS as a module.
-#   blender42  .venv-blender42/  Python 3.11: Blender 4.2 LTS as a module only (its backend is .venv).
+#   blender42  .venv-blender42/  Python 3.11: Blender 4.2 LTS as a module (its backend is .venv), and MkDocs
+#                                for the guide (kept out of the backend's environments: requirements-blender42.txt).
 #
 # Interpreters: $PYTHON311 / $PYTHON313, else python3.11 / python3.13 on PATH, else pyenv's.
 # Packages come from PyPI (pip's cache, outside the repository, makes a rebuild quick).

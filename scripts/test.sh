@@ -157,7 +157,7 @@ lane_c_pid=$!
 # The guide (docs/, mkdocs.yml): a broken link, a missing page or a page outside the nav fails it.
 # Built into the temporary folder, never into the repository (a few seconds). Not --quiet: MkDocs
 # counts the warnings that --strict turns into a failure only at the level it logs.
-run "The guide: mkdocs build --strict" env NO_MKDOCS_2_WARNING=1 .venv-py313/bin/mkdocs build --strict \
+run "The guide: mkdocs build --strict" env NO_MKDOCS_2_WARNING=1 .venv-blender42/bin/mkdocs build --strict \
     --site-dir "$work/site"
 run "Python 3.13, numpy 2, Blender 5.2 LTS: tests/blender, tests/addon, tests/wire, tests/*.py, tests/backend ($BACKEND_A)" \
     .venv-py313/bin/python -m pytest "${LANE_A[@]}" --basetemp "$work/a" "$DURATIONS" "$@"
