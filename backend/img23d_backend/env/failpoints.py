@@ -18,6 +18,7 @@ are exercised in the real process, not in a mock. Each entry is ``place:action``
   raise   raise RuntimeError (a constructor or a call that fails on its own)
   slow    a measurement at the place reads as that many times slower (``slowdown``: the throughput probe)
   busy:S  keep a CPU busy for S seconds, then go on (a step slowed on purpose: ``env.heartbeat``)
+  wait:S  sleep S seconds, then go on (a slow step whose CPU nobody reads: a test's CPU is the suite's time)
 
 ``place:action-armed`` acts only while the file ``<IMG23D_FAILPOINTS_ARMED>/<place>`` exists (it
 stays: every process that reaches the place meanwhile acts), so processes started once for many
@@ -111,6 +112,8 @@ def hit(place: str) -> None:
             time.sleep(3600)
     elif action.startswith("busy:"):
         spin(float(action.partition(":")[2]))
+    elif action.startswith("wait:"):
+        time.sleep(float(action.partition(":")[2]))
     elif action == "oom":
         raise MemoryError(f"failpoint {place}: out of memory")
     elif action == "enospc":

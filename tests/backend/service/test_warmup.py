@@ -101,9 +101,9 @@ def _warm_up_folders(runs: Path) -> list[Path]:
 
 def test_a_job_cancelled_during_the_warm_up_ends_at_once_and_the_next_is_taken(backend_env: dict[str, str],
                                                                                tmp_path: Path) -> None:
-    """Cancelled while it waits for a slow warm-up (its grounding kept busy 6 s): the job ends within a
+    """Cancelled while it waits for a slow warm-up (its grounding held 6 s): the job ends within a
     second, and the next job is taken (not refused busy), waiting for the warm-up in its turn."""
-    env = {**backend_env, "IMG23D_FAILPOINTS": "grounding:busy:6"}
+    env = {**backend_env, "IMG23D_FAILPOINTS": "grounding:wait:6"}
     runs = tmp_path / "runs"
     proc = BackendProcess(env, runs, "--warm-up")
     try:
@@ -128,7 +128,7 @@ def test_a_job_cancelled_during_the_warm_up_ends_at_once_and_the_next_is_taken(b
 
 def test_a_backend_stopped_or_killed_during_the_warm_up_leaves_no_run_and_no_folder(backend_env: dict[str, str],
                                                                                     tmp_path: Path) -> None:
-    env = {**backend_env, "IMG23D_FAILPOINTS": "grounding:busy:6"}
+    env = {**backend_env, "IMG23D_FAILPOINTS": "grounding:wait:6"}
     runs = tmp_path / "runs"
     for ending in ("shutdown", "kill"):
         proc = BackendProcess(env, runs, "--warm-up")
