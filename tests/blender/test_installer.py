@@ -201,10 +201,16 @@ def test_unreadable_pip_arguments_are_one_sentence_and_jobs_wait_for_a_running_i
 
 @pytest.mark.real_install
 @pytest.mark.timeout(900)  # on Python 3.13 torch comes from PyPI with its CUDA libraries (~4 GB)
-def test_install_the_backend_then_generate_from_it(addon, scene, capfd: pytest.CaptureFixture[str]) -> None:
+def test_install_the_backend_then_generate_from_it(addon, scene, capfd: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Creates a virtual environment in the add-on's user folder and installs torch, the pinned
     requirements, hy3dgen and the backend with pip (from pip's configured index and find-links),
     starts it, then runs a tiny-model job from it with Backend Python left empty."""
+    # As on an artist's machine, the new environment's processes write the bytecode of what they import:
+    # where the test run's environment says not to (PYTHONDONTWRITEBYTECODE, set on this project's
+    # machines) and pip wrote none (--no-compile below), the probes, the verifying backend and the job's
+    # backend each compiled torch, transformers and diffusers from source again (about 15 CPU-seconds each).
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
     prefs = _prefs()
     env = addon.user_folders.installed_env_dir()
     assert not env.exists()
