@@ -92,12 +92,16 @@ class TorchChoice:
         if self.variant == "pypi":  # PyPI's Windows torch is its CPU build, labelled so
             return local == "" or (sys.platform == "win32" and local == "cpu")
         # Packages asked for by name: the build their index names (…/whl/cu128), or the version pinned with its
-        # label (torch==2.8.0+cu128); else pip itself installs what differs from the spec, without forcing.
+        # label (torch==2.8.0+cu128); else pip itself installs what differs from the spec, without forcing. A pin
+        # without a label names a version, not a build: as for pip (PEP 440), 2.13.0+cpu is torch==2.13.0 (forced,
+        # an artist who typed the torch they have waited minutes for the same version to be reinstalled).
         tag = (self.index_url or "").rstrip("/").rpartition("/")[2]
         if tag in CUDA_TAG_NAMES or tag == "cpu":
             return local == tag
         pinned = next((p.partition("==")[2] for p in self.packages if p.startswith("torch==")), "")
-        return not pinned or pinned == installed_version
+        if not pinned:
+            return True
+        return pinned == (installed_version if "+" in pinned else installed_version.partition("+")[0])
 
 
 def probe_system(timeout: float = 15.0) -> SystemInfo:

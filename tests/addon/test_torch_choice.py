@@ -125,6 +125,9 @@ def test_an_installed_build_is_recognised() -> None:
     assert not custom.matches("2.13.0+cpu") and custom.matches("2.13.0+cu128")  # forced only to switch builds
     pinned = torch_choice.plan_torch(_linux(None), torch_spec="torch==2.8.0+cu128 torchvision")
     assert pinned.matches("2.8.0+cu128") and not pinned.matches("2.8.0+cpu")
+    # A version pinned without a label is that version in any build, as pip reads it: kept, not reinstalled.
+    version = torch_choice.plan_torch(_linux(None), torch_spec="torch==2.13.0 torchvision==0.28.0")
+    assert version.matches("2.13.0+cpu") and version.matches("2.13.0") and not version.matches("2.12.0+cpu")
     assert torch_choice.plan_torch(_linux(None), torch_spec="torch torchvision").matches("2.13.0+cpu")
 
 
