@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import resource
 import sys
@@ -32,6 +33,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     # A run without the add-on's fixture left the folder behind: 751 of them in /tmp from runs of single
     # test files (the test command gives its runs a TMPDIR of their own and removes it).
     remove_in_background(BLENDER_USER)
+    # The run's objects (torch's, Blender's, every test module's) are not collected on the way out: about a
+    # CPU-second or more for a test process holding torch (backend/img23d_backend/env/process_exit.py).
+    gc.freeze()
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ import os
 import sys
 
 from .commands.cli import main
+from .env.process_exit import skip_final_collection
 
 EXIT_BROKEN_PIPE = 128 + 13  # as a command killed by SIGPIPE ends in a shell
 
@@ -15,4 +16,5 @@ if __name__ == "__main__":
         # traceback; stdout goes nowhere from here, so the flush at exit does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = EXIT_BROKEN_PIPE
+    skip_final_collection()  # about a CPU-second less on the way out of a process holding torch
     sys.exit(code)

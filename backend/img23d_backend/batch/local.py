@@ -22,6 +22,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from ..env.interrupts import ignore_in_worker
+from ..env.process_exit import skip_final_collection
 from .pool import DeathWatch, WorkerLost
 from .work import Worker, WorkerSettings, WorkItem, WorkResult
 
@@ -66,6 +67,7 @@ def worker_main(conn: Connection, settings: WorkerSettings, device: str) -> None
                 conn.send(("result", result))
             except OSError:
                 break
+    skip_final_collection()  # a worker holds torch: about a CPU-second less on its way out
 
 
 class LocalPool:
