@@ -34,7 +34,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     # test files (the test command gives its runs a TMPDIR of their own and removes it).
     remove_in_background(BLENDER_USER)
     # The run's objects (torch's, Blender's, every test module's) are not collected on the way out: about a
-    # CPU-second or more for a test process holding torch (backend/img23d_backend/env/process_exit.py).
+    # CPU-second or more for a test process holding torch (backend/img23d_backend/env/collector.py).
     gc.freeze()
 
 

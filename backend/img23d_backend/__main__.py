@@ -4,7 +4,7 @@ import os
 import sys
 
 from .commands.cli import main
-from .env.process_exit import skip_final_collection
+from .env.collector import skip_final_collection
 
 EXIT_BROKEN_PIPE = 128 + 13  # as a command killed by SIGPIPE ends in a shell
 

@@ -22,7 +22,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from ..env.interrupts import ignore_in_worker
-from ..env.process_exit import skip_final_collection
+from ..env.collector import skip_final_collection
 from .pool import DeathWatch, WorkerLost
 from .work import Worker, WorkerSettings, WorkItem, WorkResult
 
