@@ -4,11 +4,12 @@ import os
 import sys
 
 from .commands.cli import main
-from .env.collector import skip_final_collection
+from .env.collector import collect_less_often, skip_final_collection
 
 EXIT_BROKEN_PIPE = 128 + 13  # as a command killed by SIGPIPE ends in a shell
 
 if __name__ == "__main__":
+    collect_less_often()  # before the command imports torch (cli's own imports are the standard library's)
     try:
         code = main()
     except BrokenPipeError:

@@ -22,7 +22,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from ..env.interrupts import ignore_in_worker
-from ..env.collector import skip_final_collection
+from ..env.collector import collect_less_often, skip_final_collection
 from .pool import DeathWatch, WorkerLost
 from .work import Worker, WorkerSettings, WorkItem, WorkResult
 
@@ -32,6 +32,7 @@ _CANCEL, _STOP = "cancel", "stop"
 def worker_main(conn: Connection, settings: WorkerSettings, device: str) -> None:
     """A worker process's whole life: make the engine, then run pictures until told to stop."""
     ignore_in_worker()  # the driver decides what Ctrl-C and a hang-up do
+    collect_less_often()  # as the command line does (env/collector.py)
     # Started daemonic (so the driver's exit ends it), and multiprocessing forbids a daemonic process
     # children: the paint step's UV unwrap worker and the finish's remesh worker are this worker's, and
     # each ends with it (env.children.end_with_parent). Painting failed in every local batch without this.
