@@ -16,6 +16,9 @@ importing torch, transformers and diffusers, about 410,000 objects):
   are left, whose memory goes with the process. img23d closes what it writes in ``with`` blocks, never
   through a collector. ``serve`` ends with ``os._exit`` (its worker threads may sit inside a torch op),
   which runs no collection at all.
+
+``bench/collector.py`` measures both side by side (``bench/results/collector-cpu.json``: the exit 6.27 to 4.92
+CPU-seconds, a tiny generate on the command line 13.56 to 12.40).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ YOUNG_THRESHOLD = 10_000  # allocations between young collections (Python's defa
 
 
 def collect_less_often() -> None:
-    """Call first in a process: young collections ten times rarer, and full ones with them."""
+    """Call first in a process: young collections about fourteen times rarer, and full ones with them."""
     _, middle, old = gc.get_threshold()
     gc.set_threshold(YOUNG_THRESHOLD, middle, old)
 
