@@ -84,7 +84,7 @@ class TorchChoice:
         """Does an installed ``torch.__version__`` come from this build? PyPI's carries no local label (``+cpu``,
         ``+cu128``); packages asked for by name (``custom``) are installed as asked, whatever is there (both
         answered yes, and a CPU environment stayed CPU with "Backend updated" said)."""
-        local = installed_version.partition("+")[2]
+        public, _, local = installed_version.partition("+")
         if self.variant == "cpu":
             return local == "cpu"
         if self.variant in CUDA_TAG_NAMES:
@@ -93,15 +93,15 @@ class TorchChoice:
             return local == "" or (sys.platform == "win32" and local == "cpu")
         # Packages asked for by name: the build their index names (…/whl/cu128), or the version pinned with its
         # label (torch==2.8.0+cu128); else pip itself installs what differs from the spec, without forcing. A pin
-        # without a label names a version, not a build: as for pip (PEP 440), 2.13.0+cpu is torch==2.13.0 (forced,
-        # an artist who typed the torch they have waited minutes for the same version to be reinstalled).
+        # without a label names a version, not a build: as for pip (PEP 440), 2.13.0+cpu is torch==2.13.0 (when
+        # it was forced, an artist who typed the torch they had waited minutes for that same version again).
         tag = (self.index_url or "").rstrip("/").rpartition("/")[2]
         if tag in CUDA_TAG_NAMES or tag == "cpu":
             return local == tag
         pinned = next((p.partition("==")[2] for p in self.packages if p.startswith("torch==")), "")
         if not pinned:
             return True
-        return pinned == (installed_version if "+" in pinned else installed_version.partition("+")[0])
+        return pinned == (installed_version if "+" in pinned else public)
 
 
 def probe_system(timeout: float = 15.0) -> SystemInfo:
