@@ -34,6 +34,7 @@ DRAIN_MM = (0.5, 30.0)
 BASE_MM = (0.0, 50.0)
 THIN_MM = (0.05, 20.0)
 DRAIN_HOLES = (0, 8)
+SHOWN_NAME_CHARS = 80          # a name echoed in a refusal is cut to this many characters
 
 # Each number's range and how its sentence names it, in the order they are checked.
 PRINT_NUMBERS: dict[str, tuple[tuple[float, float], str]] = {
@@ -67,9 +68,23 @@ def check_print_settings(values: Mapping[str, Any], label: Label = wire_label) -
         raise ProtocolError(ErrorCode.BAD_REQUEST,
                             f"a {wall:g} mm wall is thicker than half the {height:g} mm object: nothing would be "
                             f"left inside to hollow; give a thinner {label('wall_mm')} or print it solid")
+    if base >= height / 2 and base == DEFAULTS["base_mm"]:
+        # The base is the default, most likely not given at all: the height is what the artist typed, so the
+        # sentence is about the height, and says the least one the default allows.
+        raise ProtocolError(ErrorCode.BAD_REQUEST,
+                            f"{label('height_mm')} {height:g} is too low for the default {base:g} mm flat base cut off "
+                            f"the bottom: give {label('height_mm')} more than {2 * base:g} mm, or a smaller "
+                            f"{label('base_mm')} (0: none)")
     if base >= height / 2:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"{label('base_mm')} {base:g} would cut off half the {height:g} mm "
-                                                   "object or more: give a smaller flat base")
+                                                   f"object or more: give a smaller flat base (under {height / 2:g} "
+                                                   f"mm), or {label('height_mm')} more than {2 * base:g} mm")
+
+
+def shown_name(name: str, most: int = SHOWN_NAME_CHARS) -> str:
+    """``name`` as a refusal echoes it: whole up to ``most`` characters, else cut there with an ellipsis (a
+    10,000-character ``--object`` is not a sentence)."""
+    return name if len(name) <= most else name[:most - 1] + "…"
 
 
 def _within(shown: str, value: Any, limits: tuple[float, float], what: str) -> None:
@@ -136,8 +151,8 @@ def check_print_request(request: PrintRequest) -> PrintRequest:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "only picks objects of a run folder; the scene's objects "
                                                    "(meshes) are each printed")
     if meshes and request.object and request.object.casefold() not in {name.casefold() for name in kept}:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"object {request.object!r} is not among the printed objects "
-                                                   f"({', '.join(kept)})")
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"object {shown_name(request.object)!r} is not among the printed "
+                                                   f"objects ({', '.join(kept)})")
     return request
 
 

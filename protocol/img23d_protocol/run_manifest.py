@@ -3,7 +3,8 @@
 The backend's run folder (``runs/folders.py``, the one place that writes run folders) keeps a
 ``Manifest`` and writes it with ``manifest_text``; every reader (Re-layout, Regenerate, the run
 list, batch records, the add-on's Import Run and Re-layout, the client's layout) opens it with
-``read_manifest``, which trusts nothing: a file that is missing, not JSON, of wrong types, or written
+``read_manifest``, which trusts nothing: a file that is missing, larger than ``MAX_RUN_JSON_BYTES`` (not read,
+by ``read_run_file``, which the print's reader of ``relayout.json`` uses too), not JSON, of wrong types, or written
 by a newer img23d (``format`` above ``MANIFEST_FORMAT``) is one sentence (``ProtocolError``), never a
 ``KeyError``. Keys an older img23d left out take their defaults (a run from the first release, with
 no ``pid``, ``scene``, ``warnings`` or per-target depth and placement, still opens: its objects are
@@ -30,6 +31,9 @@ from .run_record import TargetRecord, records_from
 
 MANIFEST_FORMAT = 1               # raised only when a reader of this format could no longer read a new manifest
 MANIFEST_NAME = "manifest.json"
+# The most a run's own JSON file (its manifest, ``relayout.json``) may be: a run of 1,024 objects writes 2 to
+# 3 MB. A hostile 200 MB one, read whole and parsed, took 2.5 GB of memory.
+MAX_RUN_JSON_BYTES = 16 * 1024 ** 2
 _WHAT = "the run manifest"
 
 
@@ -212,6 +216,24 @@ def manifest_path(path: Path) -> Path:
     return path if path.name == MANIFEST_NAME or path.is_file() else path / MANIFEST_NAME
 
 
+class RunFileTooLarge(ValueError):
+    """A run file past its bound (``most`` bytes), not read (``read_run_file``)."""
+
+    def __init__(self, path: Path, most: int) -> None:
+        super().__init__(f"{path} holds more than {most:,} bytes")
+        self.path, self.most = path, most
+
+
+def read_run_file(path: Path, most: int = MAX_RUN_JSON_BYTES) -> bytes:
+    """The bytes of a run's JSON file, of at most ``most``: ``RunFileTooLarge`` beyond, with no more than
+    ``most`` + 1 bytes read (a file whose size is not what it says, a pipe, is cut at that)."""
+    with open(path, "rb") as handle:
+        data = handle.read(most + 1)
+    if len(data) > most:
+        raise RunFileTooLarge(path, most)
+    return data
+
+
 def _unreadable(path: Path, problem: str) -> str:
     """One sentence: the run folder (or, for a file picked by another name, the file) and what is wrong."""
     where = manifest_path(path)
@@ -225,7 +247,11 @@ def read_manifest_data(path: Path) -> dict[str, Any]:
     it stands (the backend's recovery pass). ``ProtocolError`` for a file that cannot be read."""
     where = manifest_path(path)
     try:
-        data = loads(where.read_text(encoding="utf-8"))
+        data = loads(read_run_file(where).decode("utf-8"))
+    except RunFileTooLarge as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, _unreadable(path, f"is larger than the "
+                                                                     f"{MAX_RUN_JSON_BYTES // 1024 ** 2} MB any run "
+                                                                     "writes, so it is not read")) from exc
     except OSError as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, _unreadable(path, f"is missing or cannot be read "
                                                                      f"({exc.strerror or exc})"), str(exc)) from exc

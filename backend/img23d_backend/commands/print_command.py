@@ -5,8 +5,9 @@ Generate run as one plate, made watertight and written to scale in millimetres a
 The command builds ``printing.request.PrintRequest`` (as the backend does from the add-on's Print Selected,
 ``jobs.kinds.prints``) and runs it in this process: no model is loaded. Each object is one line; each that could not
 be printed, each note and each failed check is one sentence. Exit codes as every command's: 0 everything was
-printed and proved, 3 some objects were not (the rest were written), 2 the arguments or the input were refused
-(nothing written), 1 the files could not be written; Ctrl-C or SIGTERM before the files are written stops it
+printed and proved, 3 some objects were not, or failed a check of a file read back (the rest were written), 2 the
+arguments or the input were refused (nothing written), 1 the files could not be written (a full disk: what was
+written is taken away, nothing kept); Ctrl-C or SIGTERM before the files are written stops it
 with nothing written.
 """
 

@@ -3,7 +3,9 @@
 trimesh reads a file whole, and the repair, the checks and the 3MF hold several copies of a mesh: a mesh past
 ``MAX_PRINT_TRIANGLES`` is refused from its header (a GLB's or glTF's JSON, a PLY's header, the add-on's mesh
 file's array header) or, for an OBJ, from its face lines counted in one pass over the bytes (each face is one
-triangle at least), so that a 5-million-triangle file is one sentence in a fraction of a second.
+triangle at least), so that a 5-million-triangle file is one sentence in a fraction of a second. A PLY's header is
+read whole, however long its comment lines, up to ``MAX_PLY_HEADER_BYTES`` (a longer one is one sentence): only its
+first 64 KB were read once, and 2.2 million faces declared behind a 70 KB header were loaded unchecked.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from ..gltf.document import node_triangles, read_gltf_json
 # on this 2-core CPU, shared (bench/print_prep.py --large), so two million take two to three minutes. A generated
 # mesh has 40,000 to 500,000.
 MAX_PRINT_TRIANGLES = 2_000_000
-_PLY_HEADER_BYTES = 1 << 16
+# A PLY's header is a few hundred bytes (a scanner's comments a few kilobytes); a megabyte is no header img23d wrote.
+MAX_PLY_HEADER_BYTES = 1 << 20
+_PLY_END = b"end_header"
 _OBJ_FACE = re.compile(rb"(?:^|\n)[ \t]*f[ \t]")
 _CHUNK = 1 << 24
 
@@ -51,7 +55,7 @@ def declared_triangles(path: Path) -> int | None:
             if suffix == ".gltf":
                 return node_triangles(read_gltf_json(handle, path.name))
             if suffix == ".ply":
-                return _ply_faces(handle.read(_PLY_HEADER_BYTES))
+                return _ply_faces(_ply_header(handle, path.name))
             if suffix == ".obj":
                 return _obj_faces(handle)
     except OSError as exc:
@@ -61,9 +65,20 @@ def declared_triangles(path: Path) -> int | None:
     return None
 
 
+def _ply_header(handle: object, name: str) -> bytes:
+    """The PLY's header, up to its ``end_header`` (all that was read where it has none: its reader says so);
+    ``bad_request`` for one of more than ``MAX_PLY_HEADER_BYTES``."""
+    header = handle.read(MAX_PLY_HEADER_BYTES + len(_PLY_END))  # type: ignore[attr-defined]
+    end = header.find(_PLY_END)
+    if end < 0 and len(header) > MAX_PLY_HEADER_BYTES:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name}'s PLY header runs past {MAX_PLY_HEADER_BYTES // 1024 ** 2} "
+                                                   "MB with no end_header, more than any mesh's header: it is not "
+                                                   "read")
+    return header[:end] if end >= 0 else header
+
+
 def _ply_faces(header: bytes) -> int | None:
-    end = header.find(b"end_header")
-    for line in header[:end if end >= 0 else None].splitlines():
+    for line in header.splitlines():
         words = line.split()
         if len(words) == 3 and words[0] == b"element" and words[1] == b"face" and words[2].isdigit():
             return int(words[2])

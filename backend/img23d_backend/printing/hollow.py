@@ -15,7 +15,9 @@ so the hollow comes from a grid instead, the way resin slicers make theirs:
 
 Drain holes are upright cylinders from below the base into each pocket of the hollow at its lowest point (one per
 pocket first, the rest spread over the largest pocket's floor, as far apart as they can be), taken away too. The
-hollow drains when the solid is one connected surface afterwards (``decompose`` finds no sealed pocket).
+hollow drains when the solid is one connected surface afterwards (``decompose`` finds no sealed pocket). Holes
+that would take the object rather than drain it (wider than its base, or most of it) are refused before any of
+this, in one sentence (``drains_refused``).
 """
 
 from __future__ import annotations
@@ -39,6 +41,44 @@ class Hollowed:
     drained: bool = False                    # every pocket of the hollow is open to the outside
     holes: list[list[float]] = field(default_factory=list)  # each drain hole's centre (x, y) in mm
     note: str | None = None                  # why it stayed solid, or why the hollow does not drain
+
+
+def drains_refused(name: str, solid: object, wall_mm: float, holes: int, drain_mm: float) -> str | None:
+    """Why ``holes`` drain holes of ``drain_mm`` would take ``solid`` (mm, its base at Z = 0) rather than drain
+    it, in one sentence; None when they leave it standing. Read from its footprint before any hollowing.
+
+    The footprint is the solid's cross-section a wall's thickness above its base: where the holes, drilled up
+    through the bottom wall, open into the hollow. For upright sides that is the flat base itself; for a round
+    bottom (a ball with ``--base-mm 0`` touches the plate at a point) it is where the holes really pass. Refused:
+
+    - a hole wider than that footprint: no disc of its width fits anywhere in it, so the hole takes the whole
+      bottom (a drain wider than the object drilled it to nothing, or to a slab that failed its own height
+      check). A hole that fits but leaves less than a wall beside it is drilled: it thins the wall there, which
+      the wall measurement reports;
+    - holes whose cross-sections together cover more than half the footprint's area: what is left between them
+      is then less than what they take away, the floor they pierce is gone and the walls above stand on rims.
+      A resin print drains through one hole of a few millimetres, so half is far beyond any hole that helps.
+
+    A footprint with no room for the hollow's floor (nothing of it more than a wall from its edge) is left to the
+    hollow: such an object is mostly too thin to hollow, and is then printed solid with nothing drilled (a
+    turned chimney a few walls across), so its holes take nothing.
+    """
+    import manifold3d
+
+    if holes == 0:
+        return None
+    footprint = solid.slice(float(wall_mm))  # type: ignore[attr-defined]
+    if footprint.offset(-wall_mm, manifold3d.JoinType.Round).is_empty():
+        return None
+    if footprint.offset(-drain_mm / 2, manifold3d.JoinType.Round).is_empty():
+        return (f"{name}'s {drain_mm:g} mm drain holes are wider than its base: drilled, they would take the "
+                "object; give narrower drain holes, or none")
+    area = float(footprint.area())
+    taken = holes * np.pi * (drain_mm / 2) ** 2
+    if taken > area / 2:
+        return (f"{name}'s {holes} drain holes of {drain_mm:g} mm would take {taken:.0f} mm² of its {area:.0f} mm² "
+                "base, more than half: give fewer or narrower drain holes, or none")
+    return None
 
 
 def hollow(name: str, solid: object, wall_mm: float, holes: int, drain_mm: float) -> Hollowed:

@@ -19,7 +19,7 @@ from ..readers.artist_mesh import ArtistMesh, load_artist_mesh
 from ..readers.meshes import artist_mesh_file
 from .colour import display_colour
 from .counts import MAX_PRINT_TRIANGLES
-from .hollow import hollow
+from .hollow import drains_refused, hollow
 from .record import HollowRecord, ObjectRecord
 from .repair import Repaired, arrays_of, repair
 from .scale import flat_base, world_matrix
@@ -102,19 +102,29 @@ def make_ready(item: Prepared, scale: float, settings: PrintSettings, say: Say) 
     if item.repaired.rebuilt_cell is not None:
         item.record.rebuilt_cell_mm = round(item.repaired.rebuilt_cell * scale * _unit_scale(item.matrix), 3)
     if settings.hollow:
-        say(f"{name}: hollowing to a {settings.wall_mm:g} mm wall")
         thinnest_side = float(np.min(np.ptp(np.reshape(solid.bounding_box(), (2, 3)), axis=0)))
         if 2 * settings.wall_mm >= thinnest_side:
             made = None
             note = (f"{name} is {thinnest_side:.1f} mm across at its narrowest, too thin for a {settings.wall_mm:g} mm "
                     "wall on each side: it is printed solid")
         else:
+            refused = drains_refused(name, solid, settings.wall_mm, settings.drain_holes, settings.drain_mm)
+            if refused is not None:
+                item.record.refused = refused
+                return
+            say(f"{name}: hollowing to a {settings.wall_mm:g} mm wall")
             made = hollow(name, solid, settings.wall_mm, settings.drain_holes, settings.drain_mm)
             solid, note = made.solid, made.note
         item.record.hollow = HollowRecord(settings.wall_mm, bool(made and made.hollow), bool(made and made.drained),
                                           made.holes if made else [], settings.drain_mm, note)
         if note:
             item.record.notes.append(note)
+        if solid.is_empty() or solid.volume() <= 0:  # type: ignore[attr-defined]
+            # The up-front check should leave nothing to catch here; a shape it misjudges is still one sentence,
+            # never an empty solid measured or written.
+            item.record.refused = (f"{name} has nothing left once hollowed and drilled: give narrower or fewer "
+                                   "drain holes, or print it solid")
+            return
     item.solid = solid
     vertices, faces = arrays_of(solid)
     say(f"{name}: measuring its walls")

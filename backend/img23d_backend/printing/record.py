@@ -2,8 +2,12 @@
 
 Written last, after every file was read back, into the print's own folder. Its ``format`` (1) says which img23d
 can read it. Per object: its size in millimetres and volume, whether it is watertight, what was repaired, the
-thinnest wall found, the hollow and its drain holes, its colour, its STL, and each file's checks
-(``checks.FileCheck``); one sentence where it could not be printed. The settings are the artist's, as asked.
+thinnest wall found, the hollow and its drain holes, its colour, its STL, each file's checks
+(``checks.FileCheck``; a check that could not be made, as an object missing from the 3MF read back, is one that
+failed, and the object is then not ``printed``), and the models that made it with their licences (``credits``, as
+its GLB names them: the 3MF's metadata carries them, an STL has no place for them); one sentence where it could not
+be printed. The settings are the artist's, as asked; ``notes`` are the sentences about the whole plate (one larger
+than a common bed).
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ class ObjectRecord:
     stl: str | None = None
     checks: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)   # the sentences said about it
+    credits: list[dict[str, str]] = field(default_factory=list)   # ``gltf.made_by.ModelCredit`` of each model
+    credits_note: str | None = None          # where the credits are carried (the 3MF), and that the STL has none
     seconds: float = 0.0
 
 
@@ -68,13 +74,15 @@ class PrintRecord:
     unit: str = "millimeter"
     plate: dict[str, Any] = field(default_factory=dict)
     objects: list[ObjectRecord] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)   # sentences about the whole plate (larger than a common bed)
     format: int = PRINT_FORMAT
     backend_version: str = __version__
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     @property
     def all_passed(self) -> bool:
-        return all(check.get("passed") for item in self.objects if item.printed for check in item.checks)
+        """Every check of every file passed (an object that failed one is not printed, so all of them count)."""
+        return all(check.get("passed") for item in self.objects for check in item.checks)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

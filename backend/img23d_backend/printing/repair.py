@@ -4,11 +4,12 @@ In order, each step said in the record when it changed anything:
 
 1. vertices at one position merged (a GLB splits them along UV seams), faces with no area or repeated dropped
    (the clean-up's own functions, ``stages.mesh.repair``);
-2. the mesh cut into pieces (faces joined by edges); each piece's winding made consistent and outward
-   (trimesh's ``fix_winding`` and ``fix_inversion``: a flipped patch turned back), then its holes closed
-   (``stages.mesh.holes``, ear clipping, any size; trimesh's own fills triangles and quads only). A piece whose
-   one rim outlines a sheet (a quad, a leaf: closing it would enclose nothing) is no solid: it is left out, and
-   an object made only of such is an open sheet with no inside, said so;
+2. the mesh cut into pieces (faces joined by edges); a piece of fewer than four faces (a stray triangle, beside
+   the body or through it) is a loose bit that cannot enclose anything, left out; each other piece's winding made
+   consistent and outward (trimesh's ``fix_winding`` and ``fix_inversion``: a flipped patch turned back), then
+   its holes closed (``stages.mesh.holes``, ear clipping, any size; trimesh's own fills triangles and quads
+   only). A piece whose one rim outlines a sheet (a quad, a leaf: closing it would enclose nothing) is no solid:
+   it is left out, and an object made only of such is an open sheet with no inside, said so;
 3. each closed piece becomes a Manifold (its constructor is the proof: ``status`` NoError), and the pieces are
    united (pieces that overlap, a fused pair, become one body without the surfaces inside each other);
 4. a piece that cannot be made one (edges of three faces, a rim that cannot be followed) or that passes through
@@ -30,6 +31,7 @@ ANY_HOLE = 1 << 30  # holes of any number of edges are closed
 # A closed piece enclosing less than this share of its area ** 1.5 has no inside (a sphere: 0.09; a 0.01 mm film
 # 100 mm across: 3.5e-5, thin but solid, which the wall check reports).
 SHEET_VOLUME = 1e-6
+SMALLEST_PIECE = 4  # faces: the fewest that close a surface (a tetrahedron's)
 
 
 @dataclass
@@ -72,6 +74,17 @@ def repair(name: str, vertices: np.ndarray, faces: np.ndarray) -> Repaired:
     if len(faces) == 0:
         return Repaired(None, result.repairs, f"{name} has no faces with an area: there is nothing to print")
     labels = piece_labels(faces, len(vertices))
+    # A closed surface has four faces at least (a tetrahedron): a piece of fewer (a stray triangle beside the
+    # body, or through it) encloses nothing, and kept it would be a sheet at best, or cross the body and send the
+    # whole object to the grid. Left out, as loose bits, before anything else looks at them.
+    sizes = np.bincount(labels)
+    loose = int((sizes < SMALLEST_PIECE).sum())
+    if loose:
+        faces, labels = faces[sizes[labels] >= SMALLEST_PIECE], labels[sizes[labels] >= SMALLEST_PIECE]
+        if len(faces) == 0:
+            return Repaired(None, result.repairs, _open_sheet(name))
+        result.repairs.append(f"left out {loose:,} loose bit{'s' if loose > 1 else ''} of fewer than four faces")
+        labels = np.unique(labels, return_inverse=True)[1].ravel()
     solids, sheets, broken, flipped, filled = [], 0, False, 0, 0
     for label in range(int(labels.max()) + 1):
         piece = faces[labels == label]
@@ -92,8 +105,7 @@ def repair(name: str, vertices: np.ndarray, faces: np.ndarray) -> Repaired:
     if broken:
         return _rebuilt(name, vertices, faces, result)
     if not solids:
-        result.refused = (f"{name} is an open sheet with no inside: it encloses no volume to print (give it a "
-                          "thickness in Blender, Solidify, first)")
+        result.refused = _open_sheet(name)
         return result
     if sheets:
         result.repairs.append(f"left out {sheets:,} open sheet{'s' if sheets > 1 else ''} with no inside")
@@ -107,6 +119,11 @@ def repair(name: str, vertices: np.ndarray, faces: np.ndarray) -> Repaired:
         return result
     result.solid = united
     return result
+
+
+def _open_sheet(name: str) -> str:
+    return (f"{name} is an open sheet with no inside: it encloses no volume to print (give it a thickness in "
+            "Blender, Solidify, first)")
 
 
 def _close_piece(vertices: np.ndarray, piece: np.ndarray) -> tuple[np.ndarray | None, int, int, bool]:
@@ -153,12 +170,20 @@ def wound_alike(faces: np.ndarray, vertex_count: int) -> np.ndarray:
     # Two faces agree when they run opposite ways along their shared edge; 2 marks a pair that does not.
     clash = np.where(half[first, 0] == half[second, 0], 2, 1).astype(np.int8)
     count = len(faces)
-    graph = coo_matrix((np.r_[clash, clash], (np.r_[first // 3, second // 3], np.r_[second // 3, first // 3])),
-                       shape=(count, count)).tocsr()
+    rows, columns, values = np.r_[first // 3, second // 3], np.r_[second // 3, first // 3], np.r_[clash, clash]
+    graph = coo_matrix((values, (rows, columns)), shape=(count, count)).tocsr()
     visit, parent = breadth_first_order(graph, 0, directed=False, return_predecessors=True)
-    steps = np.asarray(graph[parent[visit[1:]], visit[1:]]).ravel()
+    # Each face's step from its parent, looked up among the pairs rather than read as graph[parents, faces]:
+    # SciPy answers that with a dense matrix, but with a sparse one when no face has a parent (a piece of one
+    # face), whose comparison below then raised "the truth value of an array ... is ambiguous". (Two faces share
+    # at most one edge once repeats are dropped, so each pair is there once.)
+    pairs = rows * count + columns
+    by_pair = np.argsort(pairs, kind="stable")
+    reached = visit[1:].astype(np.int64)  # SciPy's int32: a pair's key (parent * count + face) needs 64 bits
+    steps = values[by_pair[np.searchsorted(pairs, parent[reached].astype(np.int64) * count + reached,
+                                           sorter=by_pair)]]
     turn = np.zeros(count, dtype=bool)
-    for face, step in zip(visit[1:].tolist(), (steps == 2).tolist()):  # a face turns as its parent did, or not
+    for face, step in zip(reached.tolist(), (steps == 2).tolist()):  # a face turns as its parent did, or not
         turn[face] = turn[parent[face]] != step
     wound = faces.copy()
     wound[turn] = wound[turn][:, ::-1]

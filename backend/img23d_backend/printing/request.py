@@ -5,11 +5,15 @@ settings), ``PrintResult`` out.
 Everything is prepared in memory first (``prepare``); only when at least one object can be printed is a folder
 made, so a refused print leaves nothing behind. A run gets a new folder inside it (``print/``, or
 ``print-<time>/`` when one exists: ``runs.added_folders``), its own files untouched; a mesh of no run gets a new
-run folder in ``out`` (``<time>-<name>-print/``, its manifest of kind ``print``) and the print inside that.
+run folder in ``out`` (``<time>-<name>-print/``, its manifest of kind ``print``) and the print inside that. A print
+that fails once its folder is made (a full disk at the third STL) takes that folder away again, whatever it held:
+an unchecked ``plate.3mf`` left alone in ``print/`` looked like a print. A full disk is then one sentence that says
+nothing was kept.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -20,9 +24,10 @@ from img23d_protocol import ErrorCode, Manifest, ProtocolError
 
 from .. import __version__
 from ..runs.added_folders import AddedFolder
+from ..runs.disk_errors import REASONS
 from ..runs.folders import RunFolder, recover_interrupted
 from . import libraries
-from .plate import PLATE_CENTRE_MM, arrange
+from .plate import PLATE_CENTRE_MM, arrange, bed_note
 from .plate_files import plate_objects, write_and_check
 from .prepare import Prepared, make_ready, read_and_repair
 from .record import PRINT_RECORD, PrintRecord
@@ -49,7 +54,8 @@ class PrintRequest:
 class PrintResult:
     folder: Path                  # the print's folder
     record: PrintRecord
-    said: list[str] = field(default_factory=list)   # one sentence per object not printed, per note, per failed check
+    said: list[str] = field(default_factory=list)   # one sentence per object not printed, per note (the plate's
+                                                    # too), per failed check
 
     @property
     def printed(self) -> list[str]:
@@ -64,7 +70,8 @@ def make_print(request: PrintRequest, say: Callable[[str], None] = lambda _: Non
                check: Callable[[], None] = lambda: None) -> PrintResult:
     """Prepare, write and check the print; ``ProtocolError(bad_request)`` (one sentence, nothing written) when
     the settings are out of range or no object can be printed. ``check`` is called between objects until the
-    files are written (a cancel token's: its ``cancelled`` error stops the print with nothing written)."""
+    files are written (a cancel token's: its ``cancelled`` error stops the print with nothing written). A failure
+    while writing (``disk``: a full disk) takes the print's folder away again, and says so."""
     settings = request.settings
     settings.check()
     libraries.manifold3d(), libraries.lib3mf()  # both load, or one sentence before anything is read or made
@@ -95,6 +102,9 @@ def make_print(request: PrintRequest, say: Callable[[str], None] = lambda _: Non
     plate = arrange({item.source.name: _footprint(item) for item in ready})
     record.plate = {"spread": plate.spread, "size_mm": [round(v, 2) for v in plate.size_mm],
                     "centre_mm": list(PLATE_CENTRE_MM)}
+    too_large = bed_note(plate)
+    if too_large is not None:
+        record.notes.append(too_large)
     objects = plate_objects(ready, plate)
     run = _own_run(request, items) if found.run_dir is None else None
     status, folder = "failed", None
@@ -109,14 +119,33 @@ def make_print(request: PrintRequest, say: Callable[[str], None] = lambda _: Non
             record.objects.append(item.record)
         folder.write_bytes_with(PRINT_RECORD, lambda p: p.write_text(record.text(), encoding="utf-8"))
         status = "finished"
+    except ProtocolError as exc:
+        if exc.code is ErrorCode.DISK and folder is not None:
+            raise _nothing_kept(exc.message, exc.__cause__, folder.root) from exc
+        raise
+    except OSError as exc:  # a write that is not ``atomic_write``'s (lib3mf's own file handling): the same sentence
+        if folder is None:
+            raise
+        raise _nothing_kept(f"cannot write into {folder.root}: {exc.strerror or exc}", exc, folder.root) from exc
     finally:
-        if status != "finished" and folder is not None and not any(folder.root.iterdir()):
-            folder.root.rmdir()  # nothing was written into it: no empty print folder left to puzzle over
+        if status != "finished" and folder is not None:
+            # Made by this print a moment ago (never an earlier one's: ``AddedFolder``), so all it holds is this
+            # print's, unchecked: no half print is left to be taken for a whole one.
+            shutil.rmtree(folder.root, ignore_errors=True)
         if run is not None:
             run.finish(status)
     said = [item.record.refused for item in items if item.record.refused]
-    said += [note for item in items for note in item.record.notes] + failed
+    said += [note for item in items for note in item.record.notes] + record.notes + failed
     return PrintResult(folder.root, record, [sentence for sentence in said if sentence])
+
+
+def _nothing_kept(message: str, cause: BaseException | None, folder: Path) -> ProtocolError:
+    """The one sentence for a print whose files could not all be written (``message``, from ``cause``): why, and
+    that nothing was kept."""
+    reason = REASONS.get(cause.errno) if isinstance(cause, OSError) and cause.errno is not None else None
+    why = f"{reason}: the print could not be written" if reason else message
+    return ProtocolError(ErrorCode.DISK, f"{why}, so what it had written into {folder} was taken away: nothing was "
+                                         "kept", str(cause) if cause is not None else None)
 
 
 def _footprint(item: Prepared) -> tuple[float, float, float, float]:

@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 from img23d_protocol import ErrorCode, ProtocolError
+from img23d_protocol.prints import shown_name
 
 from .sources import Placed
 
@@ -39,16 +40,16 @@ def millimetres_per_unit(heights: dict[str, float], reference: str, height_mm: f
 
 def reference_of(names: list[str], stems: list[str], heights: dict[str, float], wanted: str) -> str:
     """The object whose height the artist gave: ``wanted`` (a name or stem), else the tallest. One sentence for
-    a name the print has not."""
+    a name the print has not (the name cut to ``shown_name``'s length: it may be anything typed)."""
     if not wanted:
         return max(heights, key=lambda name: heights[name])
     for name, stem in zip(names, stems):
         if wanted.strip().casefold() in (name.casefold(), stem.casefold()):
             if name not in heights:
-                raise ProtocolError(ErrorCode.BAD_REQUEST, f"--object {wanted}: that object could not be read, so "
-                                                           "the others cannot be scaled to it")
+                raise ProtocolError(ErrorCode.BAD_REQUEST, f"--object {shown_name(wanted)}: that object could not be "
+                                                           "read, so the others cannot be scaled to it")
             return name
-    raise ProtocolError(ErrorCode.BAD_REQUEST, f"--object {wanted!r} is not among the printed objects "
+    raise ProtocolError(ErrorCode.BAD_REQUEST, f"--object {shown_name(wanted)!r} is not among the printed objects "
                                                f"({', '.join(names)})")
 
 

@@ -5,7 +5,13 @@ checked reader, a placement that is not numbers is none, and a mesh path that le
 absolute path, a link) is never followed: that object gets one sentence and the others are printed. Where the
 artist ran ``relayout``, its ``relayout.json`` places the objects, as it is the layout they chose last; else
 each record's placement, as the add-on placed them; a run from before placements were recorded is laid out again
-from its boxes, in memory (the run is never rewritten).
+from its boxes, in memory (the run is never rewritten). A run of more than ``MAX_PRINT_OBJECTS`` finished
+objects (after ``--only``) is one sentence before any mesh is read, and its manifest and ``relayout.json`` are read
+only up to ``MAX_RUN_JSON_BYTES`` (a larger one is one sentence naming it).
+
+Every object's name is cleaned before it reaches a sentence, ``print.json`` or the 3MF (``printable_names``): a
+control character or an invisible one becomes a space (lib3mf cut ``ho\u0000use`` at the NUL, and the object
+was lost from the 3MF), and names that clean to one name are kept apart.
 
 The add-on's Print Selected sends the scene's objects instead (``scene_sources``), each a mesh file in world
 space: they print where they stand in Blender, as the artist moved, turned and scaled them.
@@ -15,19 +21,23 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from img23d_protocol import ErrorCode, ProtocolError, read_manifest
+from img23d_protocol import MAX_PRINT_OBJECTS, ErrorCode, ProtocolError, read_manifest
 from img23d_protocol.layout import LayoutSettings, Placement, SceneLayout, solve, targets_from_records
+from img23d_protocol.names import KEPT_FORMAT_CHARACTERS
+from img23d_protocol.run_manifest import MAX_RUN_JSON_BYTES, RunFileTooLarge, read_run_file
 
 from ..layout.relayout import RELAYOUT_NAME
 from ..readers.meshes import check_mesh_path
 from .counts import check_triangle_count
 
 MANIFEST = "manifest.json"
+_NAMELESS = "object"   # a name of nothing but control characters
 
 
 @dataclass(frozen=True)
@@ -110,7 +120,8 @@ def open_sources(path: Path, only: tuple[str, ...] = ()) -> PrintInput:
             if mine:
                 found.sources = mine
                 return found
-    return PrintInput(None, [PrintSource(path.stem or "mesh", path.stem or "mesh", mesh)])
+    name = printable_names([path.stem or "mesh"])[0]
+    return PrintInput(None, [PrintSource(name, path.stem or "mesh", mesh)])
 
 
 def scene_sources(meshes: dict[str, Path], run: Path | None) -> PrintInput:
@@ -124,8 +135,8 @@ def scene_sources(meshes: dict[str, Path], run: Path | None) -> PrintInput:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"the run folder {run} the objects came from is not there")
         read_manifest(root)  # a folder that is no run img23d can read is refused in one sentence, not written into
     found = PrintInput(root, layout="scene")
-    for name, path in meshes.items():
-        source = PrintSource(name, name, path.expanduser().resolve(), in_place=True)
+    for name, (given, path) in zip(printable_names(list(meshes)), meshes.items()):
+        source = PrintSource(name, given, path.expanduser().resolve(), in_place=True)
         try:
             check_mesh_path(source.mesh)  # type: ignore[arg-type]
             check_triangle_count(source.mesh)  # type: ignore[arg-type]
@@ -143,10 +154,16 @@ def _run_sources(root: Path, only: tuple[str, ...]) -> PrintInput:
     if only:
         missing = [name for name in only if not any(_named(record, (name,)) for record in done)]
         if missing:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{root.name} has no object named {missing[0]!r}: its objects "
-                                                       f"are {', '.join(record.stem for record in done)}")
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{root.name} has no object named "  # cut as shown_name does
+                                                       f"{missing[0][:79] + '…' * (len(missing[0]) > 80)!r}: "
+                                                       f"its objects are {', '.join(record.stem for record in done)}")
         done = [record for record in done if _named(record, only)]
+    if len(done) > MAX_PRINT_OBJECTS:  # before any mesh is read: 3,000 objects were checked for minutes
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{root.name} has {len(done):,} finished objects; a print takes "
+                                                   f"at most {MAX_PRINT_OBJECTS} on one plate: pick some with --only")
     targets = [record.target for record in done]
+    names = printable_names([record.target if targets.count(record.target) == 1 else record.stem
+                             for record in done])
     relaid = _relayout_placements(root)
     scene = None
     size = manifest.original_size
@@ -157,13 +174,34 @@ def _run_sources(root: Path, only: tuple[str, ...]) -> PrintInput:
         except ValueError:
             scene = None  # boxes the layout cannot solve: those objects keep their own size
     found = PrintInput(root, layout="relayout.json" if relaid else "manifest", scene=scene)
-    for record in done:
-        name = record.target if targets.count(record.target) == 1 else record.stem
+    for record, name in zip(done, names):
         placed = relaid.get(record.stem) if relaid else Placed.from_dict(record.placement)
         if placed is None and scene is not None:
             found.layout = "boxes" if found.layout == "manifest" else found.layout
         found.sources.append(_source(root, name, record.stem, str(record.mesh), placed))
     return found
+
+
+def printable_names(names: list[str]) -> list[str]:
+    """``names`` as a print shows them: NFC, each control or invisible character (the protocol's rule for a name,
+    ``img23d_protocol.names``) a space, spaces run together and trimmed; one that cleans to another's (ignoring
+    case) gets " 2", " 3"..., so no two objects share a name in the 3MF."""
+    cleaned = []
+    taken: set[str] = set()
+    for name in names:
+        base = " ".join("".join(ch if _shown(ch) else " " for ch in unicodedata.normalize("NFC", name)).split())
+        base = base or _NAMELESS
+        candidate, n = base, 2
+        while candidate.casefold() in taken:
+            candidate, n = f"{base} {n}", n + 1
+        taken.add(candidate.casefold())
+        cleaned.append(candidate)
+    return cleaned
+
+
+def _shown(ch: str) -> bool:
+    category = unicodedata.category(ch)
+    return category not in ("Cc", "Zl", "Zp", "Cs") and (category != "Cf" or ch in KEPT_FORMAT_CHARACTERS)
 
 
 def _named(record: Any, names: tuple[str, ...]) -> bool:
@@ -186,9 +224,15 @@ def _source(root: Path, name: str, stem: str, mesh: str, placed: Placed | None) 
 
 
 def _relayout_placements(root: Path) -> dict[str, Placed]:
-    """The placements ``relayout`` wrote (stem -> place), or {} without a readable ``relayout.json``."""
+    """The placements ``relayout`` wrote (stem -> place), or {} without a readable ``relayout.json``; one
+    sentence for one larger than any ``relayout`` writes (``MAX_RUN_JSON_BYTES``), which is not read."""
     try:
-        data = json.loads((root / RELAYOUT_NAME).read_text(encoding="utf-8"))
+        data = json.loads(read_run_file(root / RELAYOUT_NAME).decode("utf-8"))
+    except RunFileTooLarge as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{root / RELAYOUT_NAME} is larger than the "
+                                                   f"{MAX_RUN_JSON_BYTES // 1024 ** 2} MB any relayout writes, so it "
+                                                   "is not read: move it out of the run to print the layout the "
+                                                   "manifest records") from exc
     except (OSError, ValueError, RecursionError):
         return {}
     placements = data.get("placements") if isinstance(data, dict) else None

@@ -32,8 +32,12 @@ class Thickness:
 
 
 def thinnest_wall(vertices: np.ndarray, faces: np.ndarray, bound_mm: float) -> Thickness:
+    """The walls of the closed solid ``vertices``/``faces`` (mm); nothing measured for no faces (an empty solid has
+    no bounds: trimesh's ``extents`` is None, which the ray's step cannot scale)."""
     import trimesh
 
+    if len(faces) == 0 or len(vertices) == 0:
+        return Thickness(None, None, None, 0.0)
     mesh = trimesh.Trimesh(vertices, faces, process=False)
     areas = mesh.area_faces
     chosen = np.arange(len(faces))

@@ -14,7 +14,7 @@ from img23d_backend.printing.counts import MAX_PRINT_TRIANGLES, check_triangle_c
 from img23d_backend.printing.hollow import hollow
 from img23d_backend.printing.intersections import crossing_pairs
 from img23d_backend.printing.plate import CLEARANCE_MM, arrange
-from img23d_backend.printing.repair import arrays_of, repair
+from img23d_backend.printing.repair import arrays_of, repair, wound_alike
 from img23d_backend.printing.thickness import thinnest_wall
 from img23d_protocol import ProtocolError
 
@@ -66,6 +66,41 @@ def test_an_open_sheet_is_one_sentence_naming_it() -> None:
     ring = trimesh.creation.annulus(r_min=0.2, r_max=0.5, height=0.1)  # its top alone: a sheet with a hole in it
     top = ring.faces[ring.face_normals[:, 2] > 0.9]
     assert repair("washer", ring.vertices, top).refused.startswith("washer is an open sheet with no inside")
+
+
+def test_a_piece_of_one_face_is_wound_as_it_is() -> None:
+    """The root of issue 97's "truth value of an array ... is ambiguous": the winding read each face's step from its
+    parent as ``graph[parents, faces]``, which SciPy answers with a sparse matrix, not an array, when no face has
+    a parent (a piece of one face)."""
+    assert wound_alike(np.array([[0, 1, 2]]), 3).tolist() == [[0, 1, 2]]
+    # Two faces running the same way along their shared edge 1-2: the second is turned.
+    assert wound_alike(np.array([[0, 1, 2], [1, 2, 3]]), 4).tolist() == [[0, 1, 2], [3, 2, 1]]
+
+
+def _fan(count: int, apex: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` triangles around ``apex``, each sharing an edge with the next: one piece."""
+    angles = np.linspace(0.0, 0.5 * np.pi, count + 1)
+    rim = np.stack([0.3 * np.cos(angles), 0.3 * np.sin(angles), 0.1 * np.ones_like(angles)], axis=1)
+    vertices = np.vstack([[0.0, 0.0, 0.0], rim]) + apex
+    return vertices, np.array([[0, i + 1, i + 2] for i in range(count)])
+
+
+@pytest.mark.parametrize("faces", [1, 2, 3])
+def test_loose_bits_of_fewer_than_four_faces_are_left_out_and_the_body_kept(faces: int) -> None:
+    sphere = _sphere()
+    stray, fan = _fan(faces, (3.0, 0.0, 0.0))
+    single, one = _fan(1, (0.0, 3.0, 0.0))
+    vertices = np.vstack([sphere.vertices, stray, single])
+    joined = np.vstack([sphere.faces, fan + len(sphere.vertices), one + len(sphere.vertices) + len(stray)])
+    result = repair("ball", vertices, joined)
+    assert _solid_volume(result) == pytest.approx(sphere.volume, rel=1e-6) and result.bodies == 1
+    assert result.repairs == ["left out 2 loose bits of fewer than four faces"]
+
+
+def test_an_object_of_one_triangle_is_an_open_sheet() -> None:
+    vertices, faces = _fan(1, (0.0, 0.0, 0.0))
+    result = repair("chip", vertices, faces)
+    assert result.solid is None and result.refused.startswith("chip is an open sheet with no inside")
 
 
 def test_edges_of_three_faces_are_rebuilt_as_the_solid_they_bound() -> None:
