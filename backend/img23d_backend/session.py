@@ -136,13 +136,15 @@ def make_engine(models: Models, out: Path, probes: Sequence[str] = env_probe.GEN
     ``probes`` passed (a command-line job adds ``env_probe.MODEL_LOADING``: it stops before its run
     folder is made rather than at its first model). ``tiny_set`` False: the tiny set's replicas are not
     built, for jobs that read none of them (a rig: its rigger's replica is its own, written on first use)."""
+    # Before anything is built or loaded: every command's, the batch's workers' and the Python API's, whose value
+    # arrives unread (a text, a bool).
+    cap_gb = memory_cap.check_cap_gb(models.memory_cap_gb)
     chosen = model_set(models.models, grounding=models.grounding, matting=models.matting, shape=models.shape,
                        paint=models.paint, family=models.family, editor=models.editor, parts=models.parts)
     if models.models == "tiny" and tiny_set:
         ensure_tiny_models(chosen.families())
     quiet_empty_warnings()   # diffusers' float32 warning of an empty list: five empty lines a job
     budget = None if models.budget_gb is None else int(models.budget_gb * (1 << 30))
-    memory_cap.check_cap_gb(models.memory_cap_gb)  # every command's, the batch's workers' too
     if models.offline:
         os.environ["HF_HUB_OFFLINE"] = "1"
     # The parts model a job registers when it first asks (``catalog.parts_spec_for``) is one of the set's too: left
@@ -154,8 +156,7 @@ def make_engine(models: Models, out: Path, probes: Sequence[str] = env_probe.GEN
     engine = Engine(EngineSettings(models=chosen, runs_dir=Path(out).expanduser().resolve(), device=models.device,
                                    device_for=dict(models.device_for),
                                    budget_bytes=budget, offline=True if models.offline else None,
-                                   memory_cap_bytes=None if models.memory_cap_gb is None else
-                                   int(models.memory_cap_gb * (1 << 30)),
+                                   memory_cap_bytes=None if cap_gb is None else int(cap_gb * (1 << 30)),
                                    accepted_licences=accepted))
     # The general probes; the rest run before each model's first load (the model manager).
     env_probe.require(probes, engine.device, needed_by="the backend")

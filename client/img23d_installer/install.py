@@ -140,7 +140,7 @@ def install(target_env: Path, backend_source: Path, protocol_wheel: Path, *, pyt
                        list(pip_args or []), log, log_path, progress or (lambda *a: None), cancel or (lambda: False),
                        verify_timeout, family=protocol.model_family(family), hold=hold)
             return run.all_steps()
-    except env_lock.EnvBusy as exc:
+    except env_lock.LockRefused as exc:
         raise InstallError(Step.CREATE_VENV, str(exc), log_path) from None
 
 

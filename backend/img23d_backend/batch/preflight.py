@@ -6,8 +6,9 @@ their models and failed every prompt's line alone with the same sentence ("a pic
 be made ..."), and ``--symmetry x`` for a shape model without labels did the same for every picture. What
 depends on the options and the models alone is now said once, before the record, the lock or a worker: the
 options' ranges (``JobOptions.validate``: a fraction for a whole number from the Python API), a label for a
-shape model that takes none, and for a list's prompt lines the picture's side and an image editor that makes no
-pictures. What depends on a line (its names, its picture, a prompt that is not one) stays that line's.
+shape model that takes none, a memory cap out of range (``--memory-cap-gb``, which every worker's engine refused),
+and for a list's prompt lines the picture's side and an image editor that makes no pictures. What depends on a
+line (its names, its picture, a prompt that is not one) stays that line's.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from img23d_protocol import ErrorCode, JobOptions, ProtocolError
 from ..catalog import model_set
 from ..editors.text_prompt import check_maker, check_side
 from ..jobs.engine import check_labels
+from ..models.memory_cap import check_cap_gb
 from ..session import Models
 from .inputs import BatchItem
 
@@ -27,6 +29,9 @@ def check_before_start(items: Sequence[BatchItem], options: JobOptions, models: 
     """``bad_request`` in one sentence for what every line (or every prompt's line) of ``items`` would fail on
     under ``options`` and ``models``; nothing when each line may run."""
     options.validate()
+    # Each worker's engine refused a cap out of range (``session.make_engine``), so every line failed alone in its
+    # worker, with advice to run the same command again.
+    check_cap_gb(models.memory_cap_gb)
     chosen = model_set(models.models, grounding=models.grounding, matting=models.matting, shape=models.shape,
                        paint=models.paint, family=models.family, editor=models.editor)
     check_labels(chosen.shape, options.symmetry, options.sharpness)

@@ -21,6 +21,7 @@ from ..batch.record import close_record_file
 from ..catalog import model_set
 from ..env.interrupts import Interrupts, exit_code
 from ..models.hub import offline_requested
+from ..models.memory_cap import check_cap_gb
 from .options import EXIT_OK, EXIT_PARTIAL, add_job_options, job_options, said_failure
 from .picture_terms import picture_terms
 from .progress import log_to_stderr
@@ -66,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
     try:
         check_budget_gb(args.budget_gb)
+        check_cap_gb(args.memory_cap_gb)   # before the workers: each refused it alone, for every line
         options = job_options(args)
         for flag, value in (("--workers", args.workers), ("--worker-threads", args.worker_threads),
                             ("--attempts", args.attempts)):

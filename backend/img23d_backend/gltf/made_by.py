@@ -15,7 +15,8 @@ The licences come from the table both sides read (``img23d_protocol.licences``),
 repository. A file a job makes from a GLB it reads itself (a rig of a Generate GLB) keeps the models its input
 names (``carried_from``): a licence that reaches the output still reaches it after a rig. (Parts, a
 re-texture and a retopology read the add-on's mesh file, which names no model.) What an
-input says is untrusted: only entries of the right shape are kept, each field a bounded string.
+input says is untrusted: only entries of the right shape are kept, each field a bounded string, and a model the
+licence table knows is credited with the table's licence, not the one the input claims for it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any, Iterable
 
 from img23d_protocol import ProtocolError
 from img23d_protocol.glb_images import read_glb
-from img23d_protocol.licences import model_licence
+from img23d_protocol.licences import MODEL_LICENCES, NOT_OFFERED, ModelLicence, model_licence
 
 from .. import __version__
 
@@ -87,13 +88,18 @@ def made_by(models: Iterable[tuple[str, str]]) -> MadeBy:
         if entry is None:
             credits.append(ModelCredit(role, repo_id, "unknown", "unknown licence", ""))
             continue
-        licence = entry.licence
-        credits.append(ModelCredit(role, repo_id, licence.name, licence.summary(), licence.text_url, licence.note))
+        credits.append(_from_table(role, entry))
     return MadeBy(tuple(dict.fromkeys(credits)))
 
 
+def _from_table(role: str, entry: ModelLicence) -> ModelCredit:
+    licence = entry.licence
+    return ModelCredit(role, entry.repo_id, licence.name, licence.summary(), licence.text_url, licence.note)
+
+
 def credits_in(document: dict[str, Any]) -> MadeBy:
-    """The models a glTF document's ``asset.extras`` names as img23d writes them; nothing for any other file."""
+    """The models a glTF document's ``asset.extras`` names as img23d writes them (each known model with the licence
+    table's licence: ``_credit_read``); nothing for any other file."""
     asset = document.get("asset")
     extras = asset.get("extras") if isinstance(asset, dict) else None
     entries = extras.get("models") if isinstance(extras, dict) and extras.get("generator") == "img23d" else None
@@ -102,8 +108,29 @@ def credits_in(document: dict[str, Any]) -> MadeBy:
     credits = []
     for entry in entries[:_MOST_CARRIED]:
         if isinstance(entry, dict) and all(_fits(entry.get(key)) for key in _FIELDS) and _fits(entry.get(_NOTE, "")):
-            credits.append(ModelCredit(**{key: entry[key] for key in _FIELDS}, licence_note=entry.get(_NOTE, "")))
+            credits.append(_credit_read(entry))
     return MadeBy(tuple(dict.fromkeys(credits)))
+
+
+def _credit_read(entry: dict[str, str]) -> ModelCredit:
+    """One credit an input names (its fields checked): for a repository the licence table knows, that table's
+    licence, whatever the entry claims; for any other, the entry as written."""
+    known = _in_table(entry["model"])
+    if known is not None:
+        # An input is anyone's file: one crediting Hunyuan3D-2 under "MIT, no restriction" had that claim carried,
+        # under img23d's name, into the rig made from it, hiding the territory Tencent's licence excludes.
+        return _from_table(entry["role"], known)
+    # A repository the table does not know may be the artist's own model (or one made after this img23d): only
+    # the file says its licence, so it is kept as written rather than dropped or called unknown.
+    return ModelCredit(**{key: entry[key] for key in _FIELDS}, licence_note=entry.get(_NOTE, ""))
+
+
+def _in_table(repo_id: str) -> ModelLicence | None:
+    """The licence table's entry for ``repo_id``, offered or not; the hub's repository ids ignore case (one
+    repository answers to "Tencent/hunyuan3d-2" too), so a credit spelled otherwise is still the table's."""
+    wanted = repo_id.strip().casefold()
+    return next((entry for table in (MODEL_LICENCES, NOT_OFFERED) for entry in table.values()
+                 if entry.repo_id.casefold() == wanted), None)
 
 
 def _fits(value: object) -> bool:

@@ -18,6 +18,7 @@ estimate (``jobs.kinds.job_estimate``) says as a stage of its own before the job
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
@@ -73,11 +74,23 @@ class Cap:
 
 
 def check_cap_gb(value: float | None) -> float | None:
-    """``--memory-cap-gb``, checked: the budget's range (GB), one sentence naming the flag otherwise."""
-    if value is not None and not (math.isfinite(value) and BUDGET_GB_MIN <= value <= BUDGET_GB_MAX):
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"--memory-cap-gb {value:g} is out of range: it must be "
+    """``--memory-cap-gb`` (the Python API's ``Models.memory_cap_gb``), checked: a number in the budget's range
+    (GB), one sentence otherwise."""
+    if value is None:
+        return None
+    # The Python API's value arrives unread (the command line's is a float already, so this sentence names the
+    # API's field): a text ("8") raised a TypeError from math, and True (an int to Python) was a 1 GB cap.
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"memory_cap_gb={value!r} is not a number: it must be "
                             f"{BUDGET_GB_MIN:g} to {BUDGET_GB_MAX:g} (GB)")
-    return value
+    try:
+        gb = float(value)
+    except OverflowError:  # a whole number past any float's range
+        gb = math.inf
+    if not (math.isfinite(gb) and BUDGET_GB_MIN <= gb <= BUDGET_GB_MAX):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"--memory-cap-gb {gb:g} is out of range: it must be "
+                            f"{BUDGET_GB_MIN:g} to {BUDGET_GB_MAX:g} (GB)")
+    return gb
 
 
 def apply_fraction(cap: Cap, device: Any) -> float | None:
