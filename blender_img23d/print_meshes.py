@@ -11,6 +11,11 @@ shows it is the one truth for all of them. The numbers are Blender units whateve
 height is a plain number of millimetres: the plate's scale is that height over the object's height in those
 same units, so no unit setting reaches the print. Its image where its first material has one (UVs and the Base
 Color image, for the 3MF's display colour). No job here: ``operators.print_selected`` sends them.
+
+Everything the backend would refuse of the objects (more than a print takes, a name it cannot take, nothing with
+faces) is refused here before any file is written (``printable``). The files one print writes are that print's
+(``PrintFiles``): named afresh for it in the runs folder's ``_inputs``, and removed, only they, by
+``PrintFiles.remove`` (the one place they go), when the print is refused or its job has ended.
 """
 
 from __future__ import annotations
@@ -81,14 +86,103 @@ def settings_of(settings: Any) -> dict[str, Any]:
     return values
 
 
-def write_world_mesh(context: bpy.types.Context, obj: bpy.types.Object, folder: Path) -> Path | None:
-    """``obj`` as it stands in the scene, as a mesh file in ``folder``; None when it has no faces."""
+def printable(context: bpy.types.Context, chosen: PrintPick) -> list[bpy.types.Object]:
+    """The chosen objects with faces to print (each one without: a sentence in ``chosen.skipped``), checked as
+    the backend checks a print's objects (``protocol.check_print_request``) before any file is written: a
+    ``PrintProblem`` when none is left, when there are more than one print takes, or for a name it cannot take."""
+    depsgraph = context.evaluated_depsgraph_get()
+    objects = []
+    for obj in chosen.objects:
+        # The evaluated mesh (every modifier applied) that write_world_mesh writes: its faces counted without a copy.
+        if len(obj.evaluated_get(depsgraph).data.polygons):
+            objects.append(obj)
+        else:
+            chosen.skipped.append(f"'{obj.name}' has no faces to print")
+    if not objects:
+        raise PrintProblem(" ".join(chosen.skipped) + ": nothing is left to print")
+    if len(objects) > protocol.MAX_PRINT_OBJECTS:
+        raise PrintProblem(f"{len(objects)} objects are chosen to print, more than the {protocol.MAX_PRINT_OBJECTS} "
+                           "one print takes: select fewer and print them in turns")
+    check_names(objects)
+    return objects
+
+
+def check_names(objects: list[bpy.types.Object]) -> None:
+    """Each object's name as the backend takes it (a target's: no control or invisible characters, not empty),
+    and no two the same once it has tidied them (NFC, outer spaces): its print would keep only one of them."""
+    kept: dict[str, str] = {}
+    for obj in objects:
+        try:
+            name = protocol.validate_targets([obj.name], looked_for=False)[0]
+        except protocol.ProtocolError as exc:
+            why = exc.message.removeprefix("name 1 ")
+            raise PrintProblem(f"The name of {obj.name!r} {why}" + ("" if ":" in why else ": rename it to print it")) \
+                from exc
+        if name in kept:
+            raise PrintProblem(f"{kept[name]!r} and {obj.name!r} would print under one name, {name!r}: rename one "
+                               "of them")
+        kept[name] = obj.name
+
+
+@dataclass
+class PrintFiles:
+    """One print's mesh files: where each object's goes (``planned``, name -> path, named afresh so that nothing
+    already there is written over) and those written. The backend reads them while the print's job runs; the
+    operator removes them (``remove``) once it has ended, or at once when the print is refused."""
+
+    planned: dict[str, Path]
+    written: list[Path] = field(default_factory=list)
+
+    @classmethod
+    def plan(cls, objects: list[bpy.types.Object], folder: Path) -> "PrintFiles":
+        """Where each object's mesh will go in ``folder``: the object's name and a tag of this print's."""
+        planned: dict[str, Path] = {}
+        for obj in objects:
+            path = folder / f"{bpy.path.clean_name(obj.name)}-print-{uuid.uuid4().hex[:8]}.npz"
+            while path.exists() or path in planned.values():  # never a file of another print's, nor the artist's
+                path = folder / f"{bpy.path.clean_name(obj.name)}-print-{uuid.uuid4().hex[:8]}.npz"
+            planned[obj.name] = path
+        return cls(planned)
+
+    def write(self, context: bpy.types.Context, objects: list[bpy.types.Object]) -> None:
+        """Write each object's mesh where planned; when one cannot be, one sentence (``PrintProblem``) and
+        what was written for this print removed."""
+        for obj in objects:
+            path = self.planned[obj.name]
+            try:
+                write_world_mesh(context, obj, path)
+            except OSError as exc:
+                self.remove()
+                raise PrintProblem(f"Could not write '{obj.name}' for the backend to {path.parent}: "
+                                   f"{exc.strerror or exc}") from exc
+            except PrintProblem:
+                self.remove()
+                raise
+            self.written.append(path)  # only once it is there: a failed write leaves no file (it is atomic)
+
+    def remove(self) -> str:
+        """Remove the files this print wrote, once, and nothing else (the folder stays: other jobs' inputs, and
+        whatever the artist keeps there, live in it); one sentence when some could not be removed, else ""."""
+        left = []
+        for path in self.written:
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                left.append(f"{path.name} ({exc.strerror or exc})")
+        self.written = []
+        if not left:
+            return ""
+        return f"The print's mesh files {', '.join(left)} could not be removed from the runs folder's _inputs"
+
+
+def write_world_mesh(context: bpy.types.Context, obj: bpy.types.Object, path: Path) -> None:
+    """``obj`` as it stands in the scene, as a mesh file at ``path``; a ``PrintProblem`` when it has no faces."""
     depsgraph = context.evaluated_depsgraph_get()
     source = obj.evaluated_get(depsgraph)
     mesh = source.to_mesh()
     try:
         if len(mesh.polygons) == 0:
-            return None
+            raise PrintProblem(f"'{obj.name}' has no faces to print")
         uv_layer = mesh.uv_layers.active
         arrays = mesh_arrays(mesh, uv_layer)
         matrix = np.array(source.matrix_world, dtype=np.float64)
@@ -104,7 +198,5 @@ def write_world_mesh(context: bpy.types.Context, obj: bpy.types.Object, folder: 
         arrays["base_color"] = image
     else:
         arrays.pop("loop_uvs", None)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{bpy.path.clean_name(obj.name)}-print-{uuid.uuid4().hex[:8]}.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
     protocol.write_mesh_file(path, protocol.MeshFile(**arrays))
-    return path

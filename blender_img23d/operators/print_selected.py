@@ -2,14 +2,23 @@
 Generate run, made ready for a 3D printer as one plate by the backend's ``print`` job (docs/print.md): watertight,
 to scale in millimetres, solid or hollow, written as a 3MF and STLs with a ``print.json``. The objects go out as
 they stand in the scene (``print_meshes``); the print goes into their run's folder where they share one, else
-into a run folder of its own. Nothing in the scene changes."""
+into a run folder of its own. Nothing in the scene changes.
+
+What the backend would refuse is refused here before a mesh file is written (``print_meshes.printable`` and the
+protocol's own check of the request as it will be sent). The backend reads the files while the job runs, so they
+are removed once the session no longer holds the job (``JobMeshes``): its result or error arrived, it was
+cancelled, or the backend stopped; the operator looks when its wait ends, and a timer looks on where the wait
+ended first (Blender ended the modal wait, the add-on was disabled)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import bpy
 from bpy.props import BoolProperty
+from img23d_client.session import BackendSession
+from img23d_client.waiting import Wait
 
 import img23d_protocol as protocol
 from .. import preferences, print_meshes, runtime
@@ -20,6 +29,7 @@ from ._job import JobOperatorMixin
 # A backend on another machine cannot read the files written here, nor write its print where Blender reads it.
 REMOTE = ("Print needs the backend on this computer: the backend in use runs on {where}. Choose a local backend "
           "in the add-on's preferences, or run `python -m img23d_backend print` there")
+POLL_SECONDS = 1.0  # how often a timer looks whether a job whose wait ended first has ended too
 
 
 class IMG23D_OT_print_selected(JobOperatorMixin, bpy.types.Operator):
@@ -49,27 +59,44 @@ class IMG23D_OT_print_selected(JobOperatorMixin, bpy.types.Operator):
         if reference and reference not in names:
             raise _inputs.InputError(f"Of names '{reference}', which is not among the objects to print "
                                      f"({', '.join(names)}): pick one of them, or clear Of for the tallest")
-        folder = launch.runs_dir / "_inputs"
-        meshes: dict[str, str] = {}
+        try:
+            objects = print_meshes.printable(context, chosen)
+        except print_meshes.PrintProblem as exc:
+            raise _inputs.InputError(str(exc)) from exc
         self._skipped = list(chosen.skipped)
-        for obj in chosen.objects:
-            try:
-                path = print_meshes.write_world_mesh(context, obj, folder)
-            except OSError as exc:
-                raise _inputs.InputError(f"could not write '{obj.name}' for the backend to {folder}: {exc}") from exc
-            if path is None:
-                self._skipped.append(f"'{obj.name}' has no faces to print")
-            else:
-                meshes[obj.name] = str(path)
-        if not meshes:
-            raise _inputs.InputError(" ".join(self._skipped) + ": nothing is left to print")
-        if reference and reference not in meshes:
+        if reference and reference not in {obj.name for obj in objects}:
             raise _inputs.InputError(f"'{reference}', whose height Height gives, has no faces to print")
-        request = protocol.check_print_request(protocol.PrintRequest(source=chosen.run, meshes=meshes,
-                                                                     object=reference, **values))
-        return JobRunner(runtime.session(), context.scene, request, names[0])
+        files = print_meshes.PrintFiles.plan(objects, launch.runs_dir / "_inputs")
+        request = protocol.PrintRequest(source=chosen.run, meshes={name: str(path) for name, path in
+                                                                   files.planned.items()}, object=reference, **values)
+        try:  # the request as it will be sent, checked as the backend checks it, before a file is written
+            protocol.check_print_request(request)
+        except protocol.ProtocolError as exc:
+            raise _inputs.InputError(exc.message[:1].upper() + exc.message[1:]) from exc
+        try:
+            files.write(context, objects)
+        except print_meshes.PrintProblem as exc:
+            raise _inputs.InputError(str(exc)) from exc
+        runner = None
+        try:
+            runner = JobRunner(runtime.session(), context.scene, request, names[0])
+        finally:
+            if runner is None:  # no job was sent (the backend could not start): nothing will read them
+                files.remove()
+        self._meshes = JobMeshes(runner.session, runner.job_id, files)
+        bpy.app.timers.register(self._meshes, first_interval=POLL_SECONDS, persistent=True)
+        return runner
+
+    def wait_released(self, wait: Wait) -> None:
+        super().wait_released(wait)
+        meshes = getattr(self, "_meshes", None)
+        if meshes is not None and meshes() is None and bpy.app.timers.is_registered(meshes):
+            bpy.app.timers.unregister(meshes)  # removed now: its timer has nothing left to look for
 
     def finish(self, context: bpy.types.Context, outcome: Outcome) -> set[str]:
+        meshes = getattr(self, "_meshes", None)
+        if meshes is not None and meshes.left:
+            self.report({"WARNING"}, meshes.left)
         result = outcome.result
         if not outcome.ok or not isinstance(result, protocol.PrintJobResult):
             return self.report_outcome(outcome, made_something=False)
@@ -89,6 +116,25 @@ def report_lines(result: protocol.PrintJobResult, skipped: list[str]) -> list[tu
     lines.append(("INFO", f"Printed {len(printed)} of {len(result.objects)} object(s) ({sizes}) into "
                           f"{result.folder} ({where}, millimetres){checks}"))
     return lines
+
+
+@dataclass(eq=False)  # a timer function: told apart by identity (``bpy.app.timers.is_registered``)
+class JobMeshes:
+    """A print's mesh files, removed once the session no longer holds its job (``job_id``): its result or
+    error arrived, it was cancelled, or the backend stopped; not before, since the backend reads them while
+    the job runs. Called by the operator when its wait ends and, as a ``bpy.app.timers`` function, every
+    ``POLL_SECONDS`` until then: None once they are removed, else when to look again."""
+
+    session: BackendSession
+    job_id: str
+    files: print_meshes.PrintFiles
+    left: str = ""   # one sentence when some could not be removed
+
+    def __call__(self) -> float | None:
+        if self.session.job_id == self.job_id:
+            return POLL_SECONDS
+        self.left = self.files.remove() or self.left
+        return None
 
 
 classes = (IMG23D_OT_print_selected,)

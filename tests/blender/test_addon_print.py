@@ -98,7 +98,8 @@ def test_what_goes_to_the_backend_is_the_same_under_every_unit_setting(addon, sc
     for system, scale in UNITS:
         _units(scene, system, scale)
         try:
-            path = print_meshes.write_world_mesh(bpy.context, cube, tmp_path / f"{system}-{scale}")
+            path = tmp_path / f"{system}-{scale}" / "cube.npz"
+            print_meshes.write_world_mesh(bpy.context, cube, path)
             values = print_meshes.settings_of(scene.img23d.printing)
         finally:
             _units(scene, "METRIC", 1.0)
