@@ -151,6 +151,7 @@ _REPLICATED = (
     ("stable-diffusion-xl-base-1.0", "stabilityai/stable-diffusion-xl-base-1.0"),
     ("sdxl-vae-fp16-fix", "madebyollin/sdxl-vae-fp16-fix"),
     ("depth-anything", "depth-anything/Depth-Anything-V2-Small-hf"),
+    ("moge-2-vits-normal", "Ruicheng/moge-2-vits-normal"),
     ("marigold-iid-appearance", "prs-eth/marigold-iid-appearance-v1-1"),
     ("flux2-klein-4b", "black-forest-labs/FLUX.2-klein-4B"),
     ("qwen-image-edit-2511", "Qwen/Qwen-Image-Edit-2511"),
@@ -173,6 +174,9 @@ MODEL_LICENCES: dict[str, ModelLicence] = _entries(
     # Hunyuan3D-2's licence text: the same licence, the same territory exclusion.
     ModelLicence("tencent/Hunyuan3D-2mv", TENCENT_HUNYUAN_3D, stated_in="README.md"),
     ModelLicence("depth-anything/Depth-Anything-V2-Small-hf", APACHE_2),
+    # The metric depth model (--depth moge2-vits-normal): MoGe-2 ViT-S's weights under MIT, its model card's
+    # licence tag (microsoft/MoGe's code is MIT too, its DINOv2 part Apache-2.0).
+    ModelLicence("Ruicheng/moge-2-vits-normal", MIT, stated_in="README.md"),
     # Code and weights (the geometry, label-geometry and texture-adapter folders) under Apache-2.0:
     # the repository's LICENSE and its model card's metadata.
     ModelLicence("stepfun-ai/Step1X-3D", APACHE_2, stated_in="LICENSE"),

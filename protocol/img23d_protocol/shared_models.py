@@ -42,6 +42,8 @@ MATTING_MODELS: dict[str, SharedModel] = by_name(
 DEPTH_MODELS: dict[str, SharedModel] = by_name(
     SharedModel("da2-small", "Depth Anything V2 Small", "Where each object stands; about 0.1 GB",
                 "depth-anything/Depth-Anything-V2-Small-hf"),
+    SharedModel("moge2-vits-normal", "MoGe-2 ViT-S (normals)", "Where each object stands in metres, with the "
+                "camera's field of view; about 0.14 GB", "Ruicheng/moge-2-vits-normal"),
 )
 DEFAULT_GROUNDING_MODEL = "2b"
 DEFAULT_MATTING_MODEL = "birefnet"

@@ -34,6 +34,8 @@ def complete_files(spec: ModelSpec, sharded: bool = False) -> dict[str, bytes]:
                     "AutoModelForImageSegmentation": "birefnet.BiRefNet"}
         return {"config.json": _json({"auto_map": auto_map}), "BiRefNet_config.py": b"#", "birefnet.py": b"#",
                 "model.safetensors": WEIGHT_BYTES}
+    if spec.role == "depth" and spec.exact_files:  # MoGe-2: its list (model.pt) is every file the loader opens
+        return {name: WEIGHT_BYTES for name in spec.allow_patterns}
     if spec.role == "depth":
         return {"config.json": b"{}", "preprocessor_config.json": b"{}", "model.safetensors": WEIGHT_BYTES}
     if spec.role in ("materials", "editor"):  # exact_files: its list is every file the loader opens

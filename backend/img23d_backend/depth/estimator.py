@@ -24,11 +24,23 @@ if TYPE_CHECKING:  # the catalog reads the rows on every start, the command line
 
 @dataclass
 class DepthMap:
-    """The model's output over the whole working image, one value per pixel."""
+    """The model's output over the whole working image, one value per pixel.
 
-    values: np.ndarray              # float32 [height, width]
-    kind: str = "disparity"         # relative inverse depth: larger is nearer
-    fov_degrees: float | None = None  # the model's estimate of the field of view, if it makes one
+    A relative model (``kind`` "disparity": Depth Anything V2) gives ``values`` only: inverse depth up to a scale
+    and a shift. A metric model (``kind`` "metric": MoGe-2) gives a camera and a point map in metres as well, and
+    its ``values`` are 1 / z of those points (a metric disparity: the statistics and the layout read it as they
+    read a relative one), 0 where its ``mask`` says there is no surface (sky: infinitely far).
+    """
+
+    values: np.ndarray              # float32 [height, width]: larger is nearer
+    kind: str = "disparity"         # "disparity": relative inverse depth; "metric": 1 / z in 1 / metres
+    fov_degrees: float | None = None  # the model's estimate of the field of view across the longer side, if any
+    focal_px: float | None = None   # the model's focal length in pixels of the picture (square pixels), if any
+    # float32 [height, width, 3], metres, camera frame (x right, y down, z forward; principal point at the picture's
+    # centre): what each pixel sees; NaN where ``mask`` is False. None for a relative model.
+    points: np.ndarray | None = None
+    mask: np.ndarray | None = None     # bool [height, width]: pixels with a surface the model trusts (None: all)
+    normals: np.ndarray | None = None  # float32 [height, width, 3] unit normals, camera frame; 0 outside ``mask``
 
 
 @dataclass(frozen=True)
@@ -45,8 +57,10 @@ class DepthRow:
         check_named(self, "depth", "depth model")
 
     def tiny_spec(self, root: Path) -> ModelSpec:
-        """Its tiny replica under ``root``: the real folder's files, each one named."""
-        return self.spec.tiny_replica(Path(root) / self.tiny_folder, self.tiny_bytes)
+        """Its tiny replica under ``root``: the real folder's files, each one named (the real files' pinned
+        SHA-256s left out: the replica's are its own)."""
+        options = {key: value for key, value in self.spec.options.items() if key != "sha256"}
+        return self.spec.tiny_replica(Path(root) / self.tiny_folder, self.tiny_bytes, options)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ from __future__ import annotations
 from ..env.room_table import ChoiceTable
 from .estimator import DepthEstimator, DepthRow
 
-DEPTH_PACKAGES: dict[str, str] = {"da2-small": f"{__package__}.depth_anything"}   # choice name -> its folder
+DEPTH_PACKAGES: dict[str, str] = {"da2-small": f"{__package__}.depth_anything",   # choice name -> its folder
+                                   "moge2-vits-normal": f"{__package__}.moge"}
 DEFAULT_DEPTH = "da2-small"
 DEPTH_TABLE: ChoiceTable[DepthRow, DepthEstimator] = ChoiceTable(
     DEPTH_PACKAGES, DepthRow, "estimator", "ESTIMATORS", DepthEstimator, "depth", "depth model")

@@ -74,8 +74,9 @@ def test_hunyuan3d_names_its_territorial_limits_and_user_threshold() -> None:
 
 
 def test_only_the_apache_size_of_depth_anything_is_offered() -> None:
-    assert [spec.repo_id for spec in DEPTH.values()] == ["depth-anything/Depth-Anything-V2-Small-hf"]
-    assert all(spec.licence.licence.key == "apache-2.0" for spec in DEPTH.values())
+    assert [spec.repo_id for spec in DEPTH.values()] == ["depth-anything/Depth-Anything-V2-Small-hf",
+                                                         "Ruicheng/moge-2-vits-normal"]
+    assert [spec.licence.licence.key for spec in DEPTH.values()] == ["apache-2.0", "mit"]
     # The others are non-commercial, and known as such, never offered.
     assert all(entry.licence.non_commercial for entry in NOT_OFFERED.values())
     assert not set(NOT_OFFERED) & {spec.repo_id for spec in ALL_REAL}
