@@ -45,6 +45,7 @@ EDITOR_ITEMS = [(editor.name, editor.label, editor.description) for editor in pr
 # The grounding and matting models (protocol.shared_models), with what each reads and its size.
 GROUNDING_ITEMS = [(row.name, row.label, row.description) for row in protocol.GROUNDING_MODELS.values()]
 MATTING_ITEMS = [(row.name, row.label, row.description) for row in protocol.MATTING_MODELS.values()]
+DEPTH_ITEMS = [(row.name, row.label, row.description) for row in protocol.DEPTH_MODELS.values()]
 # What the real model set downloads: the chosen grounding and matting models (the defaults named) and the family's.
 REAL_MODELS = (f"{protocol.GROUNDING_MODELS[protocol.DEFAULT_GROUNDING_MODEL].label}, "
                f"{protocol.MATTING_MODELS[protocol.DEFAULT_MATTING_MODEL].label} and the family's models")
@@ -97,6 +98,8 @@ class Img23dPreferences(bpy.types.AddonPreferences):
         items=PAINT_ITEMS)
     matting: EnumProperty(  # type: ignore[valid-type]
         name="Matting", default=protocol.DEFAULT_MATTING_MODEL, items=MATTING_ITEMS)
+    depth: EnumProperty(  # type: ignore[valid-type]
+        name="Depth", default=protocol.DEFAULT_DEPTH_MODEL, items=DEPTH_ITEMS)
     # The backend's --editor choices (protocol.editors), with the size and card each needs.
     editor: EnumProperty(  # type: ignore[valid-type]
         name="Image Editor", default=protocol.DEFAULT_IMAGE_EDITOR, items=EDITOR_ITEMS)
@@ -163,6 +166,7 @@ class Img23dPreferences(bpy.types.AddonPreferences):
             else:  # its one paint model is its own
                 choices.label(text=f"Paint: {family.paint_label}")
         column.prop(self, "matting")
+        column.prop(self, "depth")
         column.prop(self, "editor")
         layout.prop(self, "device")
         layout.prop(self, "grounding_on_cpu")
@@ -203,7 +207,8 @@ class Img23dPreferences(bpy.types.AddonPreferences):
     def model_configuration(self) -> tuple[str, ...]:
         """The choices that decide which models the backend lists (the catalog is for these)."""
         shapes = tuple(getattr(self, shape_property(family)) for family in protocol.MODEL_FAMILIES)
-        return (self.model_set, self.family, self.grounding, *shapes, self.paint, self.matting, self.editor)
+        return (self.model_set, self.family, self.grounding, *shapes, self.paint, self.matting, self.depth,
+                self.editor)
 
     def launch_settings(self) -> LaunchSettings:
         python = Path(bpy.path.abspath(self.python_path)) if self.python_path else installed_env_python()
@@ -213,7 +218,8 @@ class Img23dPreferences(bpy.types.AddonPreferences):
         runs = Path(bpy.path.abspath(self.runs_dir)).expanduser().absolute() if self.runs_dir else user_dir() / "runs"
         return LaunchSettings(
             python=python, runs_dir=runs, models=self.model_set.lower(), grounding=self.grounding,
-            family=self.family, shape=self.shape_name(), paint=self.paint, matting=self.matting, editor=self.editor,
+            family=self.family, shape=self.shape_name(), paint=self.paint, matting=self.matting, depth=self.depth,
+            editor=self.editor,
             device=self.device, budget_gb=self.budget_gb, device_for={"grounding": "cpu"} if self.grounding_on_cpu else {},
             warm_up=self.warm_up,
             # Blender's own switch wins: no download unless the user allowed online access.

@@ -134,21 +134,23 @@ TINY_SETS: dict[str, Callable[[Path, str, str | None], ModelSet]] = {name: _tiny
 
 def tiny_model_set(root: Path, paint: str = DEFAULT_PAINT, family: str = DEFAULT_FAMILY,
                    shape: str | None = None, editor: str = DEFAULT_EDITOR, matting: str = DEFAULT_MATTING,
-                   parts: str | None = None) -> ModelSet:
+                   parts: str | None = None, depth: str = DEFAULT_DEPTH) -> ModelSet:
     """The offline replicas under ``root`` (see ``img23d_backend.replicas``), loaded by the same code;
     ``paint`` picks the paint model's replica (both are built), ``family`` the shape model's, a
     ``shape`` that takes labels (the Label model, or its tiny name) the Label model's replica,
-    ``editor`` the image editor's and ``matting`` the matting model's (each of both is built);
+    ``editor`` the image editor's, ``matting`` the matting model's and ``depth`` the depth model's (each of
+    them is built);
     ``parts`` the parts model's, for a job that makes parts (None leaves it out, as ``model_set`` does:
     a Generate registers no parts model it never uses)."""
-    for role, choice, table in (("paint", paint, PAINT), ("editor", editor, EDITORS), ("matting", matting, MATTING)):
+    for role, choice, table in (("paint", paint, PAINT), ("editor", editor, EDITORS), ("matting", matting, MATTING),
+                                ("depth", depth, DEPTH)):
         if choice not in table:
             raise ProtocolError(ErrorCode.BAD_REQUEST,
                                 f"unknown {role} model {choice!r}; choose from {', '.join(table)}")
     if parts is not None and parts not in PARTS_ROWS:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"unknown parts model {parts!r}; choose from {', '.join(PARTS_ROWS)}")
     return replace(TINY_SETS[model_family(family).name](root, paint, shape), editor=tiny_editor(root, editor),
-                   matting=tiny_matting(root, matting),
+                   matting=tiny_matting(root, matting), depth=DEPTH_ROWS[depth].tiny_spec(root),
                    parts=PARTS_ROWS[parts].tiny_spec(root) if parts is not None else None)
 
 
@@ -187,7 +189,7 @@ def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFA
     chosen = model_family(family)
     if name == "tiny":
         return tiny_model_set(tiny_root or default_tiny_root(), paint=paint, family=family, shape=shape, editor=editor,
-                              matting=matting, parts=parts)
+                              matting=matting, parts=parts, depth=depth)
     if name != "default":
         raise ProtocolError(ErrorCode.BAD_REQUEST,
                             f"unknown model set {name!r}; choose from {', '.join(MODEL_SET_NAMES)}")

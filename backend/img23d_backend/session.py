@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
-from img23d_protocol import (DEFAULT_GROUNDING_MODEL, DEFAULT_MATTING_MODEL, ErrorCode, GenerateJobResult, GenerateRequest, JobOptions, JobResult, Manifest, Message,
+from img23d_protocol import (DEFAULT_DEPTH_MODEL, DEFAULT_GROUNDING_MODEL, DEFAULT_MATTING_MODEL, ErrorCode, GenerateJobResult, GenerateRequest, JobOptions, JobResult, Manifest, Message,
                              PartsJobResult, PartsRequest, PictureJobResult, PictureRequest, ProtocolError,
                              RetextureJobResult, RetextureRequest, RetopoJobResult, RetopoRequest,
                              SuggestJobResult, SuggestRequest, parted_names_from_text, read_manifest, validate_targets)
@@ -32,13 +32,14 @@ Events = Callable[[Message], None]
 @dataclass(frozen=True)
 class Models:
     """Which models, on which device: the command line's --models, --family, --grounding, --shape,
-    --paint, --matting, --editor, --device, --budget-gb, --memory-cap-gb, --offline and --accept-licence."""
+    --paint, --matting, --depth, --editor, --device, --budget-gb, --memory-cap-gb, --offline and --accept-licence."""
 
     models: str = "default"           # "default": real weights from the hub; "tiny": offline replicas
     grounding: str = DEFAULT_GROUNDING_MODEL
     shape: str | None = None          # None: the family's own
     family: str | None = None         # "hunyuan3d" or "clean" (Step1X-3D, Apache-2.0); None: the shape's, else hunyuan3d
     matting: str = DEFAULT_MATTING_MODEL
+    depth: str = DEFAULT_DEPTH_MODEL  # the depth model (--depth): relative Depth Anything V2, or metric MoGe-2
     paint: str = DEFAULT_PAINT        # the texture's paint model: "2.0-turbo" or "2.0"
     editor: str = DEFAULT_EDITOR      # the image editor: "flux2-klein-4b" or "qwen-image-edit-2511" (large GPUs)
     device: str = "auto"              # auto, cuda, cuda:N, mps or cpu
@@ -56,7 +57,8 @@ class Models:
     def from_args(cls, args: Any) -> "Models":
         """The models a command's common options name (``cli.build_parser``'s ``common``)."""
         return cls(models=args.models, grounding=args.grounding, shape=args.shape, family=args.family,
-                   matting=args.matting, paint=args.paint, editor=args.editor, device=args.device,
+                   matting=args.matting, depth=getattr(args, "depth", DEFAULT_DEPTH_MODEL), paint=args.paint,
+                   editor=args.editor, device=args.device,
                    device_for=tuple(getattr(args, "device_for", None) or ()), budget_gb=args.budget_gb,
                    memory_cap_gb=getattr(args, "memory_cap_gb", None),
                    offline=args.offline, accept_licence=args.accept_licence,
@@ -67,7 +69,8 @@ class Models:
         return {"models": self.models, "family": self.family, "grounding": self.grounding, "shape": self.shape,
                 "matting": self.matting, "paint": self.paint,
                 # Named only when not the default, so batches keyed before there was a choice resume.
-                **({"editor": self.editor} if self.editor != DEFAULT_EDITOR else {})}
+                **({"editor": self.editor} if self.editor != DEFAULT_EDITOR else {}),
+                **({"depth": self.depth} if self.depth != DEFAULT_DEPTH_MODEL else {})}
 
 
 @dataclass
@@ -139,7 +142,8 @@ def make_engine(models: Models, out: Path, probes: Sequence[str] = env_probe.GEN
     # Before anything is built or loaded: every command's, the batch's workers' and the Python API's, whose value
     # arrives unread (a text, a bool).
     cap_gb = memory_cap.check_cap_gb(models.memory_cap_gb)
-    chosen = model_set(models.models, grounding=models.grounding, matting=models.matting, shape=models.shape,
+    chosen = model_set(models.models, grounding=models.grounding, matting=models.matting, depth=models.depth,
+                       shape=models.shape,
                        paint=models.paint, family=models.family, editor=models.editor, parts=models.parts)
     if models.models == "tiny" and tiny_set:
         ensure_tiny_models(chosen.families())

@@ -58,6 +58,7 @@ class LaunchSettings:
     paint: str = protocol.DEFAULT_PAINT_MODEL
     matting: str = "birefnet"
     editor: str = DEFAULT_EDITOR     # the backend's --editor
+    depth: str = protocol.DEFAULT_DEPTH_MODEL  # the backend's --depth
     device: str = "auto"
     # A model on another device than the rest (--device-for ROLE=DEVICE): {"grounding": "cpu"}.
     device_for: dict[str, str] = field(default_factory=dict)
@@ -85,6 +86,8 @@ class LaunchSettings:
                 "--out", out]
         if self.editor != DEFAULT_EDITOR:  # named only when another, so a backend older than the choice starts
             args += ["--editor", self.editor]
+        if self.depth != protocol.DEFAULT_DEPTH_MODEL:  # as --editor
+            args += ["--depth", self.depth]
         if self.budget_gb > 0:
             args += ["--budget-gb", f"{self.budget_gb:g}"]
         for role, device in self.device_for.items():  # named only when set, as --editor: older backends start

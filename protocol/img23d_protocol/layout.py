@@ -1,9 +1,8 @@
 """Where each object stands: a pinhole camera, distances from depth, one floor under what stands on it.
 
-Standard library only, and part of the package both sides share: the backend writes the
-placements it computes into the run's manifest, and the Blender add-on uses this very module
-to lay a run out again, for another field of view or ground setting, from what the run folder
-keeps: boxes, per-target depth statistics and the picture's size.
+Standard library only, shared by both sides: the backend writes the placements it computes into the
+run's manifest, and the Blender add-on uses this very module to lay a run out again, for another field
+of view or ground setting, from what the run folder keeps: boxes, depth statistics, the picture's size.
 
 Frames. The camera frame has x right, y down (the picture's rows), z forward (planar depth, as a
 render's Z pass measures it). The world is Blender's: Z up, the floor at Z = 0, the camera at
@@ -13,10 +12,10 @@ back along the horizontal line of sight (``yaw`` about Z).
 
 Depth. Relative models such as Depth Anything V2 give disparity ``d``: inverse depth known up to
 a scale and a shift, ``d = a / z + b``. The shift is taken as 0, so ``z = a / d``: the distances'
-ratios are kept and one scale is left, which no single picture can tell (a scene twice the size
-and twice as far gives the same picture). It is fixed by putting the nearest object
-``near_distance`` from the camera. Where the model's shift is not 0, far objects come out too far
-or too near; a disparity near 0 (sky-like) is clamped to ``MAX_DISTANCE_RATIO`` times the nearest.
+ratios are kept and one scale is left, which no single picture can tell, fixed by putting the
+nearest object ``near_distance`` from the camera; a disparity near 0 (sky-like) is clamped to
+``MAX_DISTANCE_RATIO`` times the nearest. A metric model (MoGe-2) measures ``d = 1 / z`` in
+1 / metres: with ``metric`` set, every distance is kept as measured (``z = 1 / d``), no scale guessed.
 
 Floor. Each object's "contact" is the bottom centre of its box, at its distance. Objects whose
 contacts lie on one plane (within a quarter of their own height), with nothing below that plane,
@@ -57,7 +56,15 @@ class LayoutTarget:
 class LayoutSettings:
     fov_degrees: float = DEFAULT_FOV_DEGREES
     ground: bool = True
-    near_distance: float = NEAR_DISTANCE
+    near_distance: float = NEAR_DISTANCE   # relative depth only: where the nearest object stands
+    metric: bool = False                   # the statistics are metric disparities (1 / z, 1 / m): distances kept
+
+    @property
+    def scale(self) -> str:
+        """How the distances were set, in words (the manifest says it beside the settings)."""
+        if self.metric:
+            return "metric: each distance as the depth model measured it"
+        return f"relative: the nearest object put {self.near_distance:g} m from the camera, the rest by their ratios"
 
 
 @dataclass(frozen=True)
@@ -169,7 +176,7 @@ def solve(image_size: tuple[int, int], targets: Iterable[LayoutTarget], settings
         raise ValueError(f"the field of view must be between 1 and 179 degrees, got {settings.fov_degrees}")
     targets = list(targets)
     level = Camera(width, height, settings.fov_degrees)
-    distances = _distances(targets, settings.near_distance)
+    distances = _distances(targets, settings.near_distance, settings.metric)
     contacts: dict[str, Vec3] = {}
     heights: dict[str, float] = {}
     for target in targets:
@@ -283,10 +290,12 @@ def targets_from_records(records: Iterable[Placeable]) -> list[LayoutTarget]:
 
 # --- the parts ----------------------------------------------------------------------------------
 
-def _distances(targets: list[LayoutTarget], near: float) -> dict[str, float]:
+def _distances(targets: list[LayoutTarget], near: float, metric: bool = False) -> dict[str, float]:
     nearest = max((t.disparity for t in targets if _usable(t.disparity)), default=None)  # type: ignore[type-var]
     if nearest is None:
         return {t.key: near for t in targets}
+    if metric:  # the nearest's own distance (1 cm to 100 km: a hand-edited 1e308 is no 1e-308 m), so the shares
+        near = min(max(1.0 / nearest, 0.01), 1e5)  # type: ignore[operator]  # below give each as measured
     # Each disparity as a share of the nearest's, in (0, 1] whatever the model's scale: a record's 1e308 makes
     # no inf (near * 1e308) and no NaN after it.
     share = {t.key: t.disparity / nearest for t in targets if _usable(t.disparity)}  # type: ignore[operator]

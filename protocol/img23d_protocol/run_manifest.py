@@ -141,6 +141,13 @@ class Manifest:
         return float(value) if finite_number(value) else None
 
     @property
+    def depth_metric(self) -> bool:
+        """Whether the run's depth model measured metres (its map's kind "metric"): its layout keeps the distances
+        as measured (``layout.LayoutSettings.metric``); a relative map, or none, puts the nearest object at 4 m."""
+        depth = self.scene.get("depth")
+        return isinstance(depth, dict) and depth.get("kind") == "metric"
+
+    @property
     def layout_used(self) -> dict[str, Any]:
         """The layout settings the job placed its objects with (fov_degrees, ground...), or {}."""
         used = self.scene.get("layout")

@@ -57,3 +57,18 @@ def test_a_damaged_run_is_one_sentence_not_a_key_error(tmp_path: Path, changes: 
     with pytest.raises(run_layout.NotARun, match="^" + str(run)) as caught:
         run_layout.read_manifest(run)
     assert sentence in str(caught.value)
+
+
+def test_a_metric_depth_run_is_laid_out_in_metres_as_the_backend_laid_it(tmp_path: Path) -> None:
+    """Import Run and Re-layout read the run's depth kind: a metric map (MoGe-2) keeps each distance as measured,
+    as the backend placed it (issue 98); the manifest's ``scale`` says which."""
+    data = json.loads((MANIFESTS / "main-f49deb6-generate.json").read_text(encoding="utf-8"))
+    for record, distance in zip(data["records"], (6.0, 6.5)):
+        record["depth"]["disparity"] = 1 / distance
+    scene = {**data["scene"], "depth": {**data["scene"]["depth"], "kind": "metric"}}
+    manifest = run_layout.read_manifest(_run(tmp_path, "main-f49deb6-generate.json", records=data["records"],
+                                             scene=scene))
+    assert manifest.depth_metric
+    layout = run_layout.solve_run(manifest, run_layout.LayoutChoice(fov_degrees=40.0, ground=False))
+    assert layout.settings.metric and layout.anchors["house"].distance == pytest.approx(6.0)
+    assert layout.anchors["chimney"].distance == pytest.approx(6.5)

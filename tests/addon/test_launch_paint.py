@@ -58,3 +58,10 @@ def test_the_warm_ups_last_event_is_shown_as_a_note(tmp_path: Path) -> None:
     assert session.messages[-1] == "warm-up done in 3.2 s (a small job on a made-up picture)"
     session._handle(protocol.Progress(job="someone-else", stage="shape", step=1, total=1, message="not ours"))
     assert "not ours" not in session.messages
+
+
+def test_the_backend_gets_the_metric_depth_model_only_when_chosen(tmp_path: Path) -> None:
+    default = process_mod.LaunchSettings(python=tmp_path / "python", runs_dir=tmp_path)
+    assert "--depth" not in default.command()  # as --editor: a backend older than the choice starts
+    metric = process_mod.LaunchSettings(python=tmp_path / "python", runs_dir=tmp_path, depth="moge2-vits-normal")
+    assert _flag(metric, "--depth") == "moge2-vits-normal"

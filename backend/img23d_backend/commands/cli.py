@@ -25,8 +25,9 @@ from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DEFAULT_FAMILY, MODEL
 
 from .. import __version__
 from ..env.interrupts import Interrupts
-from ..catalog import (DEFAULT_EDITOR, DEFAULT_GROUNDING, DEFAULT_MATTING, DEFAULT_PAINT, EDITORS, GROUNDING, MATTING,
-                       PAINT, SHAPE)
+from ..catalog import (DEFAULT_EDITOR, DEFAULT_GROUNDING, DEFAULT_MATTING, DEFAULT_PAINT, DEPTH, EDITORS, GROUNDING,
+                       MATTING, PAINT, SHAPE)
+from ..depth.table import DEFAULT_DEPTH
 from ..models import env_probe
 from ..models.hub import offline_requested
 from ..models.role_devices import MOVABLE_ROLES, device_for_argument
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="Hunyuan3D-Paint variant: 2.0-turbo (the default) paints in 10 steps without a "
                             "guidance batch, 2.0 in 30 with one (unless --paint-steps says otherwise)")
         p.add_argument("--matting", default=DEFAULT_MATTING, choices=tuple(MATTING), help=choices_help("matting"))
+        p.add_argument("--depth", default=DEFAULT_DEPTH, choices=tuple(DEPTH), help=choices_help("depth"))
         p.add_argument("--editor", default=DEFAULT_EDITOR, choices=tuple(EDITORS),
                        help="image editor that completes hidden parts: flux2-klein-4b (the default; runs in phases "
                             "on a 12 GB card) or qwen-image-edit-2511 (20B, 57.7 GB of weights: a GPU of about "

@@ -22,7 +22,8 @@ from ..models.specs import ModelSpec
 from .estimator import DepthEstimator, DepthMap
 from .table import estimator_of
 
-__all__ = ["DepthMap", "DepthStat", "depth_loader", "estimate_depth", "matte_statistic", "saved_map", "preview"]
+__all__ = ["DepthMap", "DepthStat", "depth_loader", "estimate_depth", "matte_statistic", "measured_values", "saved_map",
+           "preview"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,14 @@ def depth_loader(spec: ModelSpec) -> Any:  # -> models.manager.Loader
 def estimate_depth(depth: Held[DepthEstimator], image: Any, cancel: CancelToken) -> DepthMap:
     """The picture's disparity map at the picture's own size."""
     return depth.code.estimate(depth.model, image, cancel)
+
+
+def measured_values(depth: DepthMap) -> np.ndarray:
+    """The map's values where the model measured a surface, NaN elsewhere: a metric model's ``mask`` leaves out the
+    pixels it saw nothing at (their 1 / z is 0), which a matte over them would otherwise count as infinitely far."""
+    if depth.mask is None:
+        return depth.values
+    return np.where(depth.mask, depth.values, np.float32(np.nan)).astype(np.float32)
 
 
 def matte_statistic(depth: np.ndarray, alpha: np.ndarray, rect: tuple[int, int, int, int]) -> DepthStat | None:

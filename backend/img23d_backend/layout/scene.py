@@ -21,7 +21,7 @@ from img23d_protocol.layout import LayoutSettings, SceneLayout, resolve_fov, sol
 from ..models.oom import is_out_of_memory
 from ..readers.images import LoadedImage
 from ..runs.folders import RunFolder, TargetRecord
-from ..depth.driver import DepthMap, estimate_depth, matte_statistic, preview, saved_map
+from ..depth.driver import DepthMap, estimate_depth, matte_statistic, measured_values, preview, saved_map
 from ..stages.skips import skip_depth
 from ..stages.step_context import StepContext
 from .picture import draw_layout, placed_objects
@@ -49,17 +49,19 @@ def measure(run: StepContext, image: LoadedImage, live: list[TargetRecord], rect
                               "depth.npy", lambda p: np.save(p, kept, allow_pickle=False))),
                           preview=folder.relative(folder.write_image("depth.png", preview(kept))),
                           map_size=[int(kept.shape[1]), int(kept.shape[0])])
+        values = measured_values(depth) if depth is not None else None
         for target in live:
-            stat = None if depth is None else matte_statistic(depth.values, _alpha(cutouts[target.stem]),
-                                                              rects[target.stem])
+            stat = None if values is None else matte_statistic(values, _alpha(cutouts[target.stem]),
+                                                               rects[target.stem])
             # Every measured target gets an entry, even without a statistic: the entries say which
             # targets a later layout solves together.
             target.depth = stat.to_dict() if stat is not None else {"disparity": None, "pixels": 0}
         settings = LayoutSettings(fov_degrees=resolve_fov(options.fov_degrees, record["fov_estimate"],
                                                           options.estimate_fov),
-                                  ground=options.ground)
+                                  ground=options.ground, metric=record["kind"] == "metric")
         layout = solve(image.original_size, targets_from_records(live), settings)
-        folder.manifest.scene = {"depth": record, "layout": asdict(settings), "camera": layout.camera.to_dict()}
+        folder.manifest.scene = {"depth": record, "layout": asdict(settings), "scale": settings.scale,
+                                 "camera": layout.camera.to_dict()}
     run.job.emit(Artifact(job=run.job.id, kind=ArtifactKind.LAYOUT, path=str(folder.path("manifest.json"))))
     return layout
 

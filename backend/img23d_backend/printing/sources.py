@@ -170,7 +170,8 @@ def _run_sources(root: Path, only: tuple[str, ...]) -> PrintInput:
     if size and any(record.placement is None for record in done):
         try:
             scene = solve(size, targets_from_records(manifest.records),
-                          LayoutSettings(ground=bool(manifest.layout_used.get("ground", True))))
+                          LayoutSettings(ground=bool(manifest.layout_used.get("ground", True)),
+                                         metric=manifest.depth_metric))
         except ValueError:
             scene = None  # boxes the layout cannot solve: those objects keep their own size
     found = PrintInput(root, layout="relayout.json" if relaid else "manifest", scene=scene)

@@ -20,7 +20,7 @@ from img23d_backend.catalog import tiny_model_set
 from img23d_protocol import Artifact, ErrorCode, GenerateRequest, JobOptions, ProtocolError, TargetRecord
 from img23d_backend.layout.scene import mesh_extents
 from img23d_backend.env.job_control import CancelToken
-from img23d_backend.depth.driver import depth_loader, estimate_depth, matte_statistic
+from img23d_backend.depth.driver import DepthMap, depth_loader, estimate_depth, matte_statistic, measured_values
 from img23d_backend.env.torch_shims import prepare_torchvision
 
 
@@ -109,7 +109,8 @@ def test_a_job_records_the_depth_map_statistics_camera_and_placements(engine: En
     saved = np.load(run / depth["map"])
     assert saved.shape == (1024, 1024) and saved.dtype == np.float32 and depth["map_size"] == [1024, 1024]
     assert Image.open(run / depth["preview"]).size == (1024, 1024)
-    assert manifest["scene"]["layout"] == {"fov_degrees": 62.0, "ground": True, "near_distance": 4.0}
+    assert manifest["scene"]["layout"] == {"fov_degrees": 62.0, "ground": True, "near_distance": 4.0, "metric": False}
+    assert manifest["scene"]["scale"].startswith("relative: the nearest object put 4 m from the camera")
     camera = manifest["scene"]["camera"]
     assert camera["fov_degrees"] == 62.0 and camera["width"] == camera["height"] == 1024
     assert camera["sensor_fit"] == "HORIZONTAL" and len(camera["rotation_euler"]) == 3
@@ -173,3 +174,21 @@ def test_a_depth_model_out_of_memory_places_the_objects_by_their_boxes(engine: E
     assert data.depth_skipped.startswith("depth skipped: the depth model (tiny/depth-anything) could not be "
                                          "loaded or run: it ran out of memory (OutOfMemoryError)")
     assert all(t["placement"] is not None and t["depth"]["disparity"] is None for t in manifest["records"])
+
+
+def test_pixels_a_metric_model_saw_no_surface_at_are_not_counted() -> None:
+    """MoGe-2's 1 / z is 0 where its mask says nothing is there: a matte half over such pixels took their 0 into its
+    median and stood its object twice as far or further (issue 98); only the measured pixels count, and a matte
+    over none of them has no statistic (the object is then laid out by its box, as without depth)."""
+    values = np.full((40, 40), 0.5, dtype=np.float32)
+    mask = np.ones((40, 40), dtype=bool)
+    mask[:, :30] = False
+    values[~mask] = 0.0
+    depth = DepthMap(values, kind="metric", mask=mask)
+    alpha = np.full((40, 40), 255, dtype=np.uint8)
+    assert matte_statistic(depth.values, alpha, (0, 0, 40, 40)).disparity == 0.0  # what the 0s did
+    stat = matte_statistic(measured_values(depth), alpha, (0, 0, 40, 40))
+    assert stat.disparity == 0.5 and stat.pixels == 400
+    assert matte_statistic(measured_values(depth), alpha[:, :20], (0, 0, 20, 40)) is None
+    relative = DepthMap(values)  # no mask: every value counts, as before
+    assert measured_values(relative) is relative.values

@@ -142,6 +142,44 @@ def test_distances_are_the_same_whatever_the_disparities_scale(scale: float) -> 
     assert all(math.isfinite(v) for p in placed for v in (*p.location, p.scale)), placed
 
 
+def test_metric_disparities_keep_every_distance_as_measured() -> None:
+    """A metric depth model's statistic is 1 / z in 1 / m: no nearest-at-4-m then, each object where it was measured
+    (issue 98), one without a statistic at the others' median, a sky-like one clamped as before."""
+    targets = [LayoutTarget("a", (100, 100, 200, 300), 1 / 2.5), LayoutTarget("b", (300, 100, 350, 200), 1 / 7.0),
+               LayoutTarget("unknown", (400, 100, 450, 200), None), LayoutTarget("sky", (0, 0, 10, 10), 1e-9)]
+    settings = LayoutSettings(ground=False, metric=True)
+    distances = {key: anchor.distance for key, anchor in solve(SIZE, targets, settings).anchors.items()}
+    assert distances["a"] == pytest.approx(2.5) and distances["b"] == pytest.approx(7.0)
+    assert distances["unknown"] == pytest.approx(7.0) and distances["sky"] == pytest.approx(2.5 * 25)
+    assert settings.scale.startswith("metric") and LayoutSettings().scale.startswith("relative: the nearest")
+    # The same statistics read as relative put the nearest at 4 m: the ratios alone are kept.
+    relative = solve(SIZE, targets, LayoutSettings(ground=False))
+    assert relative.anchors["a"].distance == pytest.approx(4.0) and relative.anchors["b"].distance == \
+        pytest.approx(4.0 * 7.0 / 2.5)
+
+
+@pytest.mark.parametrize("disparity", [1e308, 1e-308])
+def test_a_hand_edited_metric_statistic_gives_a_finite_scene(disparity: float) -> None:
+    scene = solve(SIZE, [LayoutTarget("a", (100, 100, 200, 300), disparity)], LayoutSettings(metric=True))
+    placed = scene.place("a", (1.0, 1.0, 1.0))
+    assert 0.01 <= scene.anchors["a"].distance <= 1e5
+    assert all(math.isfinite(v) for v in (*placed.location, placed.scale))
+
+
+def test_a_metric_scene_through_the_camera_is_the_true_one() -> None:
+    """Boxes seen by a known camera with their true metric disparities: each placed at its true place and size."""
+    seen = [_picture_of(TRUE, "near", (-0.8, 3.0), (0.6, 0.6, 1.0)),
+            _picture_of(TRUE, "far", (1.0, 7.5), (1.2, 0.8, 2.0)),
+            _picture_of(TRUE, "mid", (0.2, 5.0), (0.9, 0.9, 0.9))]
+    scene = solve(SIZE, [target for target, _ in seen], LayoutSettings(fov_degrees=50.0, metric=True))
+    assert math.degrees(scene.camera.pitch) == pytest.approx(12.0, abs=0.5)
+    assert scene.camera.elevation == pytest.approx(1.6, rel=0.03)
+    for target, truth in seen:
+        placed = scene.place(target.key, truth["size"])
+        assert placed.scale == pytest.approx(1.0, rel=0.05)
+        assert math.dist(placed.location, truth["centre"]) < 0.05 * math.hypot(*truth["centre"][:2])
+
+
 def test_a_wider_field_of_view_brings_objects_nearer_the_axis_and_smaller() -> None:
     targets, _ = _scene()
     narrow = solve(SIZE, targets, LayoutSettings(fov_degrees=40.0))

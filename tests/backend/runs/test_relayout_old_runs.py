@@ -93,3 +93,18 @@ def test_the_recovery_pass_leaves_a_newer_img23d_run_as_it_is(tmp_path: Path, ch
     before = (run / "manifest.json").read_bytes()
     assert recover_interrupted(run.parent) == []
     assert (run / "manifest.json").read_bytes() == before
+
+
+def test_a_run_of_a_metric_depth_model_lays_out_again_in_metres(tmp_path: Path) -> None:
+    """A run whose depth map was metric (MoGe-2: ``kind`` metric, statistics 1 / z) keeps its distances on
+    Re-layout, for any field of view (issue 98); the same run with a relative map puts its nearest at 4 m."""
+    data = json.loads((MANIFESTS / "main-f49deb6-generate.json").read_text(encoding="utf-8"))
+    data["records"][0]["depth"]["disparity"], data["records"][1]["depth"]["disparity"] = 1 / 6.0, 1 / 6.5
+    metric = {**data["scene"], "depth": {**data["scene"]["depth"], "kind": "metric"}}
+    run = _run_folder(tmp_path / "metric", "main-f49deb6-generate.json", records=data["records"], scene=metric)
+    placed = relayout(run, fov_degrees=40.0, ground=False).placements
+    assert placed["house"]["distance"] == pytest.approx(6.0) and placed["chimney"]["distance"] == pytest.approx(6.5)
+    relative = _run_folder(tmp_path / "relative", "main-f49deb6-generate.json", records=data["records"])
+    placed = relayout(relative, fov_degrees=40.0, ground=False).placements
+    assert placed["house"]["distance"] == pytest.approx(4.0)  # the house, nearest, at 4 m
+    assert placed["chimney"]["distance"] == pytest.approx(4.0 * 6.5 / 6.0)
