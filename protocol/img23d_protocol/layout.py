@@ -21,7 +21,8 @@ Floor. Each object's "contact" is the bottom centre of its box, at its distance.
 contacts lie on one plane (within a quarter of their own height), with nothing below that plane,
 stand on it: the plane gives the camera's pitch and height, and each of those objects slides
 along its line of sight onto the floor, so it keeps its place in the picture. The others (a
-chimney on a roof, a lamp on a table) keep the height their depth gives.
+chimney on a roof, a lamp on a table) keep the height their depth gives. The floor's fit is
+``layout_floor``'s (standard library only too).
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import asdict, dataclass
-from itertools import combinations
 from typing import Any, Iterable, Protocol
+
+from .layout_floor import fit_floor
 
 Box = tuple[float, float, float, float]   # x0, y0, x1, y1 in pixels of the picture
 Vec3 = tuple[float, float, float]
@@ -38,8 +40,6 @@ Vec3 = tuple[float, float, float]
 DEFAULT_FOV_DEGREES = 55.0    # across the picture's longer side; phone cameras span 60-70
 NEAR_DISTANCE = 4.0           # metres from the camera to the nearest object
 MAX_DISTANCE_RATIO = 25.0
-MAX_PITCH = math.radians(45.0)     # steeper than this, a picture seldom shows things standing on a floor
-FLOOR_TOLERANCE = 0.25        # of an object's own height: how far its bottom may be off the floor
 _SCALE_STEPS = 50
 
 
@@ -185,7 +185,7 @@ def solve(image_size: tuple[int, int], targets: Iterable[LayoutTarget], settings
         ray = level.ray((x0 + x1) / 2, y1)
         contacts[target.key] = (ray[0] * z, ray[1] * z, z)
         heights[target.key] = max(y1 - y0, 1.0) / level.focal * z
-    floor = _fit_floor(contacts, heights) if settings.ground else None
+    floor = fit_floor(contacts, heights) if settings.ground else None
     if floor is None:
         # No floor: a level camera, the world's ground at the lowest bottom, never above the camera (a lamp
         # seen from below, whose bottom is above the horizon, put the camera under the floor).
@@ -308,76 +308,6 @@ def _usable(value: object) -> bool:
     # A manifest edited by hand may hold anything there ("0.9", a list): not a measured disparity, so the target
     # stands as one without (it was a TypeError traceback on import and on Re-layout).
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
-
-
-def _fit_floor(contacts: dict[str, Vec3], heights: dict[str, float]) -> tuple[float, float, set[str]] | None:
-    """(pitch, elevation, keys standing on it) of the best floor under the contacts, or None.
-
-    A floor is a plane cos(pitch) * y + sin(pitch) * z = elevation in the camera frame (no roll).
-    Candidates come from every pair of contacts and from a level plane under each single one;
-    one that has a contact clearly below it is refused (nothing stands under the floor), and the
-    one carrying the most contacts wins, then the one they fit best.
-    """
-    points = {key: (c[2], c[1]) for key, c in contacts.items()}   # (z, y) in the camera frame
-    candidates: list[tuple[float, float]] = []
-    for a, b in combinations(points, 2):
-        plane = _plane_through([points[a], points[b]])
-        if plane is not None:
-            candidates.append(plane)
-    candidates += [(0.0, y) for _, y in points.values() if y > 0]
-    best: tuple[tuple[int, float], float, float, set[str]] | None = None
-    for pitch, elevation in candidates:
-        judged = _inliers(points, heights, pitch, elevation)
-        if judged is None:
-            continue
-        inliers, misfit = judged
-        score = (len(inliers), -misfit)
-        if best is None or score > best[0]:
-            best = (score, pitch, elevation, inliers)
-    if best is None:
-        return None
-    _, pitch, elevation, inliers = best
-    refit = _plane_through([points[key] for key in inliers]) if len(inliers) > 1 else None
-    if refit is not None and _inliers(points, heights, *refit) is not None:
-        pitch, elevation = refit
-    return pitch, elevation, inliers
-
-
-def _plane_through(points: list[tuple[float, float]]) -> tuple[float, float] | None:
-    """The plausible floor (pitch, elevation) best fitting (z, y) points, by total least squares."""
-    n = len(points)
-    mz, my = sum(p[0] for p in points) / n, sum(p[1] for p in points) / n
-    szz = sum((p[0] - mz) ** 2 for p in points)
-    syy = sum((p[1] - my) ** 2 for p in points)
-    szy = sum((p[0] - mz) * (p[1] - my) for p in points)
-    if szz + syy < 1e-18:
-        return None
-    # The line's direction is the principal axis; the floor's normal is perpendicular to it.
-    angle = 0.5 * math.atan2(2 * szy, szz - syy)
-    nz, ny = -math.sin(angle), math.cos(angle)
-    if ny < 0:
-        nz, ny = -nz, -ny
-    pitch = math.atan2(nz, ny)
-    elevation = nz * mz + ny * my
-    if elevation <= 0 or abs(pitch) > MAX_PITCH:
-        return None
-    return pitch, elevation
-
-
-def _inliers(points: dict[str, tuple[float, float]], heights: dict[str, float], pitch: float,
-             elevation: float) -> tuple[set[str], float] | None:
-    """The keys on the floor and how badly they fit it; None when something is below it."""
-    s, c = math.sin(pitch), math.cos(pitch)
-    inliers, misfit = set(), 0.0
-    for key, (z, y) in points.items():
-        below = c * y + s * z - elevation      # > 0: under the floor
-        tolerance = FLOOR_TOLERANCE * heights[key]
-        if below > tolerance:
-            return None
-        if abs(below) <= tolerance:
-            inliers.add(key)
-            misfit += abs(below) / tolerance
-    return (inliers, misfit) if inliers else None
 
 
 def _projected_bounds(camera: Camera, front: Vec3, away: tuple[float, float], yaw: float, scale: float,

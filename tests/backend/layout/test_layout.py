@@ -220,22 +220,30 @@ def test_what_stands_on_the_floor_keeps_its_place_in_the_picture() -> None:
 
 
 def test_layout_imports_only_the_standard_library() -> None:
-    """The add-on loads layout.py into Blender's Python, as it loads protocol.py."""
+    """The add-on loads layout.py into Blender's Python, as it loads protocol.py: it and the protocol modules it
+    imports (its floor, ``layout_floor``) import the standard library alone, and nothing of the backend."""
     import ast
     import sys
     from pathlib import Path
 
     from img23d_protocol import layout
 
-    source = Path(layout.__file__)
-    modules = []
-    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            modules += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, "a relative import would tie layout.py to the backend package"
-            modules.append(node.module)
-    assert modules and all(m.split(".")[0] in (*sys.stdlib_module_names, "__future__") for m in modules)
+    folder = Path(layout.__file__).parent
+    pending, seen = ["layout"], set()
+    while pending:
+        name = pending.pop()
+        seen.add(name)
+        modules = []
+        for node in ast.walk(ast.parse((folder / f"{name}.py").read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                modules += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level:
+                assert node.level == 1 and node.module, f"{name}.py reaches out of the protocol package"
+                pending += [node.module] if node.module not in seen else []
+            elif isinstance(node, ast.ImportFrom):
+                modules.append(node.module)
+        assert all(m.split(".")[0] in (*sys.stdlib_module_names, "__future__") for m in modules), (name, modules)
+    assert seen == {"layout", "layout_floor"}
 
 
 @pytest.mark.parametrize("disparity", ["0.9", [0.9], True, {"x": 1}])

@@ -1,0 +1,86 @@
+"""The floor under what stands on it, from the objects' contacts (``layout.solve``'s ground): a plane through the
+bottoms of the boxes at their distances, in the camera frame (standard library only, as ``layout``).
+
+A floor is a plane cos(pitch) * y + sin(pitch) * z = elevation in the camera frame (x right, y down, z forward; no
+roll): the camera's pitch down and its height above the floor.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import combinations
+
+Vec3 = tuple[float, float, float]
+
+MAX_PITCH = math.radians(45.0)     # steeper than this, a picture seldom shows things standing on a floor
+FLOOR_TOLERANCE = 0.25        # of an object's own height: how far its bottom may be off the floor
+
+
+def fit_floor(contacts: dict[str, Vec3], heights: dict[str, float]) -> tuple[float, float, set[str]] | None:
+    """(pitch, elevation, keys standing on it) of the best floor under the contacts, or None.
+
+    A floor is a plane cos(pitch) * y + sin(pitch) * z = elevation in the camera frame (no roll).
+    Candidates come from every pair of contacts and from a level plane under each single one;
+    one that has a contact clearly below it is refused (nothing stands under the floor), and the
+    one carrying the most contacts wins, then the one they fit best.
+    """
+    points = {key: (c[2], c[1]) for key, c in contacts.items()}   # (z, y) in the camera frame
+    candidates: list[tuple[float, float]] = []
+    for a, b in combinations(points, 2):
+        plane = _plane_through([points[a], points[b]])
+        if plane is not None:
+            candidates.append(plane)
+    candidates += [(0.0, y) for _, y in points.values() if y > 0]
+    best: tuple[tuple[int, float], float, float, set[str]] | None = None
+    for pitch, elevation in candidates:
+        judged = _inliers(points, heights, pitch, elevation)
+        if judged is None:
+            continue
+        inliers, misfit = judged
+        score = (len(inliers), -misfit)
+        if best is None or score > best[0]:
+            best = (score, pitch, elevation, inliers)
+    if best is None:
+        return None
+    _, pitch, elevation, inliers = best
+    refit = _plane_through([points[key] for key in inliers]) if len(inliers) > 1 else None
+    if refit is not None and _inliers(points, heights, *refit) is not None:
+        pitch, elevation = refit
+    return pitch, elevation, inliers
+
+
+def _plane_through(points: list[tuple[float, float]]) -> tuple[float, float] | None:
+    """The plausible floor (pitch, elevation) best fitting (z, y) points, by total least squares."""
+    n = len(points)
+    mz, my = sum(p[0] for p in points) / n, sum(p[1] for p in points) / n
+    szz = sum((p[0] - mz) ** 2 for p in points)
+    syy = sum((p[1] - my) ** 2 for p in points)
+    szy = sum((p[0] - mz) * (p[1] - my) for p in points)
+    if szz + syy < 1e-18:
+        return None
+    # The line's direction is the principal axis; the floor's normal is perpendicular to it.
+    angle = 0.5 * math.atan2(2 * szy, szz - syy)
+    nz, ny = -math.sin(angle), math.cos(angle)
+    if ny < 0:
+        nz, ny = -nz, -ny
+    pitch = math.atan2(nz, ny)
+    elevation = nz * mz + ny * my
+    if elevation <= 0 or abs(pitch) > MAX_PITCH:
+        return None
+    return pitch, elevation
+
+
+def _inliers(points: dict[str, tuple[float, float]], heights: dict[str, float], pitch: float,
+             elevation: float) -> tuple[set[str], float] | None:
+    """The keys on the floor and how badly they fit it; None when something is below it."""
+    s, c = math.sin(pitch), math.cos(pitch)
+    inliers, misfit = set(), 0.0
+    for key, (z, y) in points.items():
+        below = c * y + s * z - elevation      # > 0: under the floor
+        tolerance = FLOOR_TOLERANCE * heights[key]
+        if below > tolerance:
+            return None
+        if abs(below) <= tolerance:
+            inliers.add(key)
+            misfit += abs(below) / tolerance
+    return (inliers, misfit) if inliers else None
