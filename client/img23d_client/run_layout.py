@@ -66,7 +66,7 @@ def solve_run(manifest: Manifest, choice: LayoutChoice) -> Any:
         return None
     settings = layout.LayoutSettings(
         fov_degrees=layout.resolve_fov(choice.fov_degrees, manifest.fov_estimate, choice.estimate_fov),
-        ground=choice.ground, metric=manifest.depth_metric)
+        ground=choice.ground, metric=manifest.depth_metric, floor=manifest.measured_floor)
     return layout.solve(size, layout.targets_from_records(manifest.records), settings)
 
 

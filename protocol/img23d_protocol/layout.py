@@ -21,8 +21,9 @@ Floor. Each object's "contact" is the bottom centre of its box, at its distance.
 contacts lie on one plane (within a quarter of their own height), with nothing below that plane,
 stand on it: the plane gives the camera's pitch and height, and each of those objects slides
 along its line of sight onto the floor, so it keeps its place in the picture. The others (a
-chimney on a roof, a lamp on a table) keep the height their depth gives. The floor's fit is
-``layout_floor``'s (standard library only too).
+chimney on a roof, a lamp on a table) keep the height their depth gives. A floor measured in a
+metric point map (``LayoutSettings.floor``) stands in for that fit. ``layout_floor`` holds both
+(standard library only too).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import statistics
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Protocol
 
-from .layout_floor import fit_floor
+from .layout_floor import fit_floor, measured, standing_on
 
 Box = tuple[float, float, float, float]   # x0, y0, x1, y1 in pixels of the picture
 Vec3 = tuple[float, float, float]
@@ -58,6 +59,7 @@ class LayoutSettings:
     ground: bool = True
     near_distance: float = NEAR_DISTANCE   # relative depth only: where the nearest object stands
     metric: bool = False                   # the statistics are metric disparities (1 / z, 1 / m): distances kept
+    floor: tuple[float, float] | None = None  # (pitch, elevation) measured in a metric point map: the boxes' own fit
 
     @property
     def scale(self) -> str:
@@ -185,7 +187,11 @@ def solve(image_size: tuple[int, int], targets: Iterable[LayoutTarget], settings
         ray = level.ray((x0 + x1) / 2, y1)
         contacts[target.key] = (ray[0] * z, ray[1] * z, z)
         heights[target.key] = max(y1 - y0, 1.0) / level.focal * z
-    floor = fit_floor(contacts, heights) if settings.ground else None
+    found = measured(settings.floor) if settings.ground else None
+    if found is not None:  # measured in the picture's points: the camera it gives, and who stands on it
+        floor: tuple[float, float, set[str]] | None = (*found, standing_on(contacts, heights, *found))
+    else:
+        floor = fit_floor(contacts, heights) if settings.ground else None
     if floor is None:
         # No floor: a level camera, the world's ground at the lowest bottom, never above the camera (a lamp
         # seen from below, whose bottom is above the horizon, put the camera under the floor).

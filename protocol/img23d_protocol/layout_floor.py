@@ -84,3 +84,22 @@ def _inliers(points: dict[str, tuple[float, float]], heights: dict[str, float], 
             inliers.add(key)
             misfit += abs(below) / tolerance
     return (inliers, misfit) if inliers else None
+
+
+def measured(floor: object) -> tuple[float, float] | None:
+    """A floor measured in a metric point map (``LayoutSettings.floor``: pitch in radians, elevation in metres), or
+    None where it is none a layout can stand on (a manifest may hold anything there)."""
+    if not isinstance(floor, (list, tuple)) or len(floor) != 2:
+        return None
+    pitch, elevation = floor
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in floor):
+        return None
+    return (float(pitch), float(elevation)) if abs(pitch) <= MAX_PITCH and 0 < elevation < 1e4 else None
+
+
+def standing_on(contacts: dict[str, Vec3], heights: dict[str, float], pitch: float, elevation: float) -> set[str]:
+    """The keys whose contact lies on a measured floor (within their tolerance) or below it, where its box's bottom
+    reached past the floor: each then stands on it."""
+    s, c = math.sin(pitch), math.cos(pitch)
+    return {key for key, (_, y, z) in contacts.items()
+            if c * y + s * z - elevation >= -FLOOR_TOLERANCE * heights[key]}

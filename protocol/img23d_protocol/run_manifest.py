@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ErrorCode, ProtocolError
+from .layout_floor import measured
 from .plain import NotPlainJSON, dumps, finite_number, loads
 from .result_fields import items, mapping, number, refuse, text, whole
 from .run_record import TargetRecord, records_from
@@ -146,6 +147,15 @@ class Manifest:
         as measured (``layout.LayoutSettings.metric``); a relative map, or none, puts the nearest object at 4 m."""
         depth = self.scene.get("depth")
         return isinstance(depth, dict) and depth.get("kind") == "metric"
+
+    @property
+    def measured_floor(self) -> tuple[float, float] | None:
+        """The floor the depth model's points gave (``scene.floor``: pitch in radians, elevation in metres), checked
+        as ``layout.LayoutSettings.floor`` wants it; None without one (a relative map, an older run)."""
+        floor = self.scene.get("floor")
+        if not isinstance(floor, dict):
+            return None
+        return measured((floor.get("pitch"), floor.get("elevation")))
 
     @property
     def layout_used(self) -> dict[str, Any]:

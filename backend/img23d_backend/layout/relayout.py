@@ -53,7 +53,7 @@ def relayout(run_dir: str | Path, fov_degrees: float | None = None, estimate_fov
     use_estimate = manifest.option("estimate_fov", True) if estimate_fov is None else bool(estimate_fov)
     settings = LayoutSettings(fov_degrees=resolve_fov(float(wanted_fov), manifest.fov_estimate, use_estimate),
                               ground=bool(used.get("ground", True) if ground is None else ground),
-                              metric=manifest.depth_metric)
+                              metric=manifest.depth_metric, floor=manifest.measured_floor)
     records = manifest.records
     scene_layout = solve(size, targets_from_records(records), settings)
     placements: dict[str, dict[str, Any]] = {}

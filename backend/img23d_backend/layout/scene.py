@@ -21,9 +21,11 @@ from img23d_protocol.layout import LayoutSettings, SceneLayout, resolve_fov, sol
 from ..models.oom import is_out_of_memory
 from ..readers.images import LoadedImage
 from ..runs.folders import RunFolder, TargetRecord
-from ..depth.driver import DepthMap, estimate_depth, matte_statistic, measured_values, preview, saved_map
+from ..depth.driver import (MATTE_THRESHOLD, DepthMap, estimate_depth, matte_statistic, measured_values, preview,
+                            saved_map)
 from ..stages.skips import skip_depth
 from ..stages.step_context import StepContext
+from .floor_points import floor_of
 from .picture import draw_layout, placed_objects
 
 LAYOUT_PICTURE = "layout.png"
@@ -56,12 +58,15 @@ def measure(run: StepContext, image: LoadedImage, live: list[TargetRecord], rect
             # Every measured target gets an entry, even without a statistic: the entries say which
             # targets a later layout solves together.
             target.depth = stat.to_dict() if stat is not None else {"disparity": None, "pixels": 0}
+        floor = floor_of(depth, _covered(depth.values.shape, live, rects, cutouts)) if depth is not None else None
         settings = LayoutSettings(fov_degrees=resolve_fov(options.fov_degrees, record["fov_estimate"],
                                                           options.estimate_fov),
-                                  ground=options.ground, metric=record["kind"] == "metric")
+                                  ground=options.ground, metric=record["kind"] == "metric",
+                                  floor=(floor.pitch, floor.elevation) if floor is not None else None)
         layout = solve(image.original_size, targets_from_records(live), settings)
         folder.manifest.scene = {"depth": record, "layout": asdict(settings), "scale": settings.scale,
-                                 "camera": layout.camera.to_dict()}
+                                 "camera": layout.camera.to_dict(),
+                                 **({"floor": asdict(floor)} if floor is not None else {})}
     run.job.emit(Artifact(job=run.job.id, kind=ArtifactKind.LAYOUT, path=str(folder.path("manifest.json"))))
     return layout
 
@@ -111,6 +116,16 @@ def _depth_map(run: StepContext, image: LoadedImage) -> DepthMap | None:
                                    "placed by their boxes", retried=False)
         skip_depth(run, exc)
     return None
+
+
+def _covered(shape: tuple[int, ...], live: list[TargetRecord], rects: dict[str, tuple[int, int, int, int]],
+             cutouts: dict[str, Any]) -> np.ndarray:
+    """The working image's pixels some target's matte covers (alpha >= 128): what is not the floor."""
+    covered = np.zeros(shape[:2], dtype=bool)
+    for target in live:
+        x0, y0, x1, y1 = rects[target.stem]
+        covered[y0:y1, x0:x1] |= _alpha(cutouts[target.stem]) >= MATTE_THRESHOLD
+    return covered
 
 
 def _alpha(cutout: Any) -> np.ndarray:

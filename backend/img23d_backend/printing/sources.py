@@ -171,7 +171,7 @@ def _run_sources(root: Path, only: tuple[str, ...]) -> PrintInput:
         try:
             scene = solve(size, targets_from_records(manifest.records),
                           LayoutSettings(ground=bool(manifest.layout_used.get("ground", True)),
-                                         metric=manifest.depth_metric))
+                                         metric=manifest.depth_metric, floor=manifest.measured_floor))
         except ValueError:
             scene = None  # boxes the layout cannot solve: those objects keep their own size
     found = PrintInput(root, layout="relayout.json" if relaid else "manifest", scene=scene)

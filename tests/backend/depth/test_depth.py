@@ -109,7 +109,9 @@ def test_a_job_records_the_depth_map_statistics_camera_and_placements(engine: En
     saved = np.load(run / depth["map"])
     assert saved.shape == (1024, 1024) and saved.dtype == np.float32 and depth["map_size"] == [1024, 1024]
     assert Image.open(run / depth["preview"]).size == (1024, 1024)
-    assert manifest["scene"]["layout"] == {"fov_degrees": 62.0, "ground": True, "near_distance": 4.0, "metric": False}
+    assert manifest["scene"]["layout"] == {"fov_degrees": 62.0, "ground": True, "near_distance": 4.0, "metric": False,
+                                           "floor": None}  # a relative map has no points to measure a floor in
+    assert "floor" not in manifest["scene"]
     assert manifest["scene"]["scale"].startswith("relative: the nearest object put 4 m from the camera")
     camera = manifest["scene"]["camera"]
     assert camera["fov_degrees"] == 62.0 and camera["width"] == camera["height"] == 1024
