@@ -7,7 +7,9 @@ policy for each workload (targets, textured or not), as grouped bars, in ``chart
 For every ``full-size-load-*.json`` (``bench/full_size_models.py --check --json``): each model's
 ``load_s`` beside ``read_s``. For every ``game-ready-*.json`` (``bench/game_ready.py --json``): at the
 goal's face target (5,000), each method's Hausdorff distance and seconds per mesh, one chart
-above the other (a failed run has no bar). A result from a GPU (``chain-full-size-gpu.json``, once measured)
+above the other (a failed run has no bar). From ``scene-truth-before-metric-cpu.json`` and
+``scene-truth-metric-cpu.json`` (``bench/scene_truth.py --inputs metric``): each scene's F1 at 0.1 m before and
+after, and before at its best single scale. A result from a GPU (``chain-full-size-gpu.json``, once measured)
 gets its chart by running this again; the page then shows it beside the CPU ones.
 """
 
@@ -106,6 +108,17 @@ def game_ready_chart(data: dict, target: int = 5000) -> Image.Image:
     return sheet
 
 
+def scene_truth_chart(before: dict, after: dict) -> Image.Image:
+    """Per scene, the layout's F1 at 0.1 m in the metric camera frame (``bench/scene_truth.py --inputs metric``)
+    before and after a change, and before at its best single scale (what only the scale cost)."""
+    groups = [(name, {"before": before["scenes"][name]["metric"]["f1_0.1"],
+                      "after": after["scenes"][name]["metric"]["f1_0.1"],
+                      "before, best single scale": before["scenes"][name]["best_scale"]["f1_0.1"]})
+              for name in after["scenes"] if name in before["scenes"]]
+    return bars("Scenes against the truth: F1 at 0.1 m, metric camera frame, perfect inputs",
+                "bench/scene_truth.py --inputs metric (before: scene-truth-before-metric-cpu.json)", groups, unit="")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
@@ -118,6 +131,11 @@ def main(argv: list[str] | None = None) -> int:
             target = args.out / f"chart-{path.stem}.png"
             draw(json.loads(path.read_text())).save(target, format="PNG", optimize=True)
             print(f"{target}: {target.stat().st_size // 1024} KB")
+    before, after = args.results / "scene-truth-before-metric-cpu.json", args.results / "scene-truth-metric-cpu.json"
+    if before.is_file() and after.is_file():
+        target = args.out / "chart-scene-truth-cpu.png"
+        scene_truth_chart(json.loads(before.read_text()), json.loads(after.read_text())).save(target, optimize=True)
+        print(f"{target}: {target.stat().st_size // 1024} KB")
     return 0
 
 

@@ -1,0 +1,143 @@
+"""What the layout is given for a scene, by kind, and the layout run through the product's own code.
+
+- ``metric``: what a perfect metric depth model gives: 1 / z from depth.npy as the depth map the statistic
+  reads (its kind "metric", as MoGe-2's: the layout keeps the distances) and the point map, the true field
+  of view, each matte from masks.png, each box from its matte, each mesh normalised and turned as a
+  single-view shape model outputs it (centred, in a unit cube, the side the camera sees as its front);
+- ``relative``: the same, but the depth map is disparity a / z + b with b = ``shift`` times the nearest object's
+  disparity, no point map, and no field of view: the artist's default, as Depth Anything V2 gives it.
+
+``inputs_for`` measures a metric map's floor as a Generate does (``layout.floor_points.floor_of``); ``lay_out``
+then calls what a Generate and a Re-layout call: ``depth.driver.matte_statistic`` for each target's statistic,
+``img23d_protocol.layout`` (``targets_from_records``, ``solve``, ``SceneLayout.place``) for the camera and
+placements, ``layout.scene.mesh_extents`` for a mesh's size once imported, and ``printing.scale.world_matrix``
+(the add-on's import transform: the bounds' bottom centre at the location, turned about Z, scaled) to stand
+each mesh in the layout's world.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
+from img23d_backend.depth.driver import DepthMap, matte_statistic
+from img23d_backend.layout.floor_points import floor_of
+from img23d_backend.layout.scene import mesh_extents
+from img23d_backend.printing.scale import world_matrix
+from img23d_backend.printing.sources import Placed
+from img23d_protocol.layout import DEFAULT_FOV_DEGREES, LayoutSettings, SceneLayout, solve, targets_from_records
+
+from scene_folder import GLTF_TO_BLENDER, SceneFolder, TruthObject
+
+
+@dataclass
+class Target:
+    name: str
+    box: tuple[float, float, float, float]     # pixels: x0, y0, x1, y1 (edges)
+    vertices: np.ndarray                       # the normalised mesh, glTF's frame
+    faces: np.ndarray
+
+
+@dataclass
+class LayoutInputs:
+    kind: str
+    depth_values: np.ndarray                   # what the statistic reads: larger is nearer
+    fov_degrees: float                         # across the longer side
+    targets: list[Target]
+    metric: bool                               # the map is 1 / z in 1 / m (a generate records its kind "metric")
+    floor: tuple[float, float] | None = None   # (pitch, elevation) the product measures in a metric point map
+
+
+def facing_yaw(x: float, y: float) -> float:
+    """The layout's turn for an object straight ahead of the camera at world (x, y): -Y back along the sight."""
+    reach = math.hypot(x, y)
+    away = (x / reach, y / reach) if reach > 1e-9 else (0.0, 1.0)
+    return math.atan2(-away[0], away[1])
+
+
+def shape_model_mesh(scene: SceneFolder, item: TruthObject) -> np.ndarray:
+    """The true mesh as a single-view shape model gives it: turned so that the side the camera sees is its front
+    (the object's own turn less the layout's facing turn at its true place), centred, in a unit cube."""
+    centre = item.world.mean(axis=0) - scene.camera.location
+    turn = item.yaw - facing_yaw(float(centre[0]), float(centre[1])) - math.radians(scene.camera.yaw_degrees)
+    c, s = math.cos(turn), math.sin(turn)
+    local = item.local_blender @ np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]).T
+    low, high = local.min(axis=0), local.max(axis=0)
+    unit = (local - (low + high) / 2) / float((high - low).max())
+    return unit @ GLTF_TO_BLENDER  # back to glTF's axes (the inverse of a rotation is its transpose)
+
+
+def box_of_mask(mask: np.ndarray) -> tuple[float, float, float, float] | None:
+    rows, cols = np.nonzero(mask)
+    if len(rows) == 0:
+        return None
+    return float(cols.min()), float(rows.min()), float(cols.max() + 1), float(rows.max() + 1)
+
+
+def inputs_for(scene: SceneFolder, kind: str, shift: float = 0.0) -> LayoutInputs:
+    inverse = np.where(np.isfinite(scene.depth) & (scene.depth > 0), 1.0 / np.maximum(scene.depth, 1e-9), 0.0)
+    targets = []
+    for item in scene.objects:
+        box = box_of_mask(scene.mask(item))
+        if box is not None:
+            targets.append(Target(item.name, box, shape_model_mesh(scene, item), item.faces))
+    if kind == "metric":
+        floor = floor_of(DepthMap(inverse.astype(np.float32), "metric", points=point_map(scene),
+                                  mask=np.isfinite(scene.depth)), scene.masks > 0)
+        return LayoutInputs(kind, inverse, scene.camera.fov_longer_degrees, targets, metric=True,
+                            floor=(floor.pitch, floor.elevation) if floor is not None else None)
+    if kind == "relative":
+        nearest = max(float(np.median(inverse[scene.mask(item)])) for item in scene.objects
+                      if scene.mask(item).any())
+        values = np.where(inverse > 0, inverse + shift * nearest, 0.0)
+        return LayoutInputs(kind, values, DEFAULT_FOV_DEGREES, targets, metric=False)
+    raise ValueError(f"unknown inputs {kind!r}")
+
+
+def point_map(scene: SceneFolder) -> np.ndarray:
+    """Each pixel's point in the camera frame (metres), as a metric depth model gives it: its centre's ray at the
+    true planar depth (inf where nothing is hit)."""
+    width, height = scene.camera.resolution
+    focal = scene.camera.focal_px
+    u, v = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
+    z = scene.depth
+    return np.stack([(u - width / 2) / focal * z, (v - height / 2) / focal * z, z], axis=-1)
+
+
+def lay_out(scene: SceneFolder, inputs: LayoutInputs) -> tuple[SceneLayout, dict[str, np.ndarray]]:
+    """The layout's camera, and each target's placed vertices in the layout's camera frame."""
+    width, height = scene.camera.resolution
+    records = []
+    for target in inputs.targets:
+        x0, y0, x1, y1 = (int(v) for v in target.box)
+        alpha = np.where(scene.masks[y0:y1, x0:x1] == _index(scene, target.name), 255, 0).astype(np.uint8)
+        stat = matte_statistic(inputs.depth_values, alpha, (x0, y0, x1, y1))
+        records.append(SimpleNamespace(stem=target.name, box=list(target.box),
+                                       depth=stat.to_dict() if stat else {"disparity": None, "pixels": 0}))
+    layout = solve((width, height), targets_from_records(records),
+                   LayoutSettings(fov_degrees=inputs.fov_degrees, ground=True, metric=inputs.metric,
+                                  floor=inputs.floor))
+    placed = {}
+    for target in inputs.targets:
+        blender = target.vertices @ GLTF_TO_BLENDER.T
+        placement = layout.place(target.name, mesh_extents(SimpleNamespace(vertices=target.vertices)))
+        matrix = world_matrix(blender.min(axis=0), blender.max(axis=0), Placed.of(placement))
+        world = blender @ matrix[:, :3].T + matrix[:, 3]
+        placed[target.name] = camera_frame(layout, world)
+    return layout, placed
+
+
+def camera_frame(layout: SceneLayout, world: np.ndarray) -> np.ndarray:
+    """``layout.camera.to_camera`` over many points at once (checked against it on the first point)."""
+    s, c = math.sin(layout.camera.pitch), math.cos(layout.camera.pitch)
+    y, z = world[:, 1], world[:, 2] - layout.camera.elevation
+    points = np.stack([world[:, 0], -s * y - c * z, c * y - s * z], axis=1)
+    if len(world) and not np.allclose(points[0], layout.camera.to_camera(tuple(world[0])), atol=1e-9):
+        raise AssertionError("the benchmark's camera frame differs from the layout's own")
+    return points
+
+
+def _index(scene: SceneFolder, name: str) -> int:
+    return next(item.index for item in scene.objects if item.name == name)
