@@ -23,7 +23,8 @@ from types import SimpleNamespace
 
 import numpy as np
 from img23d_backend.depth.driver import DepthMap, matte_statistic
-from img23d_backend.layout.floor_points import floor_of
+from img23d_backend.layout.floor_points import MeasuredFloor, floor_of
+from img23d_backend.layout.object_points import heights_of, labels_of
 from img23d_backend.layout.scene import mesh_extents
 from img23d_backend.printing.scale import world_matrix
 from img23d_backend.printing.sources import Placed
@@ -47,7 +48,8 @@ class LayoutInputs:
     fov_degrees: float                         # across the longer side
     targets: list[Target]
     metric: bool                               # the map is 1 / z in 1 / m (a generate records its kind "metric")
-    floor: tuple[float, float] | None = None   # (pitch, elevation) the product measures in a metric point map
+    floor: MeasuredFloor | None = None         # what the product measures in a metric point map
+    points: np.ndarray | None = None           # the metric point map (camera frame), for each target's heights
 
 
 def facing_yaw(x: float, y: float) -> float:
@@ -84,10 +86,11 @@ def inputs_for(scene: SceneFolder, kind: str, shift: float = 0.0) -> LayoutInput
         if box is not None:
             targets.append(Target(item.name, box, shape_model_mesh(scene, item), item.faces))
     if kind == "metric":
-        floor = floor_of(DepthMap(inverse.astype(np.float32), "metric", points=point_map(scene),
-                                  mask=np.isfinite(scene.depth)), scene.masks > 0)
-        return LayoutInputs(kind, inverse, scene.camera.fov_longer_degrees, targets, metric=True,
-                            floor=(floor.pitch, floor.elevation) if floor is not None else None)
+        points = point_map(scene)
+        floor = floor_of(DepthMap(inverse.astype(np.float32), "metric", points=points, mask=np.isfinite(scene.depth)),
+                         scene.masks > 0)
+        return LayoutInputs(kind, inverse, scene.camera.fov_longer_degrees, targets, metric=True, floor=floor,
+                            points=np.where(np.isfinite(points), points, np.nan))
     if kind == "relative":
         nearest = max(float(np.median(inverse[scene.mask(item)])) for item in scene.objects
                       if scene.mask(item).any())
@@ -109,16 +112,23 @@ def point_map(scene: SceneFolder) -> np.ndarray:
 def lay_out(scene: SceneFolder, inputs: LayoutInputs) -> tuple[SceneLayout, dict[str, np.ndarray]]:
     """The layout's camera, and each target's placed vertices in the layout's camera frame."""
     width, height = scene.camera.resolution
-    records = []
-    for target in inputs.targets:
+    records, mattes = [], []
+    for n, target in enumerate(inputs.targets):
         x0, y0, x1, y1 = (int(v) for v in target.box)
         alpha = np.where(scene.masks[y0:y1, x0:x1] == _index(scene, target.name), 255, 0).astype(np.uint8)
         stat = matte_statistic(inputs.depth_values, alpha, (x0, y0, x1, y1))
         records.append(SimpleNamespace(stem=target.name, box=list(target.box),
                                        depth=stat.to_dict() if stat else {"disparity": None, "pixels": 0}))
+        mattes.append((n, alpha, (x0, y0, x1, y1), 1 / stat.disparity if stat else math.inf))
+    if inputs.floor is not None and inputs.points is not None:  # as a Generate records them (layout.scene)
+        labels = labels_of(inputs.points.shape[:2], mattes)
+        for n, record in enumerate(records):
+            heights = heights_of(inputs.points, labels, n + 1, inputs.floor)
+            if heights is not None:
+                record.depth = {**record.depth, **heights.to_dict()}
     layout = solve((width, height), targets_from_records(records),
                    LayoutSettings(fov_degrees=inputs.fov_degrees, ground=True, metric=inputs.metric,
-                                  floor=inputs.floor))
+                                  floor=(inputs.floor.pitch, inputs.floor.elevation) if inputs.floor else None))
     placed = {}
     for target in inputs.targets:
         blender = target.vertices @ GLTF_TO_BLENDER.T

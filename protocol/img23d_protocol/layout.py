@@ -33,7 +33,7 @@ import statistics
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Protocol
 
-from .layout_floor import fit_floor, measured, standing_on
+from .layout_floor import Heights, fit_floor, measured, standing_on
 
 Box = tuple[float, float, float, float]   # x0, y0, x1, y1 in pixels of the picture
 Vec3 = tuple[float, float, float]
@@ -51,6 +51,7 @@ class LayoutTarget:
     key: str
     box: Box
     disparity: float | None = None   # median of the depth model's output inside its matte
+    heights: Heights | None = None   # its own points against a measured floor (a metric map's)
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ class Anchor:
     distance: float     # planar depth of its visible surface
     contact: Vec3       # world point under the middle of its front
     on_floor: bool
+    height: float | None = None   # metres from where it stands to its top, measured: its size (else its box's)
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,16 @@ def solve(image_size: tuple[int, int], targets: Iterable[LayoutTarget], settings
         # Slide along the line of sight onto the floor: the object keeps its place in the picture, and its
         # distance is where that line meets the floor. A line of sight at or above the horizon never meets
         # it: that object keeps the height its depth gives (dropped to Z = 0, it left its box).
+        stands = target.heights if found is not None else None
+        if stands is not None:
+            # Its own points against the measured floor: at its measured distance, standing where they say (a
+            # hidden bottom on the floor, a seen raised one where it is), and as tall as they say when its top is
+            # seen: a half-hidden object keeps its size and its feet. No slide along the box's bottom row, which
+            # for a hidden bottom is the top of what hides it.
+            world = camera.to_world(contact)
+            anchors[target.key] = Anchor(target.key, tuple(target.box), distance, (world[0], world[1], stands.base),
+                                         stands.base == 0.0, stands.height)
+            continue
         on = _floor_depth(camera, contact) if target.key in on_floor else None
         standing = on is not None
         if on is not None:
@@ -230,7 +242,8 @@ def place(scene: SceneLayout, key: str, extents: Vec3) -> Placement:
     The front of its bounds stands at the anchor; the bounds reach back from there, so the
     fitting is repeated until the projected bounds (all eight corners, seen through the camera)
     fit the box: exactly in one direction, inside it in the other, like a contained image, and
-    centred across it (a side face in view widens a box on one side only).
+    centred across it (a side face in view widens a box on one side only). An object whose height
+    was measured (``Anchor.height``) has its size from it: only the centring is done.
     """
     anchor = scene.anchors[key]
     camera = scene.camera
@@ -238,14 +251,15 @@ def place(scene: SceneLayout, key: str, extents: Vec3) -> Placement:
     x0, y0, x1, y1 = anchor.box
     box_w, box_h = max(x1 - x0, 1e-6), max(y1 - y0, 1e-6)
     front = anchor.contact
-    scale = min(box_w / size[0], box_h / size[2]) * anchor.distance / camera.focal
+    fixed = anchor.height is not None
+    scale = anchor.height / size[2] if fixed else min(box_w / size[0], box_h / size[2]) * anchor.distance / camera.focal
     for _ in range(_SCALE_STEPS):
         away, yaw = _facing(front)
         bounds = _projected_bounds(camera, front, away, yaw, scale, size)  # type: ignore[arg-type]
         if bounds is None:
             break
         u0, v0, u1, v1 = bounds
-        ratio = min(box_w / max(u1 - u0, 1e-9), box_h / max(v1 - v0, 1e-9))
+        ratio = 1.0 if fixed else min(box_w / max(u1 - u0, 1e-9), box_h / max(v1 - v0, 1e-9))
         scale *= ratio
         # Slide along the picture's rows (the world's X: the camera has no roll) until the projection is
         # centred on the box. That keeps the front's planar depth and its row, so a pixel is depth / focal
@@ -290,7 +304,7 @@ def targets_from_records(records: Iterable[Placeable]) -> list[LayoutTarget]:
     for record in measured or records:
         disparity = (record.depth or {}).get("disparity")
         targets.append(LayoutTarget(record.stem, tuple(float(v) for v in record.box),  # type: ignore[arg-type, union-attr]
-                                    float(disparity) if _usable(disparity) else None))
+                                    float(disparity) if _usable(disparity) else None, Heights.of(record.depth)))
     return targets
 
 

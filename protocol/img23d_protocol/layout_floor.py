@@ -8,12 +8,58 @@ roll): the camera's pitch down and its height above the floor.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from itertools import combinations
+from typing import Any
 
 Vec3 = tuple[float, float, float]
 
 MAX_PITCH = math.radians(45.0)     # steeper than this, a picture seldom shows things standing on a floor
 FLOOR_TOLERANCE = 0.25        # of an object's own height: how far its bottom may be off the floor
+RAISED_M, RAISED_SHARE = 0.05, 0.05   # a seen bottom this far above the floor (plus a share of its top) is raised
+
+
+@dataclass(frozen=True)
+class Heights:
+    """An object's own points against a floor measured in a metric point map, in metres above it: its visible top
+    and bottom, and whether each edge of its matte is its own. ``top_seen``: no nearer target covers its top and
+    the picture does not cut it. ``bottom_seen``: what lies just under its matte is no higher than its own lowest
+    points (the floor, or a support it rests on), so its visible bottom is its real one; a nearer object in front
+    (a barrel before a chair) or the picture's edge hides it."""
+
+    top: float
+    bottom: float
+    top_seen: bool
+    bottom_seen: bool
+
+    @property
+    def base(self) -> float:
+        """Where it stands: its visible bottom where that is its own and raised (a box on a table, a chimney on a
+        roof), else the floor (a hidden bottom stands where the floor is)."""
+        raised = self.bottom_seen and self.bottom > RAISED_M + RAISED_SHARE * max(self.top, 0.0)
+        return self.bottom if raised else 0.0
+
+    @property
+    def height(self) -> float | None:
+        """Its height from where it stands to its top, when its top is seen; None otherwise."""
+        height = self.top - self.base
+        return height if self.top_seen and height > 0 else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"top_m": self.top, "bottom_m": self.bottom, "top_seen": self.top_seen, "bottom_seen": self.bottom_seen}
+
+    @classmethod
+    def of(cls, data: object) -> "Heights | None":
+        """A record's heights (its ``depth`` entry's), or None where it has none or they are not numbers and
+        flags (a manifest may hold anything there)."""
+        if not isinstance(data, dict):
+            return None
+        top, bottom, top_seen, bottom_seen = (data.get(k) for k in ("top_m", "bottom_m", "top_seen", "bottom_seen"))
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) < 1e4
+                      for v in (top, bottom))
+        if not numbers or not isinstance(top_seen, bool) or not isinstance(bottom_seen, bool):
+            return None
+        return cls(float(top), float(bottom), top_seen, bottom_seen)  # type: ignore[arg-type]
 
 
 def fit_floor(contacts: dict[str, Vec3], heights: dict[str, float]) -> tuple[float, float, set[str]] | None:

@@ -11,6 +11,7 @@ so a run looks the same however it reaches Blender, and can be laid out again.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 from typing import Any
 
@@ -25,7 +26,8 @@ from ..depth.driver import (MATTE_THRESHOLD, DepthMap, estimate_depth, matte_sta
                             saved_map)
 from ..stages.skips import skip_depth
 from ..stages.step_context import StepContext
-from .floor_points import floor_of
+from .floor_points import MeasuredFloor, floor_of
+from .object_points import heights_of, labels_of
 from .picture import draw_layout, placed_objects
 
 LAYOUT_PICTURE = "layout.png"
@@ -59,6 +61,8 @@ def measure(run: StepContext, image: LoadedImage, live: list[TargetRecord], rect
             # targets a later layout solves together.
             target.depth = stat.to_dict() if stat is not None else {"disparity": None, "pixels": 0}
         floor = floor_of(depth, _covered(depth.values.shape, live, rects, cutouts)) if depth is not None else None
+        if floor is not None and depth is not None and depth.points is not None:
+            _record_heights(depth.points, floor, live, rects, cutouts)
         settings = LayoutSettings(fov_degrees=resolve_fov(options.fov_degrees, record["fov_estimate"],
                                                           options.estimate_fov),
                                   ground=options.ground, metric=record["kind"] == "metric",
@@ -116,6 +120,18 @@ def _depth_map(run: StepContext, image: LoadedImage) -> DepthMap | None:
                                    "placed by their boxes", retried=False)
         skip_depth(run, exc)
     return None
+
+
+def _record_heights(points: np.ndarray, floor: MeasuredFloor, live: list[TargetRecord],
+                    rects: dict[str, tuple[int, int, int, int]], cutouts: dict[str, Any]) -> None:
+    """Each target's own points against the measured floor (``object_points``), beside its depth statistic."""
+    mattes = [(n, _alpha(cutouts[t.stem]), rects[t.stem], 1.0 / t.depth["disparity"] if t.depth.get("disparity")
+               else math.inf) for n, t in enumerate(live)]
+    labels = labels_of(points.shape[:2], mattes)
+    for n, target in enumerate(live):
+        heights = heights_of(points, labels, n + 1, floor)
+        if heights is not None:
+            target.depth = {**target.depth, **heights.to_dict()}
 
 
 def _covered(shape: tuple[int, ...], live: list[TargetRecord], rects: dict[str, tuple[int, int, int, int]],

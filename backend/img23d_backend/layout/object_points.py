@@ -1,0 +1,105 @@
+"""Each target's own points in a metric map, read against the floor measured there (``floor_points``): how high its
+visible top and bottom stand, and whether the top and bottom edges of its matte are its own
+(``img23d_protocol.layout_floor.Heights``, recorded beside its depth statistic so that a later layout reads them).
+
+An edge is read column by column over the matte, in the columns that reach its extreme (its head's columns, whose
+top row is within ``EDGE_ROWS`` of its highest; its foot's, the same at its lowest): a lamp's wide shade says
+nothing about where its thin pole ends. Its top edge is its own unless the pixel above is the picture's edge or
+another target nearer the camera (a shelf in front of a lamp's shade). Its bottom edge is its own unless the pixel
+below is the picture's edge or another target whose surface there stands higher than the object's own lowest
+point in that column (a box before a lamp hides the lamp's base; a table under a box is no higher than the box's
+bottom, so the box rests on it). Most of those columns decide (``SEEN_SHARE``). The top is a high percentile of
+the object's heights (``HIGH``: a stray pixel of the matte's soft edge moves nothing), the bottom the median of
+its foot's columns' lowest points (a tree's thin trunk is a sliver of its points).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from img23d_protocol.layout_floor import Heights
+
+from .floor_points import MeasuredFloor
+
+HIGH = 98.0                    # the percentile of the object's heights read as its top
+SEEN_SHARE = 0.6               # the share of an edge's columns that must be the object's own
+EDGE_ROWS, EDGE_SHARE = 3, 0.05   # rows (or this share of the matte's height) from its extreme: its head and foot
+STEP_M, STEP_SHARE = 0.03, 0.01   # how much higher than its own bottom what lies below must be to hide it
+MIN_PIXELS = 16
+
+
+def labels_of(shape: tuple[int, int], mattes: list[tuple[int, np.ndarray, tuple[int, int, int, int], float]]
+              ) -> np.ndarray:
+    """Each pixel's target (its index + 1; 0: none) from (index, matte alpha, its rectangle, distance), the nearer
+    target winning where two mattes cover a pixel (it is in front)."""
+    labels = np.zeros(shape, dtype=np.int32)
+    for index, alpha, (x0, y0, x1, y1), _ in sorted(mattes, key=lambda matte: -matte[3]):
+        region = labels[y0:y1, x0:x1]
+        region[alpha >= 128] = index + 1
+    return labels
+
+
+def heights_of(points: np.ndarray, labels: np.ndarray, label: int, floor: MeasuredFloor) -> Heights | None:
+    """The target ``label``'s heights against ``floor`` (``points``: the metric map, camera frame), or None where
+    too few of its pixels have a surface."""
+    mine = (labels == label) & np.isfinite(points).all(axis=-1)
+    if int(mine.sum()) < MIN_PIXELS:
+        return None
+    above = _height_above(points, floor)
+    top_seen = _top_seen(points, labels, label)
+    bottom_seen, bottom = _bottom_seen(points, labels, label, above)
+    if bottom is None:
+        return None
+    return Heights(round(float(np.percentile(above[mine], HIGH)), 4), round(bottom, 4), top_seen, bottom_seen)
+
+
+def _height_above(points: np.ndarray, floor: MeasuredFloor) -> np.ndarray:
+    """Each point's height above the floor (the plane cos(pitch) y + sin(pitch) z = elevation, y down)."""
+    s, c = math.sin(floor.pitch), math.cos(floor.pitch)
+    return floor.elevation - (c * points[..., 1] + s * points[..., 2])
+
+
+def _columns(labels: np.ndarray, label: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """The matte's columns, the top and bottom row of each, and how many rows from an extreme are its edge."""
+    mask = labels == label
+    columns = np.flatnonzero(mask.any(axis=0))
+    rows = np.arange(mask.shape[0])[:, None]
+    top = np.where(mask, rows, mask.shape[0]).min(axis=0)[columns]
+    bottom = np.where(mask, rows, -1).max(axis=0)[columns]
+    span = float(bottom.max() - top.min() + 1) if len(columns) else 0.0
+    return columns, top, bottom, max(EDGE_ROWS, EDGE_SHARE * span)
+
+
+def _top_seen(points: np.ndarray, labels: np.ndarray, label: int) -> bool:
+    columns, top, _, reach = _columns(labels, label)
+    if len(columns) == 0:
+        return False
+    head = top <= top.min() + reach
+    columns, top = columns[head], top[head]
+    above = np.clip(top - 1, 0, None)
+    neighbour = labels[above, columns]
+    nearer = (neighbour != 0) & (neighbour != label) & \
+        (np.nan_to_num(points[above, columns, 2], nan=np.inf) < points[top, columns, 2])
+    own = (top > 0) & ~nearer
+    return float(own.mean()) >= SEEN_SHARE
+
+
+def _bottom_seen(points: np.ndarray, labels: np.ndarray, label: int, above: np.ndarray
+                 ) -> tuple[bool, float | None]:
+    """Whether its foot is its own, and the height of its lowest points there (None: no surface under them)."""
+    columns, _, bottom, reach = _columns(labels, label)
+    if len(columns) == 0:
+        return False, None
+    foot = bottom >= bottom.max() - reach
+    columns, bottom = columns[foot], bottom[foot]
+    last = labels.shape[0] - 1
+    below = np.clip(bottom + 1, 0, last)
+    neighbour = labels[below, columns]
+    own_low = above[bottom, columns]
+    step = STEP_M + STEP_SHARE * np.abs(points[bottom, columns, 2])
+    higher = (neighbour != 0) & (neighbour != label) & (np.nan_to_num(above[below, columns], nan=-np.inf) >
+                                                        own_low + step)
+    own = (bottom < last) & ~higher
+    lowest = own_low[np.isfinite(own_low)]
+    return float(own.mean()) >= SEEN_SHARE, float(np.median(lowest)) if len(lowest) else None
