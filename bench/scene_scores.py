@@ -33,6 +33,8 @@ import numpy as np
 import trimesh
 from scipy.spatial import cKDTree
 
+from quality import icp as quality_icp  # bench/quality.py (the benchmark folder is on the path)
+
 SAMPLES = 20_480          # surface points per object, as MIDI samples
 GRID = 14                 # grid points a side for an object's volume
 FIT_SAMPLES = 6_000       # points the scale search and ICP fit on (the scores are read on all of them)
@@ -129,23 +131,10 @@ def subsample(points: np.ndarray, count: int = FIT_SAMPLES) -> np.ndarray:
 
 
 def icp(source: np.ndarray, target: np.ndarray, iterations: int = 50) -> np.ndarray:
-    """``source`` moved rigidly onto ``target`` (point-to-point ICP, Kabsch each step, fitted on a subsample of
-    each and applied to all of ``source``)."""
-    fit, tree_points = subsample(source), subsample(target)
-    tree = cKDTree(tree_points)
-    turn_total, shift_total = np.eye(3), np.zeros(3)
-    for _ in range(iterations):
-        moved = fit @ turn_total.T + shift_total
-        _, nearest = tree.query(moved)
-        matched = tree_points[nearest]
-        a, b = moved - moved.mean(axis=0), matched - matched.mean(axis=0)
-        u, _, vt = np.linalg.svd(a.T @ b)
-        flip = np.diag([1.0, 1.0, np.sign(np.linalg.det(vt.T @ u.T))])
-        turn = vt.T @ flip @ u.T
-        # moved -> (moved - its mean) turned + the matched mean, composed with what came before
-        shift_total = (shift_total - moved.mean(axis=0)) @ turn.T + matched.mean(axis=0)
-        turn_total = turn @ turn_total
-    return source @ turn_total.T + shift_total
+    """``source`` moved rigidly onto ``target``: ``quality.icp`` (point-to-point, Besl and McKay) fitted on a
+    subsample of each, applied to all of ``source``."""
+    rotation, shift = quality_icp(subsample(source), subsample(target), iterations)
+    return source @ rotation.T + shift
 
 
 def midi_scores(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:

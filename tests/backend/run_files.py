@@ -1,14 +1,17 @@
-"""Run folders made in tests: a job's manifest, the temporary files an atomic write leaves, and a
-tiny real disk to fill."""
+"""Run folders made in tests: a job's manifest, a two-object Generate run made by hand (the prints' tests), the
+temporary files an atomic write leaves, and a tiny real disk to fill."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
+import trimesh
 
 from img23d_backend.runs.folders import Manifest
 from testdata import SOURCE_PYTHONPATH
@@ -20,6 +23,25 @@ def manifest(**overrides) -> Manifest:
     values = dict(job_id="job-1", kind="generate", backend_version="0.1.0")
     values.update(overrides)
     return Manifest(**values)
+
+
+MANIFESTS = Path(__file__).parents[1] / "wire" / "manifests"
+
+
+def two_object_run(tmp_path: Path, edit: Callable[[dict[str, Any]], None] | None = None,
+                   chimney_mesh: str = "chimney.glb") -> Path:
+    """A Generate run's folder as the job leaves it: its manifest (two placed objects, as main wrote them, passed
+    through ``edit``) and a GLB for each (glTF is Y up: the house 1.08 tall, the chimney 1.19)."""
+    data = json.loads((MANIFESTS / "main-f49deb6-generate.json").read_text(encoding="utf-8"))
+    data["records"][1]["mesh"] = chimney_mesh
+    if edit is not None:
+        edit(data)
+    run = tmp_path / "runs" / "20261122-100411-house_scene"
+    run.mkdir(parents=True)
+    (run / "manifest.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
+    trimesh.creation.box(extents=(1.2, 1.08, 1.2)).export(run / "house.glb")
+    trimesh.creation.box(extents=(0.3, 1.19, 0.3)).export(run / "chimney.glb")
+    return run
 
 
 def tmp_leftovers(root: Path) -> list[Path]:

@@ -19,8 +19,8 @@ import pytest
 import trimesh
 
 from cli_inprocess import RunCli, run_cli
+from run_files import two_object_run
 
-MANIFESTS = Path(__file__).parents[2] / "wire" / "manifests"
 CORE = "{http://schemas.microsoft.com/3dmanufacturing/core/2015/02}"
 
 
@@ -35,19 +35,6 @@ def _holed_sphere(path: Path) -> Path:
     kept = sphere.faces[np.linalg.norm(sphere.triangles_center - [0.3, 0.3, 0.9], axis=1) > 0.35]
     trimesh.Trimesh(sphere.vertices, kept).export(path)
     return path
-
-
-def _two_object_run(tmp_path: Path, chimney_mesh: str = "chimney.glb") -> Path:
-    """A Generate run's folder as the job leaves it: its manifest (two placed objects, as main wrote them) and a
-    GLB for each (glTF is Y up: the house 1.08 tall, the chimney 1.19)."""
-    data = json.loads((MANIFESTS / "main-f49deb6-generate.json").read_text(encoding="utf-8"))
-    data["records"][1]["mesh"] = chimney_mesh
-    run = tmp_path / "runs" / "20261122-100411-house_scene"
-    run.mkdir(parents=True)
-    (run / "manifest.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
-    trimesh.creation.box(extents=(1.2, 1.08, 1.2)).export(run / "house.glb")
-    trimesh.creation.box(extents=(0.3, 1.19, 0.3)).export(run / "chimney.glb")
-    return run
 
 
 def _slicer_read(path: Path) -> dict[str, tuple[float, np.ndarray]]:
@@ -88,7 +75,7 @@ def test_a_sphere_with_a_hole_prints_watertight_at_the_asked_height(tmp_path: Pa
 
 
 def test_a_two_object_run_prints_as_one_plate_keeping_relative_sizes(tmp_path: Path, cli: RunCli) -> None:
-    run = _two_object_run(tmp_path)
+    run = two_object_run(tmp_path)
     before = {path.name: path.read_bytes() for path in run.iterdir()}
     out = cli("print", run, "--height-mm", "80", "--object", "house")
     assert out.returncode == 0, out.stdout + out.stderr
@@ -163,7 +150,7 @@ def test_bad_meshes_are_one_sentence_each(tmp_path: Path, cli: RunCli) -> None:
 
 
 def test_a_mesh_path_out_of_the_run_is_one_sentence_and_the_rest_is_printed(tmp_path: Path, cli: RunCli) -> None:
-    run = _two_object_run(tmp_path, chimney_mesh="../../outside.glb")
+    run = two_object_run(tmp_path, chimney_mesh="../../outside.glb")
     trimesh.creation.box(extents=(1.0, 1.0, 1.0)).export(tmp_path / "outside.glb")
     out = cli("print", run, "--height-mm", "80")
     assert out.returncode == 3 and "Traceback" not in out.stderr
@@ -175,7 +162,7 @@ def test_a_mesh_path_out_of_the_run_is_one_sentence_and_the_rest_is_printed(tmp_
 
 
 def test_an_object_too_thin_for_the_wall_is_printed_solid_with_a_sentence(tmp_path: Path, cli: RunCli) -> None:
-    run = _two_object_run(tmp_path)
+    run = two_object_run(tmp_path)
     out = cli("print", run, "--only", "chimney", "--height-mm", "20", "--hollow", "--wall-mm", "3")
     assert out.returncode == 0, out.stdout + out.stderr
     said = [line for line in out.stdout.splitlines() if line.startswith("chimney is ")]
@@ -227,7 +214,7 @@ def test_a_3mf_the_library_refuses_to_write_is_one_sentence_and_leaves_no_folder
         raise lib3mf.ELib3MFException(2, "an invalid parameter was passed")
 
     monkeypatch.setattr(plate_files, "write_3mf", refused)
-    run = _two_object_run(tmp_path)
+    run = two_object_run(tmp_path)
     out = cli("print", run, "--height-mm", "80")
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert "lib3mf could not write plate.3mf: Lib3MFException 2: an invalid parameter was passed" in out.stderr
@@ -235,7 +222,7 @@ def test_a_3mf_the_library_refuses_to_write_is_one_sentence_and_leaves_no_folder
 
 
 def test_a_private_runs_print_is_private_too(tmp_path: Path, cli: RunCli) -> None:
-    run = _two_object_run(tmp_path)
+    run = two_object_run(tmp_path)
     run.chmod(0o700)
     out = cli("print", run, "--height-mm", "50", "--only", "house")
     assert out.returncode == 0, out.stdout + out.stderr
@@ -265,7 +252,7 @@ def test_prusa_slicer_reads_the_plate_at_the_asked_height(tmp_path: Path, cli: R
     """A real slicer, not only lib3mf and our own XML reading, opens the plate in millimetres: the house 80 mm
     tall within 0.1 mm and the chimney at the size print.json gives it. Skipped where PrusaSlicer is absent
     (bench/slicer_read.py measures more: names, hollow prints, the STL, slicing to G-code)."""
-    run = _two_object_run(tmp_path)
+    run = two_object_run(tmp_path)
     assert cli("print", run, "--height-mm", "80", "--object", "house").returncode == 0
     record = json.loads((run / "print" / "print.json").read_text(encoding="utf-8"))
     sizes = _prusa_slicer_sizes(run / "print" / "plate.3mf")

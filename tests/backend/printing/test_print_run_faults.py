@@ -24,10 +24,10 @@ import pytest
 import trimesh
 
 from cli_inprocess import RunCli, run_cli
+from run_files import two_object_run
 from img23d_protocol import MAX_PRINT_OBJECTS
 from img23d_protocol.run_manifest import MAX_RUN_JSON_BYTES
 
-MANIFESTS = Path(__file__).parents[2] / "wire" / "manifests"
 CORE = "{http://schemas.microsoft.com/3dmanufacturing/core/2015/02}"
 
 
@@ -35,19 +35,6 @@ CORE = "{http://schemas.microsoft.com/3dmanufacturing/core/2015/02}"
 def cli(capsys: pytest.CaptureFixture[str]) -> RunCli:
     """The command line in this process (``print`` loads no model)."""
     return partial(run_cli, capsys)
-
-
-def _run(tmp_path: Path, edit: Any = None) -> Path:
-    """A two-object Generate run made by hand (test_print_command's), its manifest passed through ``edit``."""
-    data = json.loads((MANIFESTS / "main-f49deb6-generate.json").read_text(encoding="utf-8"))
-    if edit is not None:
-        edit(data)
-    run = tmp_path / "runs" / "20261122-100411-house_scene"
-    run.mkdir(parents=True)
-    (run / "manifest.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
-    trimesh.creation.box(extents=(1.2, 1.08, 1.2)).export(run / "house.glb")
-    trimesh.creation.box(extents=(0.3, 1.19, 0.3)).export(run / "chimney.glb")
-    return run
 
 
 def _errors(out: Any) -> list[str]:
@@ -69,7 +56,7 @@ def test_a_run_of_more_objects_than_a_plate_takes_is_one_sentence_before_a_mesh_
                            for n in range(300)] + [house]
         data["targets"] = [record["target"] for record in data["records"]]
 
-    run = _run(tmp_path, many)  # none of the 300 houses' GLBs is there: a mesh read would be a sentence of its own
+    run = two_object_run(tmp_path, many)  # none of the 300 houses' GLBs is there: a mesh read would be a sentence of its own
     out = cli("print", run, "--height-mm", "80")
     assert out.returncode == 2
     assert _errors(out) == [f"error: {run.name} has 301 finished objects; a print takes at most {MAX_PRINT_OBJECTS} "
@@ -82,7 +69,7 @@ def test_a_run_of_more_objects_than_a_plate_takes_is_one_sentence_before_a_mesh_
 
 def test_a_plate_larger_than_a_common_bed_is_printed_with_a_sentence_naming_its_size(
         tmp_path: Path, cli: RunCli) -> None:
-    run = _run(tmp_path)
+    run = two_object_run(tmp_path)
     out = cli("print", run, "--height-mm", "300", "--object", "house")
     assert out.returncode == 0, out.stdout + out.stderr
     record = json.loads((run / "print" / "print.json").read_text(encoding="utf-8"))
@@ -104,7 +91,7 @@ def test_names_with_control_characters_are_cleaned_for_the_3mf_and_kept_apart(tm
         data["records"][1]["target"] = "ho\u0001use"   # cleans to the same name: it must stay a second object
         data["targets"] = ["ho\u0000use", "ho\u0001use"]
 
-    run = _run(tmp_path, hostile)
+    run = two_object_run(tmp_path, hostile)
     out = cli("print", run, "--height-mm", "80")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "\x00" not in out.stdout and "\x01" not in out.stdout
@@ -126,7 +113,7 @@ def test_an_object_missing_from_the_3mf_read_back_is_not_printed_and_the_exit_co
         return unit, [item for item in found if item.name != "chimney"]
 
     monkeypatch.setattr(plate_files, "read_3mf", loses_the_chimney)
-    run = _run(tmp_path)
+    run = two_object_run(tmp_path)
     out = cli("print", run, "--height-mm", "80")
     assert out.returncode == 3, out.stdout + out.stderr
     assert "chimney is missing from plate.3mf as read back, so it is not printed" in out.stdout.splitlines()
@@ -148,7 +135,7 @@ def test_a_3mf_that_cannot_be_read_back_fails_every_objects_check(
         raise lib3mf.ELib3MFException(3, "the model could not be read")
 
     monkeypatch.setattr(plate_files, "read_3mf", unreadable)
-    run = _run(tmp_path)
+    run = two_object_run(tmp_path)
     out = cli("print", run, "--height-mm", "80")
     assert out.returncode == 3, out.stdout + out.stderr
     record = json.loads((run / "print" / "print.json").read_text(encoding="utf-8"))
@@ -157,7 +144,7 @@ def test_a_3mf_that_cannot_be_read_back_fails_every_objects_check(
 
 
 def test_a_relayout_json_too_large_is_one_sentence_naming_it(tmp_path: Path, cli: RunCli) -> None:
-    run = _run(tmp_path)
+    run = two_object_run(tmp_path)
     with open(run / "relayout.json", "wb") as handle:
         handle.truncate(MAX_RUN_JSON_BYTES + 1)   # sparse: no 16 MB written, all of it there to read
     out = cli("print", run, "--height-mm", "80")
@@ -169,7 +156,7 @@ def test_a_relayout_json_too_large_is_one_sentence_naming_it(tmp_path: Path, cli
 
 
 def test_a_manifest_too_large_is_one_sentence_naming_the_run(tmp_path: Path, cli: RunCli) -> None:
-    run = _run(tmp_path)
+    run = two_object_run(tmp_path)
     with open(run / "manifest.json", "ab") as handle:
         handle.truncate(MAX_RUN_JSON_BYTES + 1)
     out = cli("print", run, "--height-mm", "80")
@@ -211,7 +198,7 @@ def test_a_disk_that_fills_while_the_stls_are_written_leaves_no_print(
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     monkeypatch.setattr(plate_files, "write_stl", full)
-    run = _run(tmp_path)
+    run = two_object_run(tmp_path)
     before = sorted(path.name for path in run.iterdir())
     out = cli("print", run, "--height-mm", "80")
     assert out.returncode == 1
@@ -248,7 +235,7 @@ def test_the_3mf_and_print_json_name_the_models_that_made_each_object(tmp_path: 
     from img23d_backend.gltf.made_by import made_by
     from img23d_backend.gltf.writer import export_glb
 
-    run = _run(tmp_path)
+    run = two_object_run(tmp_path)
     made = made_by([("grounding", "Qwen/Qwen3-VL-8B-Instruct"), ("shape", "tencent/Hunyuan3D-2")])
     export_glb(trimesh.creation.box(extents=(1.2, 1.08, 1.2)), run / "house.glb", made)
     out = cli("print", run, "--height-mm", "80")

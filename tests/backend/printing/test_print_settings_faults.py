@@ -19,6 +19,7 @@ from img23d_protocol import (ErrorCode, MeshFile, PrintRequest, ProtocolError, c
 from img23d_protocol.prints import DEFAULTS, shown_name, wire_label
 
 from cli_inprocess import RunCli, run_cli
+from run_files import two_object_run
 from img23d_backend.jobs.context import Job
 from img23d_backend.jobs.engine import JOBS
 from img23d_backend.printing import prepare
@@ -29,7 +30,6 @@ from img23d_backend.printing.settings import PrintSettings
 from img23d_backend.printing.sources import PrintSource
 from img23d_backend.printing.thickness import thinnest_wall
 
-MANIFESTS = Path(__file__).parents[2] / "wire" / "manifests"
 LONG = "x" * 10_000
 
 
@@ -62,17 +62,6 @@ def _refused(out: object) -> str:
 
 def _folder(out: object) -> Path:
     return Path(out.stdout.split("print folder: ")[1].strip())  # type: ignore[attr-defined]
-
-
-def _two_object_run(tmp_path: Path) -> Path:
-    """test_print_command's run: a house (1.2 x 1.08 x 1.2) and a chimney (0.3 x 1.19 x 0.3), placed as main did."""
-    data = json.loads((MANIFESTS / "main-f49deb6-generate.json").read_text(encoding="utf-8"))
-    run = tmp_path / "runs" / "20261122-100411-house_scene"
-    run.mkdir(parents=True)
-    (run / "manifest.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
-    _box_file(run / "house.glb", (1.2, 1.08, 1.2))
-    _box_file(run / "chimney.glb", (0.3, 1.19, 0.3))
-    return run
 
 
 # 1. Drain holes that would take the object.
@@ -185,7 +174,7 @@ def test_a_long_object_name_is_cut_in_its_refusal(tmp_path: Path, cli: RunCli) -
 
 
 def test_a_long_only_name_is_cut_in_its_refusal(tmp_path: Path, cli: RunCli) -> None:
-    run = _two_object_run(tmp_path)
+    run = two_object_run(tmp_path)
     said = _refused(cli("print", run, "--height-mm", "20", "--only", LONG))
     assert said == (f"error: {run.name} has no object named '{'x' * 79}…': its objects are house, chimney "
                     "[bad_request]")
