@@ -31,6 +31,8 @@ from .object_points import heights_of, labels_of
 from .picture import draw_layout, placed_objects
 
 LAYOUT_PICTURE = "layout.png"
+NO_STATISTIC = ("no pixel under its matte has a depth the model measured: it is laid out by its box alone, at the "
+                "others' median distance")
 STATISTIC = "median disparity over the matte's pixels with alpha >= 128"
 
 
@@ -53,13 +55,11 @@ def measure(run: StepContext, image: LoadedImage, live: list[TargetRecord], rect
                               "depth.npy", lambda p: np.save(p, kept, allow_pickle=False))),
                           preview=folder.relative(folder.write_image("depth.png", preview(kept))),
                           map_size=[int(kept.shape[1]), int(kept.shape[0])])
-        values = measured_values(depth) if depth is not None else None
-        for target in live:
-            stat = None if values is None else matte_statistic(values, _alpha(cutouts[target.stem]),
-                                                               rects[target.stem])
-            # Every measured target gets an entry, even without a statistic: the entries say which
-            # targets a later layout solves together.
-            target.depth = stat.to_dict() if stat is not None else {"disparity": None, "pixels": 0}
+        if depth is not None:
+            record_statistics(depth, live, rects, cutouts)
+        else:  # every measured target gets an entry: the entries say which targets a later layout solves together
+            for target in live:
+                target.depth = {"disparity": None, "pixels": 0}
         floor = floor_of(depth, _covered(depth.values.shape, live, rects, cutouts)) if depth is not None else None
         if floor is not None and depth is not None and depth.points is not None:
             _record_heights(depth.points, floor, live, rects, cutouts)
@@ -120,6 +120,17 @@ def _depth_map(run: StepContext, image: LoadedImage) -> DepthMap | None:
                                    "placed by their boxes", retried=False)
         skip_depth(run, exc)
     return None
+
+
+def record_statistics(depth: DepthMap, live: list[TargetRecord], rects: dict[str, tuple[int, int, int, int]],
+                      cutouts: dict[str, Any]) -> None:
+    """Each target's depth statistic over its matte, in its record; a target whose matte covers no pixel the model
+    measured (NaN, or outside a metric model's mask) gets an entry without one that says so: it is laid out by its
+    box alone, at the others' median distance."""
+    values = measured_values(depth)
+    for target in live:
+        stat = matte_statistic(values, _alpha(cutouts[target.stem]), rects[target.stem])
+        target.depth = stat.to_dict() if stat is not None else {"disparity": None, "pixels": 0, "note": NO_STATISTIC}
 
 
 def _record_heights(points: np.ndarray, floor: MeasuredFloor, live: list[TargetRecord],

@@ -194,3 +194,25 @@ def test_pixels_a_metric_model_saw_no_surface_at_are_not_counted() -> None:
     assert matte_statistic(measured_values(depth), alpha[:, :20], (0, 0, 20, 40)) is None
     relative = DepthMap(values)  # no mask: every value counts, as before
     assert measured_values(relative) is relative.values
+
+
+def test_a_matte_over_no_measured_pixel_is_laid_out_by_its_box_and_the_manifest_says_so() -> None:
+    """A point map the model made with NaN, or with no valid pixel under a matte (issue 98): that object has no
+    statistic, its record says why, and the layout stands it by its box at the others' median distance."""
+    from img23d_backend.layout.scene import NO_STATISTIC, record_statistics
+
+    values = np.full((40, 80), 0.25, dtype=np.float32)
+    values[:, 40:] = np.nan                       # the model gave NaN over the right half
+    mask = np.ones((40, 80), dtype=bool)
+    mask[:, :10] = False                          # and measured nothing at the far left
+    live = [TargetRecord("lamp", stem="lamp", box=[0, 0, 10, 40]),
+            TargetRecord("pot", stem="pot", box=[45, 0, 80, 40]), TargetRecord("box", stem="box", box=[15, 0, 35, 40])]
+    rects = {"lamp": (0, 0, 10, 40), "pot": (45, 0, 80, 40), "box": (15, 0, 35, 40)}
+    cutouts = {stem: Image.new("L", (x1 - x0, y1 - y0), 255).convert("RGBA") for stem, (x0, y0, x1, y1) in rects.items()}
+    record_statistics(DepthMap(values, "metric", mask=mask), live, rects, cutouts)
+    depth = {record.stem: record.depth for record in live}
+    assert depth["box"]["disparity"] == pytest.approx(0.25) and "note" not in depth["box"]
+    for stem in ("lamp", "pot"):
+        assert depth[stem] == {"disparity": None, "pixels": 0, "note": NO_STATISTIC}
+    scene = solve((80, 40), targets_from_records(live), LayoutSettings(metric=True, ground=False))
+    assert scene.anchors["lamp"].distance == pytest.approx(4.0) == scene.anchors["pot"].distance
