@@ -39,7 +39,7 @@ class Models:
     shape: str | None = None          # None: the family's own
     family: str | None = None         # "hunyuan3d" or "clean" (Step1X-3D, Apache-2.0); None: the shape's, else hunyuan3d
     matting: str = DEFAULT_MATTING_MODEL
-    depth: str = DEFAULT_DEPTH_MODEL  # the depth model (--depth): relative Depth Anything V2, or metric MoGe-2
+    depth: str = DEFAULT_DEPTH_MODEL  # the depth model (--depth): a relative one, or a metric one (docs/models.md)
     paint: str = DEFAULT_PAINT        # the texture's paint model: "2.0-turbo" or "2.0"
     editor: str = DEFAULT_EDITOR      # the image editor: "flux2-klein-4b" or "qwen-image-edit-2511" (large GPUs)
     device: str = "auto"              # auto, cuda, cuda:N, mps or cpu

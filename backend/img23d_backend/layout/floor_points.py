@@ -2,7 +2,7 @@
 pitch and height (``layout.LayoutSettings.floor``) without reading them off the boxes' bottoms.
 
 A relative depth map cannot give it (a plane's inverse depth stays affine in the pixels whatever the model's shift,
-so every shift leaves a plane), but a metric model's points can: MoGe-2 predicts the points themselves. The floor is
+so every shift leaves a plane), but a metric model's points can: it predicts the points themselves. The floor is
 the plane most background points (pixels no target's matte covers, with a surface) lie on, found by RANSAC over a
 fixed sample (the same every run) and refitted by least squares over its inliers. It must face up (its normal
 within ``MAX_PITCH`` of the camera's down axis, with no more roll than ``MAX_ROLL``), lie below the camera, and
