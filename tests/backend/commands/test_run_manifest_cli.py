@@ -39,6 +39,12 @@ def test_the_command_lines_manifest_has_mains_keys_and_reads_back_byte_for_byte(
     # start and its lease (a runs folder machines share); a reader of the same format from before ignores them
     # (tests/wire/test_run_record.py).
     owner = [now.pop(key) for key in ("host", "pid_space", "pid_started", "lease_seconds")]
+    # And in the scene (issue 98): how the distances were set, and the layout's metric and measured floor settings
+    # (a relative map: False and None), which an older reader's LayoutSettings(**layout) would not take: Regenerate
+    # and Re-layout read them with this version.
+    scale, metric, floor = now["scene"].pop("scale"), now["scene"]["layout"].pop("metric"), \
+        now["scene"]["layout"].pop("floor")
+    assert scale.startswith("relative") and metric is False and floor is None
     assert owner[0] and owner[2] > 0 and owner[3] == 30 and _shape(now) == _shape(before)
     assert [r["finish"]["method"] for r in now["records"]] == [r["finish"]["method"] for r in before["records"]]
     assert manifest_text(read_manifest(run)) == written

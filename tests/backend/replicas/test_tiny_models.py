@@ -116,7 +116,7 @@ def test_manifest_records_versions_and_fixed_answer(root: Path) -> None:
     assert manifest["format"] == TINY_FORMAT
     assert manifest["transformers"] and manifest["hy3dgen"]
     assert set(manifest["models"]) == {"qwen3-vl", "birefnet", "birefnet-hr", "hunyuan3d", "hunyuan3d-mv", "hunyuan3d-paint",
-                                       "depth-anything",
+                                       "depth-anything", "moge-2-vits-normal",
                                        "marigold-iid-appearance", "flux2-klein-4b", "qwen-image-edit-2511", "step1x-3d",
                                        "step1x-3d label", "step1x-texture", "autopartgen"}
     assert set(manifest["models"]) == set(tiny_models.replica_folders())  # what ensure_tiny_models looks for
