@@ -20,6 +20,7 @@ import json
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,8 @@ from img23d_backend.clean_raster import rasterize
 from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scene_folder import SceneError, SceneFolder, read_scene  # noqa: E402  (the bench folder's own modules)
+from scene_chain import ChainRun  # noqa: E402  (the bench folder's own modules)
+from scene_folder import SceneError, SceneFolder, read_scene  # noqa: E402
 from scene_layout_inputs import inputs_for, lay_out  # noqa: E402
 from scene_scores import (SAMPLES, best_scale, box_of, chamfer_f, in_frustum, inside, iou_b,  # noqa: E402
                           midi_scores, rms_radius, surface, volume_points, yaw_between)
@@ -63,12 +65,11 @@ def visible(meshes: dict[str, tuple[np.ndarray, np.ndarray]], focal: float,
     return {name: whose == n for n, name in enumerate(names)}
 
 
-def top_view(scene: SceneFolder, placed: dict[str, np.ndarray], path: Path, side: int = 384) -> None:
+def top_view(scene: SceneFolder, placed: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, side: int = 384) -> None:
     """The picture beside a view from above of the camera frame (x across, z away from the camera at the bottom):
     each object's true surface in grey, where the layout placed it in colour."""
     truth = {item.name: surface(scene.camera.to_camera(item.world), item.faces, 4000) for item in scene.objects}
-    every = np.concatenate([*truth.values(), *(surface(placed[n], scene.objects[i].faces, 4000)
-                                               for i, n in enumerate(truth) if n in placed)])
+    every = np.concatenate([*truth.values(), *(surface(*placed[n], 4000) for n in truth if n in placed)])
     reach = max(float(np.abs(every[:, 0]).max()), float(every[:, 2].max()) / 2) * 1.08
     view = Image.new("RGB", (side, side), (252, 252, 250))
     draw = ImageDraw.Draw(view)
@@ -82,7 +83,7 @@ def top_view(scene: SceneFolder, placed: dict[str, np.ndarray], path: Path, side
             draw.point((u, v), fill=(170, 170, 170))
     for n, item in enumerate(scene.objects):
         if item.name in placed:
-            for u, v in pixel(surface(placed[item.name], item.faces, 4000)):
+            for u, v in pixel(surface(*placed[item.name], 4000)):
                 draw.point((u, v), fill=colours[n % len(colours)])
     draw.polygon([(side / 2, side - 2), (side / 2 - 6, side - 12), (side / 2 + 6, side - 12)], fill=(40, 40, 40))
     picture = Image.open(scene.root / "picture.png").convert("RGB")
@@ -94,20 +95,30 @@ def top_view(scene: SceneFolder, placed: dict[str, np.ndarray], path: Path, side
 
 
 def score_scene(scene: SceneFolder, kind: str, shift: float, samples: int = SAMPLES,
-                picture: Path | None = None) -> dict[str, Any]:
-    inputs = inputs_for(scene, kind, shift)
-    started = time.perf_counter()
-    layout, placed = lay_out(scene, inputs)
-    seconds = time.perf_counter() - started
-    if picture is not None:
-        top_view(scene, placed, picture)
+                picture: Path | None = None, chain: ChainRun | None = None) -> dict[str, Any]:
     truth = {item.name: scene.camera.to_camera(item.world) for item in scene.objects}
-    faces = {item.name: item.faces for item in scene.objects}
+    started = time.perf_counter()
+    if chain is not None:  # the chain's own models: its meshes, as its run placed them
+        meshes, focal, said = chain.placed(scene)
+        if said is not None:
+            return {"objects": {item.name: {"placed": False, "why": said} for item in scene.objects}, "said": said}
+        placed, faces = {n: v for n, (v, _) in meshes.items()}, {n: f for n, (_, f) in meshes.items()}
+        camera: dict[str, Any] = {"focal_px": round(focal, 3)}
+    else:  # the truth's own meshes, each laid out by the product's layout
+        layout, placed = lay_out(scene, inputs_for(scene, kind, shift))
+        faces, focal = {item.name: item.faces for item in scene.objects}, layout.camera.focal
+        camera = {"fov_degrees": round(layout.camera.fov_degrees, 3), "pitch_degrees":
+                  round(float(np.degrees(layout.camera.pitch)), 3), "height_m": round(layout.camera.elevation, 4)}
+    seconds = time.perf_counter() - started
+    matched = chain is None  # the placed meshes are the true ones, vertex for vertex: their turn can be read
+    if picture is not None:
+        top_view(scene, {n: (placed[n], faces[n]) for n in placed}, picture)
     supports = {item.name: item.support for item in scene.objects}
     true_masks = {item.name: scene.mask(item) for item in scene.objects}
     size = scene.camera.resolution
-    seen = visible({name: (placed[name], faces[name]) for name in placed}, layout.camera.focal, size)
-    checked = visible({name: (truth[name], faces[name]) for name in truth}, scene.camera.focal_px, size)
+    seen = visible({name: (placed[name], faces[name]) for name in placed}, focal, size)
+    checked = visible({item.name: (truth[item.name], item.faces) for item in scene.objects}, scene.camera.focal_px,
+                      size)
     world = {name: scene.camera.to_world(points) for name, points in placed.items()}
     solids = {name: trimesh.Trimesh(world[name], faces[name], process=False) for name in placed}
     objects: dict[str, Any] = {}
@@ -115,9 +126,10 @@ def score_scene(scene: SceneFolder, kind: str, shift: float, samples: int = SAMP
     for item in scene.objects:
         name = item.name
         if name not in placed:
-            objects[name] = {"placed": False, "why": "no visible pixel in masks.png"}
+            objects[name] = {"placed": False, "why": "the chain placed no mesh for it" if chain is not None else
+                             "no visible pixel in masks.png"}
             continue
-        p_surface, t_surface = surface(placed[name], faces[name], samples), surface(truth[name], faces[name], samples)
+        p_surface, t_surface = surface(placed[name], faces[name], samples), surface(truth[name], item.faces, samples)
         pred_all.append(p_surface)
         true_all.append(t_surface)
         p_box, t_box = box_of(placed[name]), box_of(truth[name])
@@ -130,24 +142,24 @@ def score_scene(scene: SceneFolder, kind: str, shift: float, samples: int = SAMP
             "iou_b": round(iou_b(p_box, t_box), 4), "centre_error_m": round(centre_error, 4),
             "centre_error_pct": round(100 * centre_error / distance, 2),
             "size_ratio": round(rms_radius(p_surface) / rms_radius(t_surface), 4),
-            "yaw_error_deg": round(yaw_between(scene.camera.to_world(t_surface), p_world), 2),
+            "yaw_error_deg": round(yaw_between(scene.camera.to_world(t_surface), p_world), 2) if matched else None,
             "support": supports[name], "support_gap_m": round(_gap(name, supports[name], world), 4),
             "penetration_pct": round(_penetration(name, solids), 2),
             "mask_iou": round(_iou(seen[name], true_masks[name]), 4),
             "truth_mask_iou": round(_iou(checked[name], true_masks[name]), 4),
             "visible_share": round(float(true_masks[name].sum()) / max(float(checked[name].sum()), 1.0), 3),
             "distance_m": round(distance, 3)}
+    if not pred_all:
+        return {"objects": objects, "placed_none": True}
     pred, true = np.concatenate(pred_all), np.concatenate(true_all)
-    cut = pred[in_frustum(pred, layout.camera.focal, size)]
+    cut = pred[in_frustum(pred, focal, size)]
     scale = best_scale(pred, true)
     for name in placed:  # each box scaled about the camera by the scene's best scale: what only the scale cost
         objects[name]["best_scale_iou_b"] = round(iou_b(box_of(placed[name]) * scale, box_of(truth[name])), 4)
     return {"objects": objects, "layout_seconds": round(seconds, 4),
             "layout_seconds_per_object": round(seconds / max(len(placed), 1), 4),
-            "camera": {"fov_degrees": round(layout.camera.fov_degrees, 3), "pitch_degrees":
-                       round(float(np.degrees(layout.camera.pitch)), 3), "height_m": round(layout.camera.elevation, 4),
-                       "true_pitch_degrees": scene.camera.pitch_degrees, "true_height_m":
-                       round(float(scene.camera.location[2]), 4)},
+            "camera": {**camera, "true_pitch_degrees": scene.camera.pitch_degrees,
+                       "true_height_m": round(float(scene.camera.location[2]), 4)},
             "metric": chamfer_f(cut, true, (0.1, 0.05)),
             "best_scale": {"scale": round(scale, 4), **chamfer_f(pred * scale, true, (0.1, 0.05))},
             "midi": midi_scores(pred, true)}
@@ -189,6 +201,7 @@ def summary(scenes: dict[str, Any]) -> dict[str, Any]:
         return round(statistics.median(values), 4) if values else None
 
     sizes = [o["size_ratio"] for o in objects]
+    scored = {name: scene for name, scene in scenes.items() if "metric" in scene}  # a scene with something placed
     return {"objects": len(objects), "median_iou_b": median("iou_b"),
             "median_best_scale_iou_b": median("best_scale_iou_b"), "median_centre_error_pct":
             median("centre_error_pct"), "median_size_ratio": median("size_ratio"),
@@ -196,16 +209,19 @@ def summary(scenes: dict[str, Any]) -> dict[str, Any]:
             "largest_support_gap_m": max((abs(o["support_gap_m"]) for o in objects), default=None),
             "largest_penetration_pct": max((o["penetration_pct"] for o in objects), default=None),
             "median_mask_iou": median("mask_iou"), "median_yaw_error_deg": median("yaw_error_deg"),
-            "metric_f1_0.1_per_scene": {n: round(s["metric"]["f1_0.1"], 4) for n, s in scenes.items()},
-            "best_scale_f1_0.1_per_scene": {n: round(s["best_scale"]["f1_0.1"], 4) for n, s in scenes.items()},
+            "metric_f1_0.1_per_scene": {n: round(s["metric"]["f1_0.1"], 4) for n, s in scored.items()},
+            "best_scale_f1_0.1_per_scene": {n: round(s["best_scale"]["f1_0.1"], 4) for n, s in scored.items()},
             "median_layout_seconds_per_object": round(statistics.median(
-                s["layout_seconds_per_object"] for s in scenes.values()), 4) if scenes else None}
+                s["layout_seconds_per_object"] for s in scored.values()), 4) if scored else None}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenes", type=Path, required=True, help="a folder of scene folders")
-    parser.add_argument("--inputs", choices=("metric", "relative"), default="metric")
+    parser.add_argument("--inputs", choices=("metric", "relative", "models"), default="metric")
+    parser.add_argument("--models", choices=("tiny", "default"), default="tiny",
+                        help="models inputs: the tiny replicas (random weights) or the real models")
+    parser.add_argument("--depth", default="da2-small", help="models inputs: the depth model (--depth's choices)")
     parser.add_argument("--shift", type=float, default=0.0, help="relative inputs: the disparity's shift, as a "
                                                                  "share of the nearest object's disparity")
     parser.add_argument("--samples", type=int, default=SAMPLES, help="surface points per object (default "
@@ -219,6 +235,27 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     scenes: dict[str, Any] = {}
     errors: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="scene-truth-runs-") as runs:  # the chain's run folders, not kept
+        chain = ChainRun(args.models, args.depth, Path(runs)) if args.inputs == "models" else None
+        try:
+            _score_all(args, scenes, errors, chain)
+        finally:
+            if chain is not None:
+                chain.close()
+    weights = chain.weights if chain is not None else "none: the inputs are the scenes' truth (no model ran)"
+    result = {"inputs": args.inputs, "shift": args.shift if args.inputs == "relative" else None,
+              "models": f"{args.models}, depth {args.depth}" if chain is not None else None,
+              "weights": weights, "summary": summary(scenes),
+              "scenes": scenes, "errors": errors, "machine": {"processor": platform.processor() or platform.machine(),
+                                                              "python": platform.python_version()}}
+    print(json.dumps(result["summary"], indent=2))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return 0 if scenes else 1
+
+
+def _score_all(args: argparse.Namespace, scenes: dict[str, Any], errors: list[str], chain: ChainRun | None) -> None:
     for root in sorted(p for p in args.scenes.iterdir() if p.is_dir()):
         try:
             scene = read_scene(root)
@@ -227,21 +264,14 @@ def main(argv: list[str] | None = None) -> int:
             print(exc, file=sys.stderr)
             continue
         drawn = Path(args.picture[1]) if args.picture and args.picture[0] == scene.name else None
-        scenes[scene.name] = score_scene(scene, args.inputs, args.shift, args.samples, drawn)
-        figures = scenes[scene.name]
+        scenes[scene.name] = figures = score_scene(scene, args.inputs, args.shift, args.samples, drawn, chain)
+        if "metric" not in figures:
+            print(f"{scene.name}: nothing placed ({figures.get('said', 'no object placed')})", flush=True)
+            continue
         ious = [o["iou_b"] for o in figures["objects"].values() if o.get("placed")]
         print(f"{scene.name}: IoU-B {', '.join(f'{v:.2f}' for v in ious)}; metric F1@0.1 "
               f"{figures['metric']['f1_0.1']:.2f}; best scale x{figures['best_scale']['scale']:.2f} F1@0.1 "
               f"{figures['best_scale']['f1_0.1']:.2f}", flush=True)
-    result = {"inputs": args.inputs, "shift": args.shift if args.inputs == "relative" else None,
-              "weights": "none: the inputs are the scenes' truth (no model ran)", "summary": summary(scenes),
-              "scenes": scenes, "errors": errors, "machine": {"processor": platform.processor() or platform.machine(),
-                                                              "python": platform.python_version()}}
-    print(json.dumps(result["summary"], indent=2))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    return 0 if scenes else 1
 
 
 if __name__ == "__main__":
