@@ -18,21 +18,17 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, NoReturn
 
-from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DEFAULT_FAMILY, MODEL_FAMILIES, DetectRequest, ErrorCode,
-                             GenerateRequest, JobOptions, ProtocolError, SuggestRequest, check_boxes,
-                             names_without_parts, offered_grids, parted_names_from_text, validate_boxes,
-                             validate_targets, choices_help)
+from img23d_protocol import (DetectRequest, ErrorCode, GenerateRequest, JobOptions, ProtocolError, SuggestRequest,
+                             check_boxes, names_without_parts, offered_grids, parted_names_from_text, validate_boxes,
+                             validate_targets)
 
 from .. import __version__
 from ..env.interrupts import Interrupts
-from ..catalog import (DEFAULT_EDITOR, DEFAULT_GROUNDING, DEFAULT_MATTING, DEFAULT_PAINT, DEPTH, EDITORS, GROUNDING,
-                       MATTING, PAINT, SHAPE)
-from ..depth.table import DEFAULT_DEPTH
 from ..models import env_probe
 from ..models.hub import offline_requested
-from ..models.role_devices import MOVABLE_ROLES, device_for_argument
 from ..runs.folders import PICTURE_FILE, recover_interrupted
 from . import batch, chain, models, parts_command, picture_command, print_command, probe, rig_command, serve_command
+from .common_options import add_common_options
 from .options import (EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, add_job_options, check_common, check_picture_path,
                       failure_code, job_options, refused_usage, said_failure)
 from .picture_terms import picture_terms
@@ -41,7 +37,6 @@ from .prompt_options import add_prompt_arguments, check_prompt_arguments
 from .shown_text import shown_output
 from .views import add_view_argument, views_from_arguments
 
-DEFAULT_RUNS_DIR = Path("img23d-runs")
 AUTO_TARGETS = "auto"  # --targets auto: the grounding model suggests the names first
 
 
@@ -71,45 +66,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"img23d backend {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--models", default="default", choices=("default", "tiny"),
-                       help="model set: real models from the Hugging Face hub, or tiny offline replicas")
-        p.add_argument("--grounding", default=DEFAULT_GROUNDING, choices=[*GROUNDING], help=choices_help("grounding"))
-        p.add_argument("--family", default=None, choices=tuple(MODEL_FAMILIES),
-                       help="model family: hunyuan3d (Hunyuan3D-2 shape and texture; its licence excludes the EU, "
-                            "the UK and South Korea) or clean (Step1X-3D geometry and its texture model over SDXL: Apache-2.0, SDXL's Open RAIL++-M); "
-                            f"default: --shape's family, else {DEFAULT_FAMILY}")
-        p.add_argument("--shape", default=None, choices=tuple(SHAPE),
-                       help="the family's shape model (default: its own, 2mini-turbo or step1x; step1x-label takes "
-                            "--symmetry and --edges): the Hunyuan3D-2 turbo variants run 5 steps, the others 30 "
-                            "(unless --steps says otherwise)")
-        p.add_argument("--paint", default=DEFAULT_PAINT, choices=tuple(PAINT),
-                       help="Hunyuan3D-Paint variant: 2.0-turbo (the default) paints in 10 steps without a "
-                            "guidance batch, 2.0 in 30 with one (unless --paint-steps says otherwise)")
-        p.add_argument("--matting", default=DEFAULT_MATTING, choices=tuple(MATTING), help=choices_help("matting"))
-        p.add_argument("--depth", default=DEFAULT_DEPTH, choices=tuple(DEPTH), help=choices_help("depth"))
-        p.add_argument("--editor", default=DEFAULT_EDITOR, choices=tuple(EDITORS),
-                       help="image editor that completes hidden parts: flux2-klein-4b (the default; runs in phases "
-                            "on a 12 GB card) or qwen-image-edit-2511 (20B, 57.7 GB of weights: a GPU of about "
-                            "48 GB or more)")
-        p.add_argument("--device", default="auto", help="auto, cuda, cuda:N, mps or cpu")
-        p.add_argument("--device-for", action="append", type=device_for_argument, default=[], metavar="ROLE=DEVICE",
-                       help="one model on another device than --device (repeatable), e.g. grounding=cpu: its model in "
-                            "RAM, the others on the GPU, to fit a smaller card; roles: " + ", ".join(MOVABLE_ROLES))
-        p.add_argument("--budget-gb", type=float, default=None,
-                       help=f"device memory the models may use, {BUDGET_GB_MIN:g} to {BUDGET_GB_MAX:g} "
-                            "(default: free memory minus 1 GB)")
-        p.add_argument("--memory-cap-gb", type=float, default=None, help="device memory the whole backend may use "
-                       "(a GPU's allocator is held to it); models that do not fit under it together take turns: slower")
-        p.add_argument("--offline", action="store_true", help="never download; use the local cache only")
-        p.add_argument("--accept-licence", action="store_true",
-                       help="accept the licences of the models this command downloads where they restrict territory "
-                            "or use (Hunyuan3D-2's: not the EU, the UK or South Korea); without it such a model "
-                            "that is not downloaded yet is refused, and nothing is downloaded")
-        p.add_argument("--out", type=_folder_argument, default=DEFAULT_RUNS_DIR,
-                       help="folder that keeps one folder per run")
-        p.add_argument("-v", "--verbose", action="store_true", help="log details on stderr")
-
     gen = sub.add_parser("generate", help="image (or --prompt) + names -> one GLB per name")
     add_prompt_arguments(gen)
     gen.add_argument("--targets", default="", help='comma-separated names, e.g. "house, chimney"; a name '
@@ -120,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "empty = the whole image as one object; "
                                                     f"'{AUTO_TARGETS}' = the names the grounding model suggests "
                                                     "(every instance of each)")
-    common(gen)
+    add_common_options(gen)
     add_job_options(gen)
     gen.add_argument("--parts-grid", type=int, default=0, choices=offered_grids(),
                      help="the decoding grid of the parts of a name made in parts, cells a side (default: the parts "
@@ -130,24 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
     det = sub.add_parser("detect", help="grounding only: print the box of each name")
     det.add_argument("image", type=Path)
     det.add_argument("--targets", required=True, help="comma-separated names")
-    common(det)
+    add_common_options(det)
 
-    serve_command.add_parser(sub, common)
+    serve_command.add_parser(sub, add_common_options)
     probe.add_parser(sub)
     models.add_parser(sub)
-    batch.add_parser(sub, common)
-    chain.add_parsers(sub, common)
-    parts_command.add_parser(sub, common)
-    picture_command.add_parser(sub, common)
+    batch.add_parser(sub, add_common_options)
+    chain.add_parsers(sub, add_common_options)
+    parts_command.add_parser(sub, add_common_options)
+    picture_command.add_parser(sub, add_common_options)
     rig_command.add_parser(sub)
     print_command.add_parser(sub)
     return parser
-
-
-def _folder_argument(text: str) -> Path:  # Path("") is ".": run folders in the current directory
-    if not text.strip():
-        raise argparse.ArgumentTypeError("is empty: give the folder that keeps the run folders")
-    return Path(text)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,7 @@ from img23d_protocol import local_path
 
 from testdata import REPO
 from img23d_backend import api
-from img23d_backend.commands.cli import DEFAULT_RUNS_DIR
+from img23d_backend.commands.common_options import DEFAULT_RUNS_DIR
 from img23d_backend.session import Models, Session
 
 
