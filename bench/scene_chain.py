@@ -11,7 +11,6 @@ chain's own figures.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ from img23d_backend.session import Models, Session
 from img23d_protocol import JobOptions, ProtocolError
 
 from scene_folder import GLTF_TO_BLENDER, SceneFolder
+from scene_layout_inputs import to_camera
 
 # Untextured, at the sizes the tests use: the layout reads only the shapes' bounds.
 OPTIONS = {"steps": 3, "octree_resolution": 32, "face_budget": 2000, "texture": False}
@@ -61,12 +61,6 @@ class ChainRun:
             blender = np.asarray(mesh.vertices, dtype=np.float64) @ GLTF_TO_BLENDER.T
             matrix = world_matrix(blender.min(axis=0), blender.max(axis=0), where)
             world = blender @ matrix[:, :3].T + matrix[:, 3]
-            placed[record["target"]] = (_camera_frame(world, pitch, elevation), np.asarray(mesh.faces, np.int64))
+            placed[record["target"]] = (to_camera(world, pitch, elevation), np.asarray(mesh.faces, np.int64))
         return placed, focal, None
 
-
-def _camera_frame(world: np.ndarray, pitch: float, elevation: float) -> np.ndarray:
-    """The layout's ``Camera.to_camera`` over many points (its camera stands at (0, 0, elevation), pitched)."""
-    s, c = math.sin(pitch), math.cos(pitch)
-    y, z = world[:, 1], world[:, 2] - elevation
-    return np.stack([world[:, 0], -s * y - c * z, c * y - s * z], axis=1)

@@ -7,9 +7,9 @@
 - ``relative``: the same, but the depth map is disparity a / z + b with b = ``shift`` times the nearest object's
   disparity, no point map, and no field of view: the artist's default, as Depth Anything V2 gives it.
 
-``inputs_for`` measures a metric map's floor as a Generate does (``layout.floor_points.floor_of``); ``lay_out``
-then calls what a Generate and a Re-layout call: ``depth.driver.matte_statistic`` for each target's statistic,
-``img23d_protocol.layout`` (``targets_from_records``, ``solve``, ``SceneLayout.place``) for the camera and
+``lay_out`` then calls what a Generate and a Re-layout call: ``layout.scene.record_statistics`` for each
+target's statistic and ``layout.scene.floor_and_heights`` for a metric map's floor and each target's heights (a
+Generate's ``measure``), ``img23d_protocol.layout`` (``targets_from_records``, ``solve``, ``SceneLayout.place``) for the camera and
 placements, ``layout.scene.mesh_extents`` for a mesh's size once imported, and ``printing.scale.world_matrix``
 (the add-on's import transform: the bounds' bottom centre at the location, turned about Z, scaled) to stand
 each mesh in the layout's world.
@@ -22,10 +22,8 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 import numpy as np
-from img23d_backend.depth.driver import DepthMap, matte_statistic
-from img23d_backend.layout.floor_points import MeasuredFloor, floor_of
-from img23d_backend.layout.object_points import heights_of, labels_of
-from img23d_backend.layout.scene import mesh_extents
+from img23d_backend.depth.driver import DepthMap
+from img23d_backend.layout.scene import floor_and_heights, mesh_extents, record_statistics
 from img23d_backend.printing.scale import world_matrix
 from img23d_backend.printing.sources import Placed
 from img23d_protocol.layout import DEFAULT_FOV_DEGREES, LayoutSettings, SceneLayout, solve, targets_from_records
@@ -44,12 +42,9 @@ class Target:
 @dataclass
 class LayoutInputs:
     kind: str
-    depth_values: np.ndarray                   # what the statistic reads: larger is nearer
+    depth: DepthMap                            # what the depth model gives: a metric map with its points, or not
     fov_degrees: float                         # across the longer side
     targets: list[Target]
-    metric: bool                               # the map is 1 / z in 1 / m (a generate records its kind "metric")
-    floor: MeasuredFloor | None = None         # what the product measures in a metric point map
-    points: np.ndarray | None = None           # the metric point map (camera frame), for each target's heights
 
 
 def facing_yaw(x: float, y: float) -> float:
@@ -86,16 +81,14 @@ def inputs_for(scene: SceneFolder, kind: str, shift: float = 0.0) -> LayoutInput
         if box is not None:
             targets.append(Target(item.name, box, shape_model_mesh(scene, item), item.faces))
     if kind == "metric":
-        points = point_map(scene)
-        floor = floor_of(DepthMap(inverse.astype(np.float32), "metric", points=points, mask=np.isfinite(scene.depth)),
-                         scene.masks > 0)
-        return LayoutInputs(kind, inverse, scene.camera.fov_longer_degrees, targets, metric=True, floor=floor,
-                            points=np.where(np.isfinite(points), points, np.nan))
+        points = np.where(np.isfinite(scene.depth)[..., None], point_map(scene), np.nan)
+        return LayoutInputs(kind, DepthMap(inverse.astype(np.float32), "metric", points=points,
+                                           mask=np.isfinite(scene.depth)), scene.camera.fov_longer_degrees, targets)
     if kind == "relative":
         nearest = max(float(np.median(inverse[scene.mask(item)])) for item in scene.objects
                       if scene.mask(item).any())
         values = np.where(inverse > 0, inverse + shift * nearest, 0.0)
-        return LayoutInputs(kind, values, DEFAULT_FOV_DEGREES, targets, metric=False)
+        return LayoutInputs(kind, DepthMap(values.astype(np.float32)), DEFAULT_FOV_DEGREES, targets)
     raise ValueError(f"unknown inputs {kind!r}")
 
 
@@ -112,23 +105,17 @@ def point_map(scene: SceneFolder) -> np.ndarray:
 def lay_out(scene: SceneFolder, inputs: LayoutInputs) -> tuple[SceneLayout, dict[str, np.ndarray]]:
     """The layout's camera, and each target's placed vertices in the layout's camera frame."""
     width, height = scene.camera.resolution
-    records, mattes = [], []
-    for n, target in enumerate(inputs.targets):
-        x0, y0, x1, y1 = (int(v) for v in target.box)
-        alpha = np.where(scene.masks[y0:y1, x0:x1] == _index(scene, target.name), 255, 0).astype(np.uint8)
-        stat = matte_statistic(inputs.depth_values, alpha, (x0, y0, x1, y1))
-        records.append(SimpleNamespace(stem=target.name, box=list(target.box),
-                                       depth=stat.to_dict() if stat else {"disparity": None, "pixels": 0}))
-        mattes.append((n, alpha, (x0, y0, x1, y1), 1 / stat.disparity if stat else math.inf))
-    if inputs.floor is not None and inputs.points is not None:  # as a Generate records them (layout.scene)
-        labels = labels_of(inputs.points.shape[:2], mattes)
-        for n, record in enumerate(records):
-            heights = heights_of(inputs.points, labels, n + 1, inputs.floor)
-            if heights is not None:
-                record.depth = {**record.depth, **heights.to_dict()}
+    records, rects, alphas = [], {}, {}
+    for target in inputs.targets:
+        x0, y0, x1, y1 = rects[target.name] = tuple(int(v) for v in target.box)
+        alphas[target.name] = np.where(scene.masks[y0:y1, x0:x1] == _index(scene, target.name), 255, 0).astype(np.uint8)
+        records.append(SimpleNamespace(stem=target.name, box=list(target.box), depth=None))
+    # What a Generate records (``layout.scene.measure``): each statistic, then a metric map's floor and heights.
+    record_statistics(inputs.depth, records, rects, alphas)  # type: ignore[arg-type]
+    floor = floor_and_heights(inputs.depth, records, rects, alphas)  # type: ignore[arg-type]
     layout = solve((width, height), targets_from_records(records),
-                   LayoutSettings(fov_degrees=inputs.fov_degrees, ground=True, metric=inputs.metric,
-                                  floor=(inputs.floor.pitch, inputs.floor.elevation) if inputs.floor else None))
+                   LayoutSettings(fov_degrees=inputs.fov_degrees, ground=True, metric=inputs.depth.kind == "metric",
+                                  floor=(floor.pitch, floor.elevation) if floor is not None else None))
     placed = {}
     for target in inputs.targets:
         blender = target.vertices @ GLTF_TO_BLENDER.T
@@ -141,12 +128,18 @@ def lay_out(scene: SceneFolder, inputs: LayoutInputs) -> tuple[SceneLayout, dict
 
 def camera_frame(layout: SceneLayout, world: np.ndarray) -> np.ndarray:
     """``layout.camera.to_camera`` over many points at once (checked against it on the first point)."""
-    s, c = math.sin(layout.camera.pitch), math.cos(layout.camera.pitch)
-    y, z = world[:, 1], world[:, 2] - layout.camera.elevation
-    points = np.stack([world[:, 0], -s * y - c * z, c * y - s * z], axis=1)
+    points = to_camera(world, layout.camera.pitch, layout.camera.elevation)
     if len(world) and not np.allclose(points[0], layout.camera.to_camera(tuple(world[0])), atol=1e-9):
         raise AssertionError("the benchmark's camera frame differs from the layout's own")
     return points
+
+
+def to_camera(world: np.ndarray, pitch: float, elevation: float) -> np.ndarray:
+    """World points (Blender's axes) in the camera frame of a layout's camera: at (0, 0, ``elevation``), looking
+    along +Y, pitched down by ``pitch`` (``img23d_protocol.layout.Camera.to_camera``, vectorised)."""
+    s, c = math.sin(pitch), math.cos(pitch)
+    y, z = world[:, 1], world[:, 2] - elevation
+    return np.stack([world[:, 0], -s * y - c * z, c * y - s * z], axis=1)
 
 
 def _index(scene: SceneFolder, name: str) -> int:

@@ -20,6 +20,7 @@ import math
 import numpy as np
 from img23d_protocol.layout_floor import Heights
 
+from ..depth.driver import MATTE_THRESHOLD
 from .floor_points import MeasuredFloor
 
 HIGH = 98.0                    # the percentile of the object's heights read as its top
@@ -32,11 +33,11 @@ MIN_PIXELS = 16
 def labels_of(shape: tuple[int, int], mattes: list[tuple[int, np.ndarray, tuple[int, int, int, int], float]]
               ) -> np.ndarray:
     """Each pixel's target (its index + 1; 0: none) from (index, matte alpha, its rectangle, distance), the nearer
-    target winning where two mattes cover a pixel (it is in front)."""
+    target winning where two mattes cover a pixel (it is in front); 0 is the background, where the floor is."""
     labels = np.zeros(shape, dtype=np.int32)
     for index, alpha, (x0, y0, x1, y1), _ in sorted(mattes, key=lambda matte: -matte[3]):
         region = labels[y0:y1, x0:x1]
-        region[alpha >= 128] = index + 1
+        region[alpha >= MATTE_THRESHOLD] = index + 1
     return labels
 
 

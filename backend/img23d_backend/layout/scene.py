@@ -22,8 +22,7 @@ from img23d_protocol.layout import LayoutSettings, SceneLayout, resolve_fov, sol
 from ..models.oom import is_out_of_memory
 from ..readers.images import LoadedImage
 from ..runs.folders import RunFolder, TargetRecord
-from ..depth.driver import (MATTE_THRESHOLD, DepthMap, estimate_depth, matte_statistic, measured_values, preview,
-                            saved_map)
+from ..depth.driver import DepthMap, estimate_depth, matte_statistic, measured_values, preview, saved_map
 from ..stages.skips import skip_depth
 from ..stages.step_context import StepContext
 from .floor_points import MeasuredFloor, floor_of
@@ -55,14 +54,14 @@ def measure(run: StepContext, image: LoadedImage, live: list[TargetRecord], rect
                               "depth.npy", lambda p: np.save(p, kept, allow_pickle=False))),
                           preview=folder.relative(folder.write_image("depth.png", preview(kept))),
                           map_size=[int(kept.shape[1]), int(kept.shape[0])])
+        floor = None
         if depth is not None:
-            record_statistics(depth, live, rects, cutouts)
+            alphas = {target.stem: _alpha(cutouts[target.stem]) for target in live}
+            record_statistics(depth, live, rects, alphas)
+            floor = floor_and_heights(depth, live, rects, alphas)
         else:  # every measured target gets an entry: the entries say which targets a later layout solves together
             for target in live:
                 target.depth = {"disparity": None, "pixels": 0}
-        floor = floor_of(depth, _covered(depth.values.shape, live, rects, cutouts)) if depth is not None else None
-        if floor is not None and depth is not None and depth.points is not None:
-            _record_heights(depth.points, floor, live, rects, cutouts)
         settings = LayoutSettings(fov_degrees=resolve_fov(options.fov_degrees, record["fov_estimate"],
                                                           options.estimate_fov),
                                   ground=options.ground, metric=record["kind"] == "metric",
@@ -123,36 +122,34 @@ def _depth_map(run: StepContext, image: LoadedImage) -> DepthMap | None:
 
 
 def record_statistics(depth: DepthMap, live: list[TargetRecord], rects: dict[str, tuple[int, int, int, int]],
-                      cutouts: dict[str, Any]) -> None:
-    """Each target's depth statistic over its matte, in its record; a target whose matte covers no pixel the model
-    measured (NaN, or outside a metric model's mask) gets an entry without one that says so: it is laid out by its
-    box alone, at the others' median distance."""
+                      alphas: dict[str, np.ndarray]) -> None:
+    """Each target's depth statistic over its matte (``alphas``: each one's alpha over its crop ``rects``), in its
+    record; a target whose matte covers no pixel the model measured (NaN, or outside a metric model's mask) gets an
+    entry without one that says so: it is laid out by its box alone, at the others' median distance."""
     values = measured_values(depth)
     for target in live:
-        stat = matte_statistic(values, _alpha(cutouts[target.stem]), rects[target.stem])
+        stat = matte_statistic(values, alphas[target.stem], rects[target.stem])
         target.depth = stat.to_dict() if stat is not None else {"disparity": None, "pixels": 0, "note": NO_STATISTIC}
 
 
-def _record_heights(points: np.ndarray, floor: MeasuredFloor, live: list[TargetRecord],
-                    rects: dict[str, tuple[int, int, int, int]], cutouts: dict[str, Any]) -> None:
-    """Each target's own points against the measured floor (``object_points``), beside its depth statistic."""
-    mattes = [(n, _alpha(cutouts[t.stem]), rects[t.stem], 1.0 / t.depth["disparity"] if t.depth.get("disparity")
-               else math.inf) for n, t in enumerate(live)]
-    labels = labels_of(points.shape[:2], mattes)
-    for n, target in enumerate(live):
-        heights = heights_of(points, labels, n + 1, floor)
-        if heights is not None:
-            target.depth = {**target.depth, **heights.to_dict()}
-
-
-def _covered(shape: tuple[int, ...], live: list[TargetRecord], rects: dict[str, tuple[int, int, int, int]],
-             cutouts: dict[str, Any]) -> np.ndarray:
-    """The working image's pixels some target's matte covers (alpha >= 128): what is not the floor."""
-    covered = np.zeros(shape[:2], dtype=bool)
-    for target in live:
-        x0, y0, x1, y1 = rects[target.stem]
-        covered[y0:y1, x0:x1] |= _alpha(cutouts[target.stem]) >= MATTE_THRESHOLD
-    return covered
+def floor_and_heights(depth: DepthMap, live: list[TargetRecord], rects: dict[str, tuple[int, int, int, int]],
+                      alphas: dict[str, np.ndarray]) -> MeasuredFloor | None:
+    """The floor a metric map's points show where no target's matte is (``floor_points``), and each target's own
+    heights against it beside its statistic (``object_points``); None for a relative map or no floor in view. The
+    statistics come first (``record_statistics``): where two mattes share a pixel, the nearer target has it."""
+    if depth.points is None:
+        return None
+    mattes = [(n, alphas[target.stem], rects[target.stem],
+               1.0 / target.depth["disparity"] if target.depth.get("disparity") else math.inf)
+              for n, target in enumerate(live)]
+    labels = labels_of(depth.values.shape[:2], mattes)
+    floor = floor_of(depth, labels > 0)
+    if floor is not None:
+        for n, target in enumerate(live):
+            heights = heights_of(depth.points, labels, n + 1, floor)
+            if heights is not None:
+                target.depth = {**target.depth, **heights.to_dict()}
+    return floor
 
 
 def _alpha(cutout: Any) -> np.ndarray:

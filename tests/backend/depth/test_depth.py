@@ -208,8 +208,8 @@ def test_a_matte_over_no_measured_pixel_is_laid_out_by_its_box_and_the_manifest_
     live = [TargetRecord("lamp", stem="lamp", box=[0, 0, 10, 40]),
             TargetRecord("pot", stem="pot", box=[45, 0, 80, 40]), TargetRecord("box", stem="box", box=[15, 0, 35, 40])]
     rects = {"lamp": (0, 0, 10, 40), "pot": (45, 0, 80, 40), "box": (15, 0, 35, 40)}
-    cutouts = {stem: Image.new("L", (x1 - x0, y1 - y0), 255).convert("RGBA") for stem, (x0, y0, x1, y1) in rects.items()}
-    record_statistics(DepthMap(values, "metric", mask=mask), live, rects, cutouts)
+    alphas = {stem: np.full((y1 - y0, x1 - x0), 255, np.uint8) for stem, (x0, y0, x1, y1) in rects.items()}
+    record_statistics(DepthMap(values, "metric", mask=mask), live, rects, alphas)
     depth = {record.stem: record.depth for record in live}
     assert depth["box"]["disparity"] == pytest.approx(0.25) and "note" not in depth["box"]
     for stem in ("lamp", "pot"):
