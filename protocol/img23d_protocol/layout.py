@@ -204,9 +204,6 @@ def solve(image_size: tuple[int, int], targets: Iterable[LayoutTarget], settings
     anchors = {}
     for target in targets:
         contact, distance = contacts[target.key], distances[target.key]
-        # Slide along the line of sight onto the floor: the object keeps its place in the picture, and its
-        # distance is where that line meets the floor. A line of sight at or above the horizon never meets
-        # it: that object keeps the height its depth gives (dropped to Z = 0, it left its box).
         stands = target.heights if found is not None else None
         if stands is not None:
             # Its own points against the measured floor: at its measured distance, standing where they say (a
@@ -217,6 +214,9 @@ def solve(image_size: tuple[int, int], targets: Iterable[LayoutTarget], settings
             anchors[target.key] = Anchor(target.key, tuple(target.box), distance, (world[0], world[1], stands.base),
                                          stands.base == 0.0, stands.height)
             continue
+        # Slide along the line of sight onto the floor: the object keeps its place in the picture, and its
+        # distance is where that line meets the floor. A line of sight at or above the horizon never meets
+        # it: that object keeps the height its depth gives (dropped to Z = 0, it left its box).
         on = _floor_depth(camera, contact) if target.key in on_floor else None
         standing = on is not None
         if on is not None:

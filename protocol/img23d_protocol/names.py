@@ -57,7 +57,7 @@ def validate_targets(targets: Any, most: int = MAX_TARGETS, *, looked_for: bool 
                                 f"name {index + 1} is {len(name)} characters; at most {MAX_TARGET_CHARS}")
         if any(unicodedata.category(ch) == "Cc" for ch in name):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"name {index + 1} contains control characters")
-        hidden = next((ch for ch in name if _hidden(ch)), None)
+        hidden = next((ch for ch in name if hidden_character(ch)), None)
         if hidden is not None:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"name {index + 1} contains an invisible or line-breaking "
                                                        f"character ({_described(hidden)}): type it again without it")
@@ -98,7 +98,9 @@ def by_name_items(value: Any, *, form: str, too_many: str, nameless: str) -> lis
     return pairs
 
 
-def _hidden(ch: str) -> bool:
+def hidden_character(ch: str) -> bool:
+    """Whether ``ch`` is invisible or breaks a line in a name (a format character but the joiners and tags an emoji
+    needs, a line or paragraph separator); control characters are refused on their own."""
     category = unicodedata.category(ch)
     return category in ("Zl", "Zp") or (category == "Cf" and ch not in KEPT_FORMAT_CHARACTERS)
 

@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 from img23d_protocol import MAX_PRINT_OBJECTS, ErrorCode, ProtocolError, read_manifest
 from img23d_protocol.layout import LayoutSettings, Placement, SceneLayout, solve, targets_from_records
-from img23d_protocol.names import KEPT_FORMAT_CHARACTERS
+from img23d_protocol.names import hidden_character
+from img23d_protocol.prints import shown_name
 from img23d_protocol.run_manifest import MAX_RUN_JSON_BYTES, RunFileTooLarge, read_run_file
 
 from ..layout.relayout import RELAYOUT_NAME
@@ -154,8 +155,7 @@ def _run_sources(root: Path, only: tuple[str, ...]) -> PrintInput:
     if only:
         missing = [name for name in only if not any(_named(record, (name,)) for record in done)]
         if missing:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{root.name} has no object named "  # cut as shown_name does
-                                                       f"{missing[0][:79] + '…' * (len(missing[0]) > 80)!r}: "
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{root.name} has no object named {shown_name(missing[0])!r}: "
                                                        f"its objects are {', '.join(record.stem for record in done)}")
         done = [record for record in done if _named(record, only)]
     if len(done) > MAX_PRINT_OBJECTS:  # before any mesh is read: 3,000 objects were checked for minutes
@@ -201,8 +201,8 @@ def printable_names(names: list[str]) -> list[str]:
 
 
 def _shown(ch: str) -> bool:
-    category = unicodedata.category(ch)
-    return category not in ("Cc", "Zl", "Zp", "Cs") and (category != "Cf" or ch in KEPT_FORMAT_CHARACTERS)
+    """Whether a name may keep ``ch``: not a control character, a lone surrogate, nor one a name may not hide."""
+    return unicodedata.category(ch) not in ("Cc", "Cs") and not hidden_character(ch)
 
 
 def _named(record: Any, names: tuple[str, ...]) -> bool:
