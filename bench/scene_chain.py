@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import trimesh
-from img23d_backend.printing.scale import world_matrix
+from img23d_backend.layout.standing import world_matrix
 from img23d_backend.printing.sources import Placed
 from img23d_backend.session import Models, Session
 from img23d_protocol import JobOptions, ProtocolError

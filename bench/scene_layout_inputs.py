@@ -10,7 +10,7 @@
 ``lay_out`` then calls what a Generate and a Re-layout call: ``layout.scene.record_statistics`` for each
 target's statistic and ``layout.scene.floor_and_heights`` for a metric map's floor and each target's heights (a
 Generate's ``measure``), ``img23d_protocol.layout`` (``targets_from_records``, ``solve``, ``SceneLayout.place``) for the camera and
-placements, ``layout.scene.mesh_extents`` for a mesh's size once imported, and ``printing.scale.world_matrix``
+placements, ``layout.scene.mesh_extents`` for a mesh's size once imported, and ``layout.standing.world_matrix``
 (the add-on's import transform: the bounds' bottom centre at the location, turned about Z, scaled) to stand
 each mesh in the layout's world.
 """
@@ -24,7 +24,7 @@ from types import SimpleNamespace
 import numpy as np
 from img23d_backend.depth.driver import DepthMap
 from img23d_backend.layout.scene import floor_and_heights, mesh_extents, record_statistics
-from img23d_backend.printing.scale import world_matrix
+from img23d_backend.layout.standing import world_matrix
 from img23d_backend.printing.sources import Placed
 from img23d_protocol.layout import DEFAULT_FOV_DEGREES, LayoutSettings, SceneLayout, solve, targets_from_records
 

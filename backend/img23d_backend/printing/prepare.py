@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 from img23d_protocol import ProtocolError
 
+from ..layout.standing import world_matrix
 from ..readers.artist_mesh import ArtistMesh, load_artist_mesh
 from ..readers.meshes import artist_mesh_file
 from .colour import display_colour
@@ -22,7 +23,7 @@ from .counts import MAX_PRINT_TRIANGLES
 from .hollow import drains_refused, hollow
 from .record import HollowRecord, ObjectRecord
 from .repair import Repaired, arrays_of, repair
-from .scale import flat_base, world_matrix
+from .scale import flat_base
 from .settings import PrintSettings
 from .sources import Placed, PrintInput, PrintSource
 from .thickness import thinnest_wall

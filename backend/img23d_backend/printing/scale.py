@@ -6,28 +6,15 @@ on import (``scene_import.place``). The print does the same, so every object kee
 others in the scene, then one factor for the whole plate turns metres into millimetres: the one that makes the
 reference object (the one named, else the tallest) as tall as asked once its flat base is cut. Every object
 then loses the same ``base_mm`` at its bottom, so their sizes stay as the layout made them, less that slice.
+The placement as a matrix is ``layout.standing.world_matrix``.
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 from img23d_protocol import ErrorCode, ProtocolError
 from img23d_protocol.prints import shown_name
-
-from .sources import Placed
-
-
-def world_matrix(low: np.ndarray, high: np.ndarray, placed: Placed | None) -> np.ndarray:
-    """The 3 x 4 affine matrix that stands a mesh of bounds ``low``..``high`` where ``placed`` says (its bottom
-    centre at the origin, as it is, without one)."""
-    anchor = np.array([(low[0] + high[0]) / 2, (low[1] + high[1]) / 2, low[2]])
-    if placed is None:
-        return np.hstack([np.eye(3), -anchor[:, None]])
-    c, s = math.cos(placed.yaw), math.sin(placed.yaw)
-    turn = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]) * placed.scale
-    return np.hstack([turn, (np.asarray(placed.location) - turn @ anchor)[:, None]])
 
 
 def millimetres_per_unit(heights: dict[str, float], reference: str, height_mm: float, base_mm: float) -> float:
