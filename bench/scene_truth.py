@@ -143,7 +143,7 @@ def score_scene(scene: SceneFolder, kind: str, shift: float, samples: int = SAMP
             "centre_error_pct": round(100 * centre_error / distance, 2),
             "size_ratio": round(rms_radius(p_surface) / rms_radius(t_surface), 4),
             "yaw_error_deg": round(yaw_between(scene.camera.to_world(t_surface), p_world), 2) if matched else None,
-            "support": supports[name], "support_gap_m": round(_gap(name, supports[name], world), 4),
+            "support": supports[name], "support_gap_m": round(_gap(name, supports[name], world, faces, samples), 4),
             "penetration_pct": round(_penetration(name, solids), 2),
             "mask_iou": round(_iou(seen[name], true_masks[name]), 4),
             "truth_mask_iou": round(_iou(checked[name], true_masks[name]), 4),
@@ -165,13 +165,16 @@ def score_scene(scene: SceneFolder, kind: str, shift: float, samples: int = SAMP
             "midi": midi_scores(pred, true)}
 
 
-def _gap(name: str, support: str, world: dict[str, np.ndarray]) -> float:
+def _gap(name: str, support: str, world: dict[str, np.ndarray], faces: dict[str, np.ndarray], samples: int
+         ) -> float:
+    """Its lowest point above the floor, or above the highest point of its support's surface under its footprint
+    (sampled on the surface: a house's vertices are its corners, none of them under a chimney on its slope)."""
     low = float(world[name][:, 2].min())
     if support == "floor" or support not in world:
         return low
     points = world[name]
     (x0, y0), (x1, y1) = points[:, :2].min(axis=0), points[:, :2].max(axis=0)
-    under = world[support]
+    under = surface(world[support], faces[support], samples)
     within = under[(under[:, 0] >= x0) & (under[:, 0] <= x1) & (under[:, 1] >= y0) & (under[:, 1] <= y1)]
     top = float((within if len(within) else under)[:, 2].max())
     return low - top

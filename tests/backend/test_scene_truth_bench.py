@@ -100,7 +100,16 @@ def test_the_truth_scored_as_its_own_prediction_is_perfect(scene_root: Path) -> 
         assert scene_scores.yaw_between(scene.camera.to_world(points), scene.camera.to_world(points)) == \
             pytest.approx(0.0, abs=1e-9)
         # The object stands on the floor: the gap to it is the mesh's lowest point, 0.
-        assert scene_truth._gap(item.name, "floor", {item.name: item.world}) == pytest.approx(0.0, abs=1e-6)
+        assert scene_truth._gap(item.name, "floor", {item.name: item.world}, {item.name: item.faces}, 1000) == \
+            pytest.approx(0.0, abs=1e-6)
+    # One box set on the other's top: the gap to its support's surface sampled under its footprint is 0 (the
+    # support's vertices are its corners, none under a smaller box's footprint).
+    low, high = scene.objects
+    top = float(low.world[:, 2].max())
+    small = (high.world - high.world.mean(axis=0)) * 0.3 + [*low.world[:, :2].mean(axis=0), 0.0]
+    small[:, 2] += top - small[:, 2].min()
+    world, faces = {"low": low.world, "small": small}, {"low": low.faces, "small": high.faces}
+    assert scene_truth._gap("small", "low", world, faces, 20000) == pytest.approx(0.0, abs=1e-6)
     both = np.concatenate([scene_scores.surface(truth[n], scene.objects[i].faces) for i, n in enumerate(truth)])
     scores = scene_scores.chamfer_f(both, both, (0.1, 0.05))
     assert scores["chamfer_m"] == 0 and scores["f1_0.1"] == 1.0
