@@ -8,9 +8,12 @@ nothing about where its thin pole ends. Its top edge is its own unless the pixel
 another target nearer the camera (a shelf in front of a lamp's shade). Its bottom edge is its own unless the pixel
 below is the picture's edge or another target whose surface there stands higher than the object's own lowest
 point in that column (a box before a lamp hides the lamp's base; a table under a box is no higher than the box's
-bottom, so the box rests on it). Most of those columns decide (``SEEN_SHARE``). The top is a high percentile of
-the object's heights (``HIGH``: a stray pixel of the matte's soft edge moves nothing), the bottom the median of
-its foot's columns' lowest points (a tree's thin trunk is a sliver of its points).
+bottom, so the box rests on it), nor where the background right under it lies well below its lowest point (a
+ball seen from above hides its foot under its own bulge). Most of those columns decide (``SEEN_SHARE``). The top
+is the highest of its columns' tops, each the median of ``TOP_COLUMNS`` neighbouring columns': a roof's ridge or a
+ball's crown is a sliver of the object's points (a percentile of them all put a house's roof 0.6 m low), but the
+columns' tops trace its outline, and one stray column moves nothing. The bottom is the median of its foot's
+columns' lowest points (a tree's thin trunk is a sliver of its points).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from img23d_protocol.layout_floor import Heights
 from ..depth.driver import MATTE_THRESHOLD
 from .floor_points import MeasuredFloor
 
-HIGH = 98.0                    # the percentile of the object's heights read as its top
+TOP_COLUMNS = 5                # neighbouring columns whose tops' median is one column's top
 SEEN_SHARE = 0.6               # the share of an edge's columns that must be the object's own
 EDGE_ROWS, EDGE_SHARE = 3, 0.05   # rows (or this share of the matte's height) from its extreme: its head and foot
 STEP_M, STEP_SHARE = 0.03, 0.01   # how much higher than its own bottom what lies below must be to hide it
@@ -52,13 +55,31 @@ def heights_of(points: np.ndarray, labels: np.ndarray, label: int, floor: Measur
     bottom_seen, bottom = _bottom_seen(points, labels, label, above)
     if bottom is None:
         return None
-    return Heights(round(float(np.percentile(above[mine], HIGH)), 4), round(bottom, 4), top_seen, bottom_seen)
+    top = _top(above, mine)
+    if top is None:
+        return None
+    return Heights(round(top, 4), round(bottom, 4), top_seen, bottom_seen)
 
 
 def _height_above(points: np.ndarray, floor: MeasuredFloor) -> np.ndarray:
     """Each point's height above the floor (the plane cos(pitch) y + sin(pitch) z = elevation, y down)."""
     s, c = math.sin(floor.pitch), math.cos(floor.pitch)
     return floor.elevation - (c * points[..., 1] + s * points[..., 2])
+
+
+def _top(above: np.ndarray, mine: np.ndarray) -> float | None:
+    """The highest of its columns' tops, each the median of its neighbours' (None: no column has a surface
+    there)."""
+    columns = np.flatnonzero(mine.any(axis=0))
+    rows = np.arange(mine.shape[0])[:, None]
+    first = np.where(mine, rows, mine.shape[0]).min(axis=0)[columns]
+    tops = above[first, columns]
+    tops = tops[np.isfinite(tops)]
+    if len(tops) == 0:
+        return None
+    if len(tops) < TOP_COLUMNS:
+        return float(np.median(tops))
+    return float(np.median(np.lib.stride_tricks.sliding_window_view(tops, TOP_COLUMNS), axis=1).max())
 
 
 def _columns(labels: np.ndarray, label: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -99,8 +120,11 @@ def _bottom_seen(points: np.ndarray, labels: np.ndarray, label: int, above: np.n
     neighbour = labels[below, columns]
     own_low = above[bottom, columns]
     step = STEP_M + STEP_SHARE * np.abs(points[bottom, columns, 2])
-    higher = (neighbour != 0) & (neighbour != label) & (np.nan_to_num(above[below, columns], nan=-np.inf) >
-                                                        own_low + step)
-    own = (bottom < last) & ~higher
+    under = np.nan_to_num(above[below, columns], nan=-np.inf)
+    higher = (neighbour != 0) & (neighbour != label) & (under > own_low + step)
+    # The background right under it, well below its lowest seen point: its bottom curves away out of sight (a ball
+    # seen from above hides where it touches the floor under its own bulge), so its seen bottom is not its foot.
+    curving = (neighbour == 0) & (under < own_low - step)
+    own = (bottom < last) & ~higher & ~curving
     lowest = own_low[np.isfinite(own_low)]
     return float(own.mean()) >= SEEN_SHARE, float(np.median(lowest)) if len(lowest) else None

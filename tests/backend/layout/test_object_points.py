@@ -8,41 +8,21 @@ import math
 
 import numpy as np
 import pytest
-import trimesh
 
 from img23d_backend.layout.floor_points import MeasuredFloor
 from img23d_backend.layout.object_points import heights_of, labels_of
 from img23d_protocol.layout import LayoutSettings, LayoutTarget, solve
 from img23d_protocol.layout_floor import Heights
 
+from cast_scenes import cast, standing_box
+
 SIZE, FOCAL, PITCH, HEIGHT = (160, 120), 140.0, math.radians(12.0), 1.5
 FLOOR = MeasuredFloor(PITCH, HEIGHT, 1000)
 
 
 def _cast(boxes: list[tuple[tuple[float, float, float], tuple[float, float, float]]]) -> tuple[np.ndarray, np.ndarray]:
-    """(point map in the camera frame, labels: 1 + the box's index, 0 the floor) of world boxes (size, bottom
-    centre), Z up, seen from (0, 0, HEIGHT) looking along +Y, pitched down by PITCH."""
-    meshes = []
-    for size, (x, y, z) in boxes:
-        box = trimesh.creation.box(extents=size)
-        box.apply_translation((x, y, z + size[2] / 2))
-        meshes.append(box)
-    floor = trimesh.creation.box(extents=(200, 200, 0.01))
-    floor.apply_translation((0, 0, -0.005))
-    scene = trimesh.util.concatenate([*meshes, floor])
-    owner = np.concatenate([np.full(len(m.faces), i + 1) for i, m in enumerate(meshes)] + [np.zeros(12)])
-    width, height = SIZE
-    u, v = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
-    rays = np.stack([(u - width / 2) / FOCAL, (v - height / 2) / FOCAL, np.ones_like(u)], axis=-1).reshape(-1, 3)
-    tilt = math.pi / 2 - PITCH
-    turn = np.array([[1, 0, 0], [0, math.cos(tilt), -math.sin(tilt)], [0, math.sin(tilt), math.cos(tilt)]])
-    origins = np.tile([0.0, 0.0, HEIGHT], (len(rays), 1))
-    where, ray, face = scene.ray.intersects_location(origins, (rays * [1, -1, -1]) @ turn.T, multiple_hits=False)
-    points = np.full((len(rays), 3), np.nan)
-    labels = np.zeros(len(rays), dtype=np.int32)
-    points[ray] = (where - origins[ray]) @ turn @ np.diag([1, -1, -1])
-    labels[ray] = owner[face]
-    return points.reshape(height, width, 3), labels.reshape(height, width)
+    """(point map, labels) of world boxes (size, bottom centre) through this module's camera (``cast_scenes``)."""
+    return cast([standing_box(size, bottom) for size, bottom in boxes], SIZE, FOCAL, PITCH, HEIGHT)
 
 
 def test_a_tall_object_half_hidden_behind_a_box_keeps_its_height_and_stands_on_the_floor() -> None:
