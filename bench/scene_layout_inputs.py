@@ -8,9 +8,10 @@
   disparity, no point map, and no field of view: the artist's default, as Depth Anything V2 gives it.
 
 ``lay_out`` then calls what a Generate and a Re-layout call: ``layout.scene.record_statistics`` for each
-target's statistic and ``layout.scene.floor_and_heights`` for a metric map's floor and each target's heights (a
-Generate's ``measure``), ``img23d_protocol.layout`` (``targets_from_records``, ``solve``, ``SceneLayout.place``) for the camera and
-placements, ``layout.scene.mesh_extents`` for a mesh's size once imported, and ``layout.standing.world_matrix``
+target's statistic and ``layout.scene.floor_and_heights`` for a metric map's floor, each target's heights and its
+own surface (a Generate's ``measure``), ``img23d_protocol.layout`` (``targets_from_records``, ``solve``) for the
+camera, ``layout.scene.record_placement`` for each mesh's fit to its own points and its placement (a Generate's
+export), and ``layout.standing.world_matrix``
 (the add-on's import transform: the bounds' bottom centre at the location, turned about Z, scaled) to stand
 each mesh in the layout's world.
 """
@@ -23,7 +24,7 @@ from types import SimpleNamespace
 
 import numpy as np
 from img23d_backend.depth.driver import DepthMap
-from img23d_backend.layout.scene import floor_and_heights, mesh_extents, record_statistics
+from img23d_backend.layout.scene import floor_and_heights, record_placement, record_statistics
 from img23d_backend.layout.standing import world_matrix
 from img23d_backend.printing.sources import Placed
 from img23d_protocol.layout import DEFAULT_FOV_DEGREES, LayoutSettings, SceneLayout, solve, targets_from_records
@@ -109,18 +110,20 @@ def lay_out(scene: SceneFolder, inputs: LayoutInputs) -> tuple[SceneLayout, dict
     for target in inputs.targets:
         x0, y0, x1, y1 = rects[target.name] = tuple(int(v) for v in target.box)
         alphas[target.name] = np.where(scene.masks[y0:y1, x0:x1] == _index(scene, target.name), 255, 0).astype(np.uint8)
-        records.append(SimpleNamespace(stem=target.name, box=list(target.box), depth=None))
+        records.append(SimpleNamespace(stem=target.name, box=list(target.box), depth=None, placement=None))
     # What a Generate records (``layout.scene.measure``): each statistic, then a metric map's floor and heights.
     record_statistics(inputs.depth, records, rects, alphas)  # type: ignore[arg-type]
-    floor = floor_and_heights(inputs.depth, records, rects, alphas)  # type: ignore[arg-type]
+    read = floor_and_heights(inputs.depth, records, rects, alphas)  # type: ignore[arg-type]
+    floor = read.floor
     layout = solve((width, height), targets_from_records(records),
                    LayoutSettings(fov_degrees=inputs.fov_degrees, ground=True, metric=inputs.depth.kind == "metric",
                                   floor=(floor.pitch, floor.elevation) if floor is not None else None))
     placed = {}
-    for target in inputs.targets:
+    for target, record in zip(inputs.targets, records):
         blender = target.vertices @ GLTF_TO_BLENDER.T
-        placement = layout.place(target.name, mesh_extents(SimpleNamespace(vertices=target.vertices)))
-        matrix = world_matrix(blender.min(axis=0), blender.max(axis=0), Placed.of(placement))
+        record_placement(layout, record, SimpleNamespace(vertices=target.vertices, faces=target.faces),  # type: ignore
+                         read.seen.get(target.name))
+        matrix = world_matrix(blender.min(axis=0), blender.max(axis=0), Placed.from_dict(record.placement))
         world = blender @ matrix[:, :3].T + matrix[:, 3]
         placed[target.name] = camera_frame(layout, world)
     return layout, placed

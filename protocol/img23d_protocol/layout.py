@@ -24,6 +24,11 @@ along its line of sight onto the floor, so it keeps its place in the picture. Th
 chimney on a roof, a lamp on a table) keep the height their depth gives. A floor measured in a
 metric point map (``LayoutSettings.floor``) stands in for that fit. ``layout_floor`` holds both
 (standard library only too).
+
+Fit. With a metric map the backend fits each mesh to its own points once it is made (its ``layout.surface_fit``):
+how far along its horizontal line of sight its front moves from its median's distance, and how far off its box's
+centre its projection is centred. Both are kept in its record (``SHIFT_KEY``, ``ACROSS_KEY``) and applied here, so
+every later layout stands it where the backend did.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ DEFAULT_FOV_DEGREES = 55.0    # across the picture's longer side; phone cameras 
 NEAR_DISTANCE = 4.0           # metres from the camera to the nearest object
 MAX_DISTANCE_RATIO = 25.0
 _SCALE_STEPS = 50
+SHIFT_KEY = "sight_shift_m"   # a record's depth entry: its mesh's fit to its own points (``LayoutTarget.shift``)
+ACROSS_KEY = "across_px"      # the same fit's centring off its box's centre, in pixels (``LayoutTarget.across``)
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,8 @@ class LayoutTarget:
     box: Box
     disparity: float | None = None   # median of the depth model's output inside its matte
     heights: Heights | None = None   # its own points against a measured floor (a metric map's)
+    shift: float = 0.0               # metres along its line of sight that its mesh's fit to its points moved it
+    across: float = 0.0              # pixels right of its box's centre that the fit centres its projection on
 
 
 @dataclass(frozen=True)
@@ -134,6 +143,8 @@ class Anchor:
     contact: Vec3       # world point under the middle of its front
     on_floor: bool
     height: float | None = None   # metres from where it stands to its top, measured: its size (else its box's)
+    shift: float = 0.0            # metres its front moves along the horizontal line of sight (its mesh's fit)
+    across: float = 0.0           # pixels right of its box's centre where its projection is centred (its mesh's fit)
 
 
 @dataclass(frozen=True)
@@ -212,7 +223,7 @@ def solve(image_size: tuple[int, int], targets: Iterable[LayoutTarget], settings
             # for a hidden bottom is the top of what hides it.
             world = camera.to_world(contact)
             anchors[target.key] = Anchor(target.key, tuple(target.box), distance, (world[0], world[1], stands.base),
-                                         stands.base == 0.0, stands.height)
+                                         stands.base == 0.0, stands.height, target.shift, target.across)
             continue
         # Slide along the line of sight onto the floor: the object keeps its place in the picture, and its
         # distance is where that line meets the floor. A line of sight at or above the horizon never meets
@@ -225,7 +236,8 @@ def solve(image_size: tuple[int, int], targets: Iterable[LayoutTarget], settings
         world = camera.to_world(contact)
         if standing:
             world = (world[0], world[1], 0.0)
-        anchors[target.key] = Anchor(target.key, tuple(target.box), distance, world, standing)
+        anchors[target.key] = Anchor(target.key, tuple(target.box), distance, world, standing, None, target.shift,
+                                     target.across)
     return SceneLayout(camera, anchors, settings)
 
 
@@ -243,14 +255,18 @@ def place(scene: SceneLayout, key: str, extents: Vec3) -> Placement:
     fitting is repeated until the projected bounds (all eight corners, seen through the camera)
     fit the box: exactly in one direction, inside it in the other, like a contained image, and
     centred across it (a side face in view widens a box on one side only). An object whose height
-    was measured (``Anchor.height``) has its size from it: only the centring is done.
+    was measured (``Anchor.height``) has its size from it: only the centring is done. A front moved by its
+    mesh's fit to its own points (``Anchor.shift``) starts that far along its horizontal line of sight, and is
+    centred ``Anchor.across`` pixels off its box's centre (where another target hides one side of it, the box's
+    centre is not its own).
     """
     anchor = scene.anchors[key]
     camera = scene.camera
     size = tuple(max(float(e), 1e-9) for e in extents)
     x0, y0, x1, y1 = anchor.box
     box_w, box_h = max(x1 - x0, 1e-6), max(y1 - y0, 1e-6)
-    front = anchor.contact
+    away, _ = _facing(anchor.contact)
+    front = (anchor.contact[0] + away[0] * anchor.shift, anchor.contact[1] + away[1] * anchor.shift, anchor.contact[2])
     fixed = anchor.height is not None
     scale = anchor.height / size[2] if fixed else min(box_w / size[0], box_h / size[2]) * anchor.distance / camera.focal
     for _ in range(_SCALE_STEPS):
@@ -265,7 +281,7 @@ def place(scene: SceneLayout, key: str, extents: Vec3) -> Placement:
         # centred on the box. That keeps the front's planar depth and its row, so a pixel is depth / focal
         # across wherever it is; a step across the line of sight, sized so, overshot by 1 / cos of the angle
         # off axis (it ran away beyond about 100 degrees) and lifted the front off its box's bottom row.
-        slide = ((x0 + x1) / 2 - (u0 + u1) / 2) * camera.to_camera(front)[2] / camera.focal
+        slide = ((x0 + x1) / 2 + anchor.across - (u0 + u1) / 2) * camera.to_camera(front)[2] / camera.focal
         front = (front[0] + slide, front[1], front[2])
         if abs(ratio - 1.0) < 1e-7 and abs(slide) < 1e-9 * anchor.distance:
             break
@@ -303,8 +319,11 @@ def targets_from_records(records: Iterable[Placeable]) -> list[LayoutTarget]:
     targets = []
     for record in measured or records:
         disparity = (record.depth or {}).get("disparity")
+        shift, across = ((record.depth or {}).get(key) for key in (SHIFT_KEY, ACROSS_KEY))
         targets.append(LayoutTarget(record.stem, tuple(float(v) for v in record.box),  # type: ignore[arg-type, union-attr]
-                                    float(disparity) if _usable(disparity) else None, Heights.of(record.depth)))
+                                    float(disparity) if _usable(disparity) else None, Heights.of(record.depth),
+                                    float(shift) if _a_shift(shift) else 0.0,  # type: ignore[arg-type]
+                                    float(across) if _a_shift(across) else 0.0))  # type: ignore[arg-type]
     return targets
 
 
@@ -322,6 +341,11 @@ def _distances(targets: list[LayoutTarget], near: float, metric: bool = False) -
     # A target without a statistic (its depth could not be measured) stands at the others' median.
     middle = statistics.median(share.values())
     return {t.key: near / max(share.get(t.key, middle), 1 / MAX_DISTANCE_RATIO) for t in targets}
+
+
+def _a_shift(value: object) -> bool:
+    # A recorded fit's shift: a finite number of metres or pixels, under 1,000 (a manifest may hold anything there).
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and abs(value) < 1e3
 
 
 def _usable(value: object) -> bool:

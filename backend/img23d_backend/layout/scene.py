@@ -4,20 +4,24 @@ The generate job calls in twice. After matting, ``measure`` runs the depth model
 picture, keeps the map in the run folder (``depth.npy``, and ``depth.png`` to look at), records
 each target's statistic, solves the layout with the job's options (``layout.solve``: camera and
 anchors) and announces the manifest, which now holds what any later layout needs, as a
-``layout`` artifact. After each mesh is written, ``record_placement`` adds where that mesh
-stands. The add-on lays the objects out with the same ``layout`` code from the same manifest,
-so a run looks the same however it reaches Blender, and can be laid out again.
+``layout`` artifact; it keeps each target's own points of a metric map (``surface_fit.SeenSurface``). After
+each mesh is written, ``record_placement`` fits the mesh to those points (``surface_fit``: how far along its line
+of sight it stands and where across its box it is centred, recorded beside its statistic) and adds where that mesh
+stands. The add-on lays the objects
+out with the same ``layout`` code from the same manifest, so a run looks the same however it reaches Blender, and
+can be laid out again.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from img23d_protocol import Artifact, ArtifactKind, ErrorCode, ProtocolError
-from img23d_protocol.layout import LayoutSettings, SceneLayout, resolve_fov, solve, targets_from_records
+from img23d_protocol.layout import (ACROSS_KEY, SHIFT_KEY, LayoutSettings, SceneLayout, resolve_fov, solve,
+                                   targets_from_records)
 
 from ..models.oom import is_out_of_memory
 from ..readers.images import LoadedImage
@@ -28,6 +32,7 @@ from ..stages.step_context import StepContext
 from .floor_points import MeasuredFloor, floor_of
 from .object_points import heights_of, labels_of
 from .picture import draw_layout, placed_objects
+from .surface_fit import SeenSurface, fit_shift, seen_surface
 
 LAYOUT_PICTURE = "layout.png"
 NO_STATISTIC = ("no pixel under its matte has a depth the model measured: it is laid out by its box alone, at the "
@@ -35,8 +40,25 @@ NO_STATISTIC = ("no pixel under its matte has a depth the model measured: it is 
 STATISTIC = "median disparity over the matte's pixels with alpha >= 128"
 
 
+@dataclass(frozen=True)
+class PointsRead:
+    """What a metric map's points say beyond the statistics: the floor (None: none in view, or a relative map) and
+    each target's own surface, by stem, for its mesh's fit."""
+
+    floor: MeasuredFloor | None = None
+    seen: dict[str, SeenSurface] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MeasuredScene:
+    """The depth pass's outcome for the job: the layout solved and each target's own surface."""
+
+    layout: SceneLayout
+    seen: dict[str, SeenSurface]
+
+
 def measure(run: StepContext, image: LoadedImage, live: list[TargetRecord], rects: dict[str, tuple[int, int, int, int]],
-            cutouts: dict[str, Any]) -> SceneLayout:
+            cutouts: dict[str, Any]) -> MeasuredScene:
     """Depth statistics for the ``live`` targets and the scene they make, recorded in the manifest.
 
     ``run`` is the generate job (its run folder, stage timing, model manager and options);
@@ -54,14 +76,15 @@ def measure(run: StepContext, image: LoadedImage, live: list[TargetRecord], rect
                               "depth.npy", lambda p: np.save(p, kept, allow_pickle=False))),
                           preview=folder.relative(folder.write_image("depth.png", preview(kept))),
                           map_size=[int(kept.shape[1]), int(kept.shape[0])])
-        floor = None
+        read = PointsRead()
         if depth is not None:
             alphas = {target.stem: _alpha(cutouts[target.stem]) for target in live}
             record_statistics(depth, live, rects, alphas)
-            floor = floor_and_heights(depth, live, rects, alphas)
+            read = floor_and_heights(depth, live, rects, alphas)
         else:  # every measured target gets an entry: the entries say which targets a later layout solves together
             for target in live:
                 target.depth = {"disparity": None, "pixels": 0}
+        floor = read.floor
         settings = LayoutSettings(fov_degrees=resolve_fov(options.fov_degrees, record["fov_estimate"],
                                                           options.estimate_fov),
                                   ground=options.ground, metric=record["kind"] == "metric",
@@ -71,13 +94,21 @@ def measure(run: StepContext, image: LoadedImage, live: list[TargetRecord], rect
                                  "camera": layout.camera.to_dict(),
                                  **({"floor": asdict(floor)} if floor is not None else {})}
     run.job.emit(Artifact(job=run.job.id, kind=ArtifactKind.LAYOUT, path=str(folder.path("manifest.json"))))
-    return layout
+    return MeasuredScene(layout, read.seen)
 
 
-def record_placement(layout: SceneLayout | None, record: TargetRecord, mesh: Any) -> None:
-    """Where ``record``'s mesh stands, in the record (the manifest is saved by the caller)."""
+def record_placement(layout: SceneLayout | None, record: TargetRecord, mesh: Any, seen: SeenSurface | None = None
+                     ) -> None:
+    """Where ``record``'s mesh stands, in the record (the manifest is saved by the caller), once fitted to
+    ``seen``, its own surface in a metric map, where the depth pass kept one (``surface_fit``): the shift and the
+    centring are recorded beside its statistic and stand in ``layout`` for the placements after."""
     if layout is None or record.stem not in layout.anchors:
         return
+    if seen is not None and layout.settings.metric and isinstance(record.depth, dict):
+        fitted = fit_shift(layout, record.stem, mesh.vertices, mesh.faces, seen)
+        if fitted is not None:
+            record.depth = {**record.depth, SHIFT_KEY: fitted[0], ACROSS_KEY: fitted[1]}
+            layout.anchors[record.stem] = replace(layout.anchors[record.stem], shift=fitted[0], across=fitted[1])
     extents = mesh_extents(mesh)
     # The extents too: with them the run folder alone draws each footprint (layout.png).
     record.placement = {**layout.place(record.stem, extents).to_dict(), "extents": list(extents)}
@@ -133,12 +164,13 @@ def record_statistics(depth: DepthMap, live: list[TargetRecord], rects: dict[str
 
 
 def floor_and_heights(depth: DepthMap, live: list[TargetRecord], rects: dict[str, tuple[int, int, int, int]],
-                      alphas: dict[str, np.ndarray]) -> MeasuredFloor | None:
-    """The floor a metric map's points show where no target's matte is (``floor_points``), and each target's own
-    heights against it beside its statistic (``object_points``); None for a relative map or no floor in view. The
-    statistics come first (``record_statistics``): where two mattes share a pixel, the nearer target has it."""
+                      alphas: dict[str, np.ndarray]) -> PointsRead:
+    """The floor a metric map's points show where no target's matte is (``floor_points``), each target's own
+    heights against it beside its statistic (``object_points``) and its own surface for its mesh's fit
+    (``surface_fit``); nothing for a relative map, no floor when none is in view. The statistics come first
+    (``record_statistics``): where two mattes share a pixel, the nearer target has it."""
     if depth.points is None:
-        return None
+        return PointsRead()
     mattes = [(n, alphas[target.stem], rects[target.stem],
                1.0 / target.depth["disparity"] if target.depth.get("disparity") else math.inf)
               for n, target in enumerate(live)]
@@ -149,7 +181,8 @@ def floor_and_heights(depth: DepthMap, live: list[TargetRecord], rects: dict[str
             heights = heights_of(depth.points, labels, n + 1, floor)
             if heights is not None:
                 target.depth = {**target.depth, **heights.to_dict()}
-    return floor
+    seen = {target.stem: seen_surface(depth.points, labels, n + 1) for n, target in enumerate(live)}
+    return PointsRead(floor, {stem: surface for stem, surface in seen.items() if surface is not None})
 
 
 def _alpha(cutout: Any) -> np.ndarray:

@@ -27,6 +27,7 @@ from img23d_backend.depth.moge.network import MoGeModel
 from img23d_backend.depth.table import DEPTH_ROWS
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.jobs import Engine, EngineSettings, Job
+from img23d_backend.layout.relayout import relayout
 from img23d_backend.models import hub
 from img23d_backend.models.manager import ModelManager
 from img23d_protocol import ErrorCode, GenerateRequest, JobOptions, ProtocolError, model_licence
@@ -103,6 +104,11 @@ def test_a_job_with_it_records_a_metric_map_and_lays_out_with_its_field_of_view(
     assert depth["fov_estimate"] == pytest.approx(fov, rel=0.01)
     assert manifest["scene"]["camera"]["fov_degrees"] == pytest.approx(fov, rel=0.01)   # the estimate, not 62
     assert all(record["depth"]["disparity"] > 0 for record in manifest["records"])
+    # Each mesh fitted to its own points where enough of them meet it (random weights: it may not), and Re-layout
+    # stands every object where the backend did, the fit included, from what the run folder keeps.
+    again = relayout(Path(data.manifest).parent)
+    for record in manifest["records"]:
+        assert again.placements[record["stem"]]["location"] == pytest.approx(record["placement"]["location"])
 
 
 # --- the camera recovery, against a known answer ----------------------------------------------------------
