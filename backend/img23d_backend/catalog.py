@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 from img23d_protocol import DEFAULT_FAMILY, DEFAULT_PAINT_MODEL, ErrorCode, ProtocolError, model_family
 
+from .env.lazy_table import TableView
 from .families.facts import ROW_ROLES, FamilyFacts
 from .families.table import FAMILIES, facts_of
 # Everything the registry held is found here too: the rest of the backend reads the models from the catalog.
@@ -33,51 +34,59 @@ from .materials.table import DEFAULT_MATERIALS, MATERIAL_ROWS
 from .parts.table import DEFAULT_PARTS, PARTS_ROWS
 from .rigging.table import RIGGER_ROWS
 
-FAMILY_FACTS: dict[str, FamilyFacts] = {name: facts_of(name) for name in FAMILIES}
 
+class _FamilyRows(Mapping[str, ModelSpec]):
+    """Every family's models of ``role`` by name, in the table's order (``choices``: only the names each family
+    offers as a --paint choice), read from the families' facts when asked."""
 
-class _RowSpecs(Mapping[str, ModelSpec]):
-    """A room's specs by choice name, read from its table's rows when asked: a model the table gains after the
-    catalog is imported (a test's second model) is offered as the others, where a copy made on import missed it."""
+    def __init__(self, role: str, choices: bool = False) -> None:
+        self._role, self._choices = role, choices
 
-    def __init__(self, rows: Mapping[str, Any]) -> None:
-        self._rows = rows
+    def _rows(self) -> dict[str, ModelSpec]:
+        rows: dict[str, ModelSpec] = {}
+        for facts in FAMILY_FACTS.values():
+            own = facts.rows.get(self._role, {})
+            rows.update({name: own[name] for name in facts.paint_choices} if self._choices else own)
+        return rows
 
     def __getitem__(self, name: str) -> ModelSpec:
-        return self._rows[name].spec
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._rows  # the table's own: no row is imported to find out
+        return self._rows()[name]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._rows)
+        return iter(self._rows())
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._rows())
+
+
+# Each family's facts, read from the table when asked: a family the table gains after the catalog is imported (a
+# test's second family) is offered as the others, where a copy made on import missed it.
+FAMILY_FACTS: Mapping[str, FamilyFacts] = TableView(FAMILIES, facts_of)
+
+
+def _specs(rows: Mapping[str, Any]) -> Mapping[str, ModelSpec]:
+    """A room's specs by choice name, read from its table's rows when asked: a model the table gains after the
+    catalog is imported (a test's second model) is offered as the others, where a copy made on import missed it."""
+    return TableView(rows, lambda name: rows[name].spec)
 
 
 # Keyed as the other roles' tables, by the rooms' choice names (``models download editor/<name>``).
-GROUNDING: Mapping[str, ModelSpec] = _RowSpecs(GROUNDING_ROWS)
-MATTING: Mapping[str, ModelSpec] = _RowSpecs(MATTING_ROWS)
-DEPTH: Mapping[str, ModelSpec] = _RowSpecs(DEPTH_ROWS)
-MATERIALS: Mapping[str, ModelSpec] = _RowSpecs(MATERIAL_ROWS)
-EDITORS: Mapping[str, ModelSpec] = _RowSpecs(EDITOR_ROWS)
-PARTS: Mapping[str, ModelSpec] = _RowSpecs(PARTS_ROWS)
+GROUNDING: Mapping[str, ModelSpec] = _specs(GROUNDING_ROWS)
+MATTING: Mapping[str, ModelSpec] = _specs(MATTING_ROWS)
+DEPTH: Mapping[str, ModelSpec] = _specs(DEPTH_ROWS)
+MATERIALS: Mapping[str, ModelSpec] = _specs(MATERIAL_ROWS)
+EDITORS: Mapping[str, ModelSpec] = _specs(EDITOR_ROWS)
+PARTS: Mapping[str, ModelSpec] = _specs(PARTS_ROWS)
 # The riggers that run a model, by their --weights choice (``rig --weights model``: SkinTokens).
-RIGGING: Mapping[str, ModelSpec] = _RowSpecs(RIGGER_ROWS)
-
-
-def _rows(role: str) -> dict[str, ModelSpec]:
-    """Every family's models of ``role``, by name, in the table's order."""
-    return {name: spec for facts in FAMILY_FACTS.values() for name, spec in facts.rows.get(role, {}).items()}
+RIGGING: Mapping[str, ModelSpec] = _specs(RIGGER_ROWS)
 
 
 # Each role a family brings -> its models by name, every family's (what the model list shows).
-FAMILY_ROWS: dict[str, dict[str, ModelSpec]] = {role: _rows(role) for role in ROW_ROLES}
+FAMILY_ROWS: dict[str, Mapping[str, ModelSpec]] = {role: _FamilyRows(role) for role in ROW_ROLES}
 # Keyed by the protocol's shape model names: their kinds (steps, guidance) are decided there.
 SHAPE = FAMILY_ROWS["shape"]
 # The --paint choices (a family with one paint model of its own offers none).
-PAINT = {name: FAMILY_ROWS["paint"][name] for facts in FAMILY_FACTS.values() for name in facts.paint_choices}
+PAINT: Mapping[str, ModelSpec] = _FamilyRows("paint", choices=True)
 
 # Every table of models img23d offers, by the role its models are listed under (``models``: role/choice, what
 # ``models download`` takes): the shared ones, each family's roles, each room's. A room whose table is not here
@@ -95,8 +104,8 @@ MODEL_SET_NAMES = ("default", "tiny")
 # Each family's texture models in a real set, by the --paint choice: (delight, paint); and its tiny
 # replica set: (root, --paint choice, --shape choice) -> the set. Keyed by img23d_protocol.MODEL_FAMILIES,
 # as each table here that a family fills (tests/backend/families/test_families.py holds them to it).
-TEXTURE_MODELS: dict[str, Callable[[str], tuple[ModelSpec | None, ModelSpec]]] = {
-    name: facts.texture for name, facts in FAMILY_FACTS.items()}
+TEXTURE_MODELS: Mapping[str, Callable[[str], tuple[ModelSpec | None, ModelSpec]]] = TableView(
+    FAMILIES, lambda name: facts_of(name).texture)
 
 
 def views_spec(shape: ModelSpec) -> ModelSpec | None:
@@ -129,7 +138,7 @@ def _tiny_set(family: str) -> Callable[[Path, str, str | None], ModelSet]:
     return tiny
 
 
-TINY_SETS: dict[str, Callable[[Path, str, str | None], ModelSet]] = {name: _tiny_set(name) for name in FAMILY_FACTS}
+TINY_SETS: Mapping[str, Callable[[Path, str, str | None], ModelSet]] = TableView(FAMILIES, _tiny_set)
 
 
 def tiny_model_set(root: Path, paint: str = DEFAULT_PAINT, family: str = DEFAULT_FAMILY,

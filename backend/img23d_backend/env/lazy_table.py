@@ -6,6 +6,9 @@ nothing; reading an entry (``table[name]``, ``values()``, ``items()``) imports t
 takes its ``attribute``, checked to be of ``kind`` and named ``name``. The model families' table
 (``families.table``) is one too; its ``kind`` is a function that returns the class, so that the
 table itself imports no family's interface (which imports the model manager and the stages).
+
+A ``TableView`` is a table whose entries are made from their names when read (the families' modules from the
+protocol's families, their facts from the families' table): it follows the table it reads, as a copy would not.
 """
 
 from __future__ import annotations
@@ -44,3 +47,27 @@ class LazyTable(Mapping[str, T], Generic[T]):
 
     def __len__(self) -> int:
         return len(self._modules)
+
+
+class TableView(Mapping[str, T], Generic[T]):
+    """The names of ``names`` (a table kept, not copied), each one's entry made by ``entry(name)`` when it is read:
+    a name the table gains later (a test's second family) is found as the others. Naming, counting or finding a
+    name makes no entry."""
+
+    def __init__(self, names: Mapping[str, object], entry: Callable[[str], T]) -> None:
+        self._names = names
+        self._entry = entry
+
+    def __getitem__(self, name: str) -> T:
+        if name not in self._names:
+            raise KeyError(name)
+        return self._entry(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)

@@ -1,47 +1,52 @@
 """The model families img23d has, by name: the one table the backend asks (``family.Family``).
 
-Its names are the protocol's (``img23d_protocol.MODEL_FAMILIES``: what the add-on and the command
-line offer); tests/backend/families/test_families.py holds the two tables to each other.
+Its families are the protocol's (``img23d_protocol.MODEL_FAMILIES``: what the add-on and the command line
+offer), read when asked, and a family's code is the package ``families/<its name>/`` (the licence-clean
+family's is ``families/step1x/``, named for the models it runs: ``FAMILY_FOLDERS``). So a new family is its
+folder and its protocol rows, with no line here (tests/backend/families/test_family_second.py adds a
+test-only one so).
 
-Each entry names the module that defines its family's ``FAMILY``, and that module is imported only
-when something asks for that family (``family_named``, ``family_of``, ``FAMILIES[name]``): a job
-imports the code of the families its models belong to and no other. So a licence-clean job never
-imports Hunyuan3D-2's modules, which are derived from Tencent-licensed code
-(tests/backend/jobs/test_clean_job_modules.py reads a real clean job's ``sys.modules``).
+Each family's ``family.py`` defines its ``FAMILY``, and that module is imported only when something asks
+for that family (``family_named``, ``family_of``, ``FAMILIES[name]``): a job imports the code of the
+families its models belong to and no other. So a licence-clean job never imports Hunyuan3D-2's modules,
+which are derived from Tencent-licensed code (tests/backend/jobs/test_clean_job_modules.py reads a real
+clean job's ``sys.modules``).
 
 A family's facts (its models' rows, memory and precision: ``facts.FamilyFacts``) are data, in a light
-module of its folder that ``FACTS_MODULES`` names: ``facts_of`` imports that module alone, so the
-catalog composes the model sets and the command line lists every family's models without importing
-any family's code.
+module of its folder (its ``specs.py``: ``FACTS_MODULES``): ``facts_of`` imports that module alone, so the
+catalog composes the model sets and the command line lists every family's models without importing any
+family's code.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from img23d_protocol import CLEAN, HUNYUAN3D
+from img23d_protocol import CLEAN, MODEL_FAMILIES
 
-from ..env.lazy_table import LazyTable
+from ..env.lazy_table import LazyTable, TableView
 from ..models.specs import ModelSpec
 from .facts import FamilyFacts
 
 if TYPE_CHECKING:  # the interface imports the model manager and the stages: the catalog reads facts without them
     from .family import Family
 
-# Each family's name -> the module whose ``FAMILY`` is that family's ``Family``.
-FAMILY_MODULES: dict[str, str] = {
-    HUNYUAN3D: f"{__package__}.hunyuan3d.family",
-    CLEAN: f"{__package__}.step1x.family",
-}
+# The families whose folder is not their name (the licence-clean family's is named for the models it runs).
+FAMILY_FOLDERS: dict[str, str] = {CLEAN: "step1x"}
 
+
+def _module_of(module: str) -> Callable[[str], str]:
+    """A family's name -> its folder's module ``module``."""
+    return lambda name: f"{__package__}.{FAMILY_FOLDERS.get(name, name)}.{module}"
+
+
+# Each family's name -> the module whose ``FAMILY`` is that family's ``Family``: the protocol's families, read
+# when asked (a family it gains later, a test's second family, is found as the others).
+FAMILY_MODULES: Mapping[str, str] = TableView(MODEL_FAMILIES, _module_of("family"))
 # Each family's name -> the light module whose ``FACTS`` are that family's ``FamilyFacts``.
-FACTS_MODULES: dict[str, str] = {
-    HUNYUAN3D: f"{__package__}.hunyuan3d.specs",
-    CLEAN: f"{__package__}.step1x.specs",
-}
-
+FACTS_MODULES: Mapping[str, str] = TableView(MODEL_FAMILIES, _module_of("specs"))
 
 
 class FamilyTable(LazyTable["Family"]):

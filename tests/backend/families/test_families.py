@@ -24,7 +24,8 @@ from img23d_backend.families.hunyuan3d import paint_step as hunyuan_step
 from img23d_backend.families.hunyuan3d import shape as hunyuan_shape
 from img23d_backend.families.step1x.geometry import stage as step1x_stage
 from img23d_backend.families.step1x.texture import paint_step as clean_step
-from img23d_backend.families.table import FACTS_MODULES, FAMILIES, FamilyTable, facts_of, family_named, family_of
+from img23d_backend.families.table import (FACTS_MODULES, FAMILIES, FAMILY_FOLDERS, FamilyTable, facts_of,
+                                            family_named, family_of)
 from img23d_backend.jobs import loaders
 from img23d_backend.models.dtypes import Precision
 from img23d_backend.stages.mesh.shapes import ShapeSettings
@@ -165,6 +166,7 @@ def test_each_familys_facts_are_its_rows_and_the_catalog_composes_them() -> None
 def test_a_familys_facts_come_without_its_code() -> None:
     # A fresh interpreter: asking the catalog for the model list imports no family's code, only its facts.
     code = ("import json, sys\nfrom img23d_backend import catalog\n"
+            "listed = [name for _, table in catalog.MODEL_TABLES for name in table]\n"
             "print(json.dumps(sorted(m for m in sys.modules if m.startswith('img23d_backend.families.'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     loaded = set(json.loads(out.stdout))
@@ -174,15 +176,15 @@ def test_a_familys_facts_come_without_its_code() -> None:
 
 
 def test_a_third_familys_facts_reach_the_catalog_through_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A family the protocol gains after the catalog's import, its facts where the table looks: families/third/.
     third = dataclasses.replace(facts_of("clean"), name="third")
-    monkeypatch.setitem(sys.modules, "third_family_specs", type(sys)("third_family_specs"))
-    sys.modules["third_family_specs"].FACTS = third
-    from img23d_backend.families import table
-
-    monkeypatch.setitem(table.FACTS_MODULES, "third", "third_family_specs")
-    assert facts_of("third") is third
+    monkeypatch.setitem(sys.modules, "img23d_backend.families.third.specs", type(sys)("third_family_specs"))
+    sys.modules["img23d_backend.families.third.specs"].FACTS = third
+    for name in ("third", "fourth"):
+        monkeypatch.setitem(MODEL_FAMILIES, name, dataclasses.replace(MODEL_FAMILIES["clean"], name=name))
+    monkeypatch.setitem(FAMILY_FOLDERS, "fourth", "third")   # a folder whose facts are another family's
+    assert facts_of("third") is third and catalog.FAMILY_FACTS["third"] is third and "third" in catalog.TINY_SETS
     with pytest.raises(TypeError, match="not the family 'fourth'"):
-        monkeypatch.setitem(table.FACTS_MODULES, "fourth", "third_family_specs")
         facts_of("fourth")
 
 
