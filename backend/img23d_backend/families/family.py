@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
+from img23d_protocol import ErrorCode, ProtocolError
 from PIL import Image
 
 from ..env.job_control import CancelToken, ProgressFn
@@ -46,12 +47,24 @@ class ShapeSampler(Protocol):
 
     ``on_mesh(index, mesh)`` hears of each mesh as soon as it exists, so its clean-up can start while
     the next is made; ``full_precision`` (a context in which the model runs in float32) and
-    ``on_redo(index, why)`` serve a family that runs in float16 with a check (``models.dtypes``)."""
+    ``on_redo(index, why)`` serve a family that runs in float16 with a check (``models.dtypes``). A
+    cut-out with nothing in it is refused before any work (``refuse_empty_cutouts``)."""
 
     def __call__(self, model: Any, images: list[Image.Image], seeds: list[int], settings: ShapeSettings, *,
                  cancel: CancelToken, progress: ProgressFn, on_mesh: Callable[[int, Any], None] | None = None,
                  full_precision: Callable[[], AbstractContextManager[Any]] | None = None,
                  on_redo: Callable[[int, str], Any] | None = None) -> list[Any]: ...
+
+
+def refuse_empty_cutouts(images: Sequence[Image.Image | Mapping[str, Image.Image]]) -> None:
+    """``bad_request`` naming the first of ``images`` (each a cut-out, or a target's views by side) whose alpha is
+    zero everywhere: a shape model has nothing to shape there (a family's sampler asks this first, before any work)."""
+    for index, image in enumerate(images):
+        for side, picture in (image.items() if isinstance(image, Mapping) else (("", image),)):
+            if picture.mode in ("RGBA", "LA") and picture.getchannel("A").getbbox() is None:
+                which = f"cut-out {index + 1} of {len(images)}" + (f" (its {side} view)" if side else "")
+                raise ProtocolError(ErrorCode.BAD_REQUEST, f"{which} is fully transparent: there is nothing in it "
+                                    "to shape")
 
 
 # Per-view RGB images (one per painted view, each the view's size) -> one RGB texture in the painted

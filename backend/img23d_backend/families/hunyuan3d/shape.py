@@ -20,6 +20,7 @@ from .fast_load import load_shape_pipeline, load_shape_vae
 from ...models.placement import LoadedModel
 from ...models.registry import ModelSpec
 from ...stages.mesh.shapes import ShapeSettings, mesh_arrays
+from ..family import refuse_empty_cutouts
 from .hy3dgen_fixes import float32_schedule
 from .shape_decode import DecodeSettings, decode_latents, decoding_vae, latents_to_mesh
 
@@ -77,9 +78,12 @@ def generate_shapes(pipe: Any, images: list[Image.Image], seeds: list[int], sett
     Each batch is denoised together, then decoded one target at a time; ``on_mesh(index, mesh)``
     hears of each as soon as it exists, so its clean-up can start while the next decodes.
     ``full_precision`` and ``on_redo`` are the family interface's (``families.family.ShapeSampler``):
-    Hunyuan3D-2 runs in its loader's dtype, with no float16 check of its own, so it uses neither.
+    Hunyuan3D-2 runs in its loader's dtype, with no float16 check of its own, so it uses neither. An empty
+    cut-out is refused before any work (hy3dgen's crop failed on it with numpy's words).
     """
     import torch
+
+    refuse_empty_cutouts(images)
 
     batch = settings.batch_size or len(images)
     meshes: list[Any] = []

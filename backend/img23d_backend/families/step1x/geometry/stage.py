@@ -10,6 +10,7 @@ from PIL import Image
 
 from ....env.job_control import CancelToken, ProgressFn
 from ....stages.mesh.shapes import ShapeSettings
+from ...family import refuse_empty_cutouts
 from .generate import GeometrySettings, generate_geometry
 from .label import LabelChoice
 from .loader import Step1XGeometry
@@ -32,6 +33,8 @@ def sample_shapes(model: Step1XGeometry, images: list[Image.Image], seeds: list[
                   cancel: CancelToken, progress: ProgressFn, on_mesh: Callable[[int, Any], None] | None = None,
                   full_precision: Callable[[], AbstractContextManager[Any]] | None = None,
                   on_redo: Callable[[int, str], Any] | None = None) -> list[Any]:
-    """One trimesh (or None) per cut-out, in order (``generate.generate_geometry``, which says how)."""
+    """One trimesh (or None) per cut-out, in order (``generate.generate_geometry``, which says how); an empty
+    cut-out refused before any work."""
+    refuse_empty_cutouts(images)
     return generate_geometry(model, images, seeds, geometry_settings(settings), cancel=cancel, progress=progress,
                              on_mesh=on_mesh, full_precision=full_precision, on_redo=on_redo)
