@@ -1,6 +1,7 @@
 """Every model of every room's table keeps its role's contract (issue 91 item 5): each row of the editors',
 material models', parts models', riggers', grounding, matting and depth models' tables is a subject of a class that
-inherits the role's contract (``role_contracts*.py``), Qwen-Image-Edit-2511 included.
+inherits the role's contract (``role_contracts*.py``), Qwen-Image-Edit-2511 included; and every model family keeps
+the shape and paint families' contracts (issue 99).
 
 The test files are read, not run: a contract class names its subject by a literal choice name, by a default of the
 catalog's (``DEFAULT_EDITOR``), or by the whole table (its subject fixture's ``params`` name the table), so a row
@@ -15,6 +16,7 @@ from pathlib import Path
 from img23d_backend import catalog
 from img23d_backend.depth.table import DEPTH_PACKAGES
 from img23d_backend.editors.table import EDITOR_PACKAGES
+from img23d_backend.families.table import FAMILY_MODULES
 from img23d_backend.grounding.table import GROUNDING_PACKAGES
 from img23d_backend.materials.table import MATERIAL_PACKAGES
 from img23d_backend.matting.table import MATTING_PACKAGES
@@ -31,6 +33,9 @@ ROLES: dict[str, tuple[str, Mapping[str, str]]] = {
     "GroundingContract": ("GROUNDING_PACKAGES", GROUNDING_PACKAGES),
     "MattingContract": ("MATTING_PACKAGES", MATTING_PACKAGES),
     "DepthContract": ("DEPTH_PACKAGES", DEPTH_PACKAGES),
+    # The model families (the protocol's MODEL_FAMILIES, whose code the families' table finds): shape and paint.
+    "ShapeFamilyContract": ("MODEL_FAMILIES", FAMILY_MODULES),
+    "PaintFamilyContract": ("MODEL_FAMILIES", FAMILY_MODULES),
 }
 
 
