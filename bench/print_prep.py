@@ -43,8 +43,8 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 import ai_like_meshes  # noqa: E402
 from img23d_backend.printing.intersections import crossing_pairs  # noqa: E402
-from img23d_backend.printing.request import PrintRequest, make_print  # noqa: E402
-from img23d_backend.printing.settings import PrintSettings  # noqa: E402
+from img23d_backend.printing.request import make_print  # noqa: E402
+from img23d_protocol import PrintRequest  # noqa: E402
 from img23d_protocol import ProtocolError  # noqa: E402
 
 REAL_MESH = REPO.parent / "shared" / "data" / "hunyuan3d_shape_output.glb"
@@ -148,7 +148,7 @@ def measure(name: str, mesh: trimesh.Trimesh, encloses: bool, work: Path, hollow
                  "defects_in": defects(mesh)}
     started = time.perf_counter()
     try:
-        result = make_print(PrintRequest(source, PrintSettings(height_mm=HEIGHT_MM, hollow=hollow), work / "runs"))
+        result = make_print(PrintRequest(source=str(source), height_mm=HEIGHT_MM, hollow=hollow), work / "runs")
     except ProtocolError as exc:
         row.update(seconds=round(time.perf_counter() - started, 2), printed=False, said=exc.message)
         return row

@@ -46,8 +46,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "backend"))
 sys.path.insert(0, str(REPO / "protocol"))
 
-from img23d_backend.printing.request import PrintRequest, make_print  # noqa: E402
-from img23d_backend.printing.settings import PrintSettings  # noqa: E402
+from img23d_backend.printing.request import make_print  # noqa: E402
+from img23d_protocol import PrintRequest  # noqa: E402
 
 EXAMPLE = REPO / "examples" / "house_mesh.glb"
 REAL_MESH = REPO.parent / "shared" / "data" / "hunyuan3d_shape_output.glb"
@@ -164,9 +164,9 @@ def read_back(label: str, path: Path, printed: dict[str, dict], work: Path) -> d
 
 
 def print_one(label: str, source: Path, work: Path, hollow: bool = False, reference: str = "") -> tuple:
-    settings = PrintSettings(height_mm=HEIGHT_MM, hollow=hollow, object=reference)
+    request = PrintRequest(source=str(source), height_mm=HEIGHT_MM, hollow=hollow, object=reference)
     start = time.perf_counter()
-    made = make_print(PrintRequest(source, settings, work / "runs"))
+    made = make_print(request, work / "runs")
     seconds = round(time.perf_counter() - start, 2)
     sizes = {item.name: {"size": item.size_mm, "volume": item.volume_mm3, "position": item.position_mm,
                          "colour": item.colour} for item in made.record.objects if item.printed}

@@ -16,18 +16,18 @@ from img23d_installer.torch_choice import CUDA_TAGS
 from . import licence_consent, preferences_draw
 from .user_folders import ADDON_ID, installed_env_python, user_dir
 
-# Each family's shape models, named as the protocol's table names them, with what each takes.
-# Built here, not in the annotation: Blender evaluates annotations where a comprehension cannot
-# see this module's names.
+# Each family's shape models, each menu item its protocol row's name, label and description (what the command
+# line's --shape help says of it too). Built here, not in the annotation: Blender evaluates annotations where a
+# comprehension cannot see this module's names.
 SHAPE_ITEMS_BY_FAMILY = {
-    family: [(kind.name, kind.label, ("Takes Symmetry and Edges" if kind.labels else
-                                      f"Runs {kind.steps} steps unless Steps says otherwise"))
-             for kind in protocol.SHAPE_MODELS.values() if kind.name not in protocol.TINY_MODELS and kind.family == family]
+    family: [(kind.name, kind.label, kind.description)
+             for kind in protocol.SHAPE_MODELS.values()
+             if kind.name not in protocol.TINY_MODELS and kind.family == family]
     for family in protocol.MODEL_FAMILIES}
-# Each family's paint models an artist chooses between (none: its one paint model is its own).
+# Each family's paint models an artist chooses between (none: its one paint model is its own), from their rows.
 PAINT_ITEMS_BY_FAMILY = {
-    family: [(kind.name, kind.label, f"Runs {kind.steps} steps unless Paint Steps says otherwise")
-             for kind in protocol.PAINT_MODELS.values() if kind.family == family]
+    family: [(kind.name, kind.label, kind.description) for kind in protocol.PAINT_MODELS.values()
+             if kind.family == family]
     for family in protocol.MODEL_FAMILIES}
 
 
@@ -38,8 +38,7 @@ def shape_property(family: str) -> str:
 
 
 # The model families (protocol.families): Hunyuan3D-2, or the licence-clean Step1X-3D.
-FAMILY_ITEMS = [(family.name, family.label, family.no_texture or f"Shape, and texture by {family.paint_label}")
-                for family in protocol.MODEL_FAMILIES.values()]
+FAMILY_ITEMS = [(family.name, family.label, family.description) for family in protocol.MODEL_FAMILIES.values()]
 # The image editors (protocol.editors): FLUX.2 [klein] 4B, or Qwen-Image-Edit-2511 for a large GPU.
 EDITOR_ITEMS = [(editor.name, editor.label, editor.description) for editor in protocol.IMAGE_EDITORS.values()]
 # The grounding and matting models (protocol.shared_models), with what each reads and its size.
@@ -51,6 +50,13 @@ REAL_MODELS = (f"{protocol.GROUNDING_MODELS[protocol.DEFAULT_GROUNDING_MODEL].la
                f"{protocol.MATTING_MODELS[protocol.DEFAULT_MATTING_MODEL].label} and the family's models")
 # The paint models an artist chooses between (the turbo one, the default, is upstream's own default).
 PAINT_ITEMS = [item for items in PAINT_ITEMS_BY_FAMILY.values() for item in items]
+
+
+def _least_cap(prefs: "Img23dPreferences", _context: bpy.types.Context) -> None:
+    """A Memory Cap above 0 and below the least the backend runs in is raised to that least: the backend would refuse
+    it at start, in its log, where the artist never reads it (0 stays: no cap)."""
+    if 0 < prefs.memory_cap_gb < protocol.BUDGET_GB_MIN:
+        prefs.memory_cap_gb = protocol.BUDGET_GB_MIN
 
 
 class Img23dPreferences(bpy.types.AddonPreferences):
@@ -118,6 +124,12 @@ class Img23dPreferences(bpy.types.AddonPreferences):
     budget_gb: FloatProperty(  # type: ignore[valid-type]
         name="Memory Budget (GB)", default=0.0, min=0.0, max=protocol.BUDGET_GB_MAX,
         description="Device memory the models may use. 0: free memory minus 1 GB")
+    # The backend's --memory-cap-gb: 0 is no cap, else at least the least it runs in (``_least_cap``).
+    memory_cap_gb: FloatProperty(  # type: ignore[valid-type]
+        name="Memory Cap (GB)", default=0.0, min=0.0, max=protocol.BUDGET_GB_MAX, update=_least_cap,
+        description="Device memory the whole backend may use, models and working memory together (a GPU's "
+                    "allocator is held to it): models that do not fit under it together take turns, slower. "
+                    f"0: no cap; else at least {protocol.BUDGET_GB_MIN:g}")
     runs_dir: StringProperty(  # type: ignore[valid-type]
         name="Runs Folder", subtype="DIR_PATH",
         description="Where each job's folder is kept. Empty: the add-on's user folder")
@@ -172,6 +184,7 @@ class Img23dPreferences(bpy.types.AddonPreferences):
         layout.prop(self, "grounding_on_cpu")
         layout.prop(self, "warm_up")
         layout.prop(self, "budget_gb")
+        layout.prop(self, "memory_cap_gb")
         layout.prop(self, "runs_dir")
         layout.prop(self, "watchdog_seconds")
         if not bpy.app.online_access:
@@ -220,7 +233,8 @@ class Img23dPreferences(bpy.types.AddonPreferences):
             python=python, runs_dir=runs, models=self.model_set.lower(), grounding=self.grounding,
             family=self.family, shape=self.shape_name(), paint=self.paint, matting=self.matting, depth=self.depth,
             editor=self.editor,
-            device=self.device, budget_gb=self.budget_gb, device_for={"grounding": "cpu"} if self.grounding_on_cpu else {},
+            device=self.device, budget_gb=self.budget_gb, memory_cap_gb=self.memory_cap_gb,
+            device_for={"grounding": "cpu"} if self.grounding_on_cpu else {},
             warm_up=self.warm_up,
             # Blender's own switch wins: no download unless the user allowed online access.
             offline=self.offline or not bpy.app.online_access, watchdog_seconds=self.watchdog_seconds,

@@ -87,17 +87,25 @@ def settings_of(settings: Any) -> dict[str, Any]:
 
 
 def printable(context: bpy.types.Context, chosen: PrintPick) -> list[bpy.types.Object]:
-    """The chosen objects with faces to print (each one without: a sentence in ``chosen.skipped``), checked as
-    the backend checks a print's objects (``protocol.check_print_request``) before any file is written: a
-    ``PrintProblem`` when none is left, when there are more than one print takes, or for a name it cannot take."""
+    """The chosen objects with faces to print and at most ``protocol.MAX_PRINT_TRIANGLES`` triangles (each one
+    left out: a sentence in ``chosen.skipped``), checked as the backend checks a print's objects
+    (``protocol.check_print_request``) before any file is written: a ``PrintProblem`` when none is left, when
+    there are more than one print takes, or for a name it cannot take."""
     depsgraph = context.evaluated_depsgraph_get()
     objects = []
     for obj in chosen.objects:
-        # The evaluated mesh (every modifier applied) that write_world_mesh writes: its faces counted without a copy.
-        if len(obj.evaluated_get(depsgraph).data.polygons):
-            objects.append(obj)
-        else:
+        # The evaluated mesh (every modifier applied) that write_world_mesh writes: its faces and triangles counted
+        # without a copy (a face of n corners is n - 2 of the triangles it is written as).
+        mesh = obj.evaluated_get(depsgraph).data
+        triangles = len(mesh.loops) - 2 * len(mesh.polygons)
+        if not len(mesh.polygons):
             chosen.skipped.append(f"'{obj.name}' has no faces to print")
+        elif triangles > protocol.MAX_PRINT_TRIANGLES:  # the backend would leave it out after reading its file
+            chosen.skipped.append(f"'{obj.name}' has {triangles:,} triangles, more than the "
+                                  f"{protocol.MAX_PRINT_TRIANGLES:,} a print takes: it is not printed (decimate it "
+                                  "first with the Decimate modifier)")
+        else:
+            objects.append(obj)
     if not objects:
         raise PrintProblem(" ".join(chosen.skipped) + ": nothing is left to print")
     if len(objects) > protocol.MAX_PRINT_OBJECTS:

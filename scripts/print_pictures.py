@@ -27,19 +27,19 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 
-from img23d_backend.printing.request import PrintRequest, make_print  # noqa: E402
-from img23d_backend.printing.settings import PrintSettings  # noqa: E402
+from img23d_backend.printing.request import make_print  # noqa: E402
 from img23d_backend.printing.threemf import read_3mf  # noqa: E402
+from img23d_protocol import PrintRequest  # noqa: E402
 from render_panels import framing, picture_main, render, save, scene, side_by_side  # noqa: E402  (scripts/, beside this one)
 
 MESH = ROOT / "examples" / "house_mesh.glb"
 HEIGHT_MM, WALL_MM = 80.0, 2.0
 
 
-def _printed(settings: PrintSettings, work: Path) -> tuple[np.ndarray, np.ndarray, dict]:
+def _printed(request: PrintRequest, work: Path) -> tuple[np.ndarray, np.ndarray, dict]:
     """The print of the example mesh, as lib3mf reads its 3MF back: vertices in metres (the plate's
     millimetres / 1000, so Blender's sun and camera see it at its printed size), faces, and its record."""
-    made = make_print(PrintRequest(MESH, settings, work / "runs"))
+    made = make_print(request, work / "runs")
     record = made.record.objects[0]
     unit, [read] = read_3mf(made.folder / made.record.threemf)
     assert unit == "millimeter" and record.printed, made.said
@@ -98,9 +98,9 @@ def make(out: Path) -> Path:
 
     with tempfile.TemporaryDirectory(prefix="img23d-print-pictures-") as scratch:
         work = Path(scratch)
-        solid, solid_faces, solid_record = _printed(PrintSettings(height_mm=HEIGHT_MM), work)
-        hollow, hollow_faces, hollow_record = _printed(PrintSettings(height_mm=HEIGHT_MM, hollow=True,
-                                                                     wall_mm=WALL_MM), work)
+        solid, solid_faces, solid_record = _printed(PrintRequest(source=str(MESH), height_mm=HEIGHT_MM), work)
+        hollow, hollow_faces, hollow_record = _printed(PrintRequest(source=str(MESH), height_mm=HEIGHT_MM, hollow=True,
+                                                                    wall_mm=WALL_MM), work)
         panels = []
         stage = scene()
         bpy.ops.import_scene.gltf(filepath=str(MESH))

@@ -78,7 +78,7 @@ def test_only_the_protocols_frame_spells_the_turn_between_blenders_axes_and_gltf
 def test_each_limit_is_defined_once_in_the_protocols_limits_table() -> None:
     limits = {name for name, _ in _assigned(ast.parse(LIMITS.read_text(encoding="utf-8"))) if name.startswith("MAX_")}
     assert {"MAX_BONES", "MAX_TRIANGLES", "MAX_SPLIT_PARTS", "MAX_DRAWN_PARTS", "MAX_PICTURES",
-            "MAX_PROMPT_CHARS", "MAX_TARGETS"} <= limits
+            "MAX_PROMPT_CHARS", "MAX_TARGETS", "MAX_PRINT_TRIANGLES"} <= limits
     again = [f"{path.relative_to(REPO)}:{line} defines {name} ({RETIRED.get(name, name)} is the limits table's)"
              for path in _sources() if path != LIMITS
              for name, line in _assigned(ast.parse(path.read_text(encoding="utf-8")))

@@ -64,6 +64,7 @@ class LaunchSettings:
     device_for: dict[str, str] = field(default_factory=dict)
     warm_up: bool = False           # --warm-up: one small job right after start, so the first real one is quick
     budget_gb: float = 0.0          # 0 = the backend's own default
+    memory_cap_gb: float = 0.0      # --memory-cap-gb: device memory the whole backend may use; 0 = no cap
     offline: bool = False
     watchdog_seconds: float = 600.0  # a busy backend silent this long is stopped (0 = never)
     # Over SSH: an empty line every keepalive_seconds, and the backend ends when nothing has come
@@ -88,8 +89,9 @@ class LaunchSettings:
             args += ["--editor", self.editor]
         if self.depth != protocol.DEFAULT_DEPTH_MODEL:  # as --editor
             args += ["--depth", self.depth]
-        if self.budget_gb > 0:
-            args += ["--budget-gb", f"{self.budget_gb:g}"]
+        for flag, gb in (("--budget-gb", self.budget_gb), ("--memory-cap-gb", self.memory_cap_gb)):
+            if gb > 0:  # 0: the backend's own (no cap): unnamed, so a backend older than the cap starts
+                args += [flag, f"{gb:g}"]
         for role, device in self.device_for.items():  # named only when set, as --editor: older backends start
             args += ["--device-for", f"{role}={device}"]
         if self.warm_up:

@@ -26,8 +26,8 @@ from .messages import (MODEL_STATES, Artifact, CancelRequest, Chunk, DeleteReque
                        PartsRequest, Progress, RIG_WEIGHTS, RigRequest, RegenerateRequest, Result, RetextureRequest, RetopoRequest, RunsRequest, ShutdownRequest, StatusRequest, SuggestRequest,
                        UploadRequest)
 from .mesh_file import MESH_ARRAYS, MeshFile, StoredArray, read_mesh_file, write_mesh_file
-from .limits import (MAX_BONES, MAX_DRAWN_PARTS, MAX_PICTURES, MAX_PROMPT_CHARS, MAX_SPLIT_PARTS, MAX_SPLIT_TRIANGLES,
-                     MAX_TARGET_CHARS, MAX_TARGETS, MAX_TRIANGLES)
+from .limits import (MAX_BONES, MAX_DRAWN_PARTS, MAX_PICTURES, MAX_PRINT_TRIANGLES, MAX_PROMPT_CHARS, MAX_SPLIT_PARTS,
+                     MAX_SPLIT_TRIANGLES, MAX_TARGET_CHARS, MAX_TARGETS, MAX_TRIANGLES)
 from .names import (MAX_KEYS, has_word, names_from_text, split_names, validate_keys,
                     validate_targets)
 from .rig_bones import RigBone, validate_bones
@@ -35,6 +35,7 @@ from .rig_levels import MAX_LEVELS, check_one_skeleton, validate_levels
 from .riggers import DEFAULT_RIGGER, RIGGERS, Rigger, skeleton_binder
 from .shared_models import (DEFAULT_DEPTH_MODEL, DEFAULT_GROUNDING_MODEL, DEFAULT_MATTING_MODEL, DEPTH_MODELS,
                             GROUNDING_MODELS, MATTING_MODELS, SHARED_MODELS, SharedModel, choices_help)
+from .tables import rows_help
 from .parted_names import (DRAWN_PARTS_WHY, check_parts, names_without_parts, part_names, parted_names_from_text,
                            split_parted_names, validate_parts)
 from .options import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, KEEP_CHOICES, OPTION_RANGES, TOPOLOGY_CHOICES,
@@ -90,15 +91,15 @@ __all__ = [
     "MAX_LEVELS", "check_one_skeleton", "validate_levels",
     "DEFAULT_RIGGER", "RIGGERS", "Rigger", "skeleton_binder",
     "DEFAULT_DEPTH_MODEL", "DEFAULT_GROUNDING_MODEL", "DEFAULT_MATTING_MODEL", "DEPTH_MODELS", "GROUNDING_MODELS",
-    "MATTING_MODELS", "SHARED_MODELS", "SharedModel", "choices_help",
+    "MATTING_MODELS", "SHARED_MODELS", "SharedModel", "choices_help", "rows_help",
     "Progress",
     "RegenerateRequest", "Result", "RetextureRequest", "RetopoRequest", "RunsRequest", "ShutdownRequest", "StatusRequest", "SuggestRequest",
     "UploadRequest",
     "CHUNK_BYTES", "MAX_FILE_BYTES", "Receiver", "check_announced", "check_file_name", "decode_chunk",
     "encode_chunk", "file_digest", "iter_chunks", "local_path",
     "MESH_ARRAYS", "MeshFile", "StoredArray", "read_mesh_file", "write_mesh_file",
-    "MAX_BONES", "MAX_DRAWN_PARTS", "MAX_PICTURES", "MAX_PROMPT_CHARS", "MAX_SPLIT_PARTS", "MAX_SPLIT_TRIANGLES",
-    "MAX_TARGET_CHARS", "MAX_TARGETS", "MAX_TRIANGLES",
+    "MAX_BONES", "MAX_DRAWN_PARTS", "MAX_PICTURES", "MAX_PRINT_TRIANGLES", "MAX_PROMPT_CHARS", "MAX_SPLIT_PARTS",
+    "MAX_SPLIT_TRIANGLES", "MAX_TARGET_CHARS", "MAX_TARGETS", "MAX_TRIANGLES",
     "MAX_KEYS", "has_word", "names_from_text", "split_names", "validate_keys",
     "DRAWN_PARTS_WHY", "check_parts", "names_without_parts", "part_names", "parted_names_from_text", "split_parted_names",
     "validate_parts",

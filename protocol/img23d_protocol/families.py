@@ -32,6 +32,11 @@ class ModelFamily:
     # come from the front picture alone); empty when it has one.
     views_front_only: str = ""
 
+    @property
+    def description(self) -> str:
+        """What it makes, as the add-on's Model Family menu and the command line's ``--family`` help say it."""
+        return self.no_texture or f"Shape, and texture by {self.paint_label}"
+
 
 HUNYUAN3D = "hunyuan3d"
 CLEAN = "clean"

@@ -34,6 +34,12 @@ MAX_SPLIT_PARTS = 16
 MAX_DRAWN_PARTS = 40
 # Objects of one print's plate (Print Selected): a scene's selection may hold more than a job's names.
 MAX_PRINT_OBJECTS = 256
+# Triangles of one object a print takes (the backend's printing/counts.py refuses a file past it from its header; the
+# add-on's Print Selected leaves such an object out before its file is written). Two million triangles over an 80 mm
+# object are about 0.06 mm apart, finer than a 0.4 mm nozzle or a 0.05 mm resin layer shows. A print's time grows
+# with its triangles: the real mesh subdivided to 640,000 took 38 to 64 s on the 2-core development CPU, shared
+# (bench/print_prep.py --large), so two million take two to three minutes. A generated mesh has 40,000 to 500,000.
+MAX_PRINT_TRIANGLES = 2_000_000
 
-__all__ = ["MAX_BONES", "MAX_DRAWN_PARTS", "MAX_PICTURES", "MAX_PRINT_OBJECTS", "MAX_PROMPT_CHARS", "MAX_SPLIT_PARTS",
-           "MAX_SPLIT_TRIANGLES", "MAX_TARGETS", "MAX_TARGET_CHARS", "MAX_TRIANGLES"]
+__all__ = ["MAX_BONES", "MAX_DRAWN_PARTS", "MAX_PICTURES", "MAX_PRINT_OBJECTS", "MAX_PRINT_TRIANGLES", "MAX_PROMPT_CHARS",
+           "MAX_SPLIT_PARTS", "MAX_SPLIT_TRIANGLES", "MAX_TARGETS", "MAX_TARGET_CHARS", "MAX_TRIANGLES"]

@@ -28,6 +28,12 @@ class PaintModelKind:
     turbo: bool      # True: distilled (no guidance batch, position-guided attention)
     family: str = HUNYUAN3D  # the family whose code runs it (families.MODEL_FAMILIES)
 
+    @property
+    def description(self) -> str:
+        """How it paints, as the add-on's Paint menu and the command line's ``--paint`` help say it."""
+        guidance = "without a guidance batch" if self.turbo else "with a guidance batch: two passes a view"
+        return f"Runs {self.steps} steps, {guidance}"
+
     def steps_for(self, asked: int) -> int:
         """The steps a job runs: ``asked`` when it names a number (at most ``max_steps``), else this
         model's own."""

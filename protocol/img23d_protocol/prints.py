@@ -45,6 +45,8 @@ PRINT_NUMBERS: dict[str, tuple[tuple[float, float], str]] = {
     "thin_mm": (THIN_MM, "the wall thickness below which walls are reported"),
 }
 DEFAULTS: dict[str, Any] = {"wall_mm": 2.0, "drain_holes": 2, "drain_mm": 3.0, "base_mm": 1.0, "thin_mm": 0.8}
+# A print request's settings (all but what to print), in the order a print's ``print.json`` records them.
+PRINT_SETTINGS = ("height_mm", "object", "only", "hollow", "wall_mm", "drain_holes", "drain_mm", "base_mm", "thin_mm")
 
 Label = Callable[[str], str]
 
@@ -100,7 +102,11 @@ def _within(shown: str, value: Any, limits: tuple[float, float], what: str) -> N
 @dataclass
 class PrintRequest(Request):
     """(1.28) Print ``source`` (a run folder or a mesh file on the backend) or ``meshes`` (the scene's objects,
-    name -> the add-on's world-space mesh file) as one plate, ``object`` (else the tallest) ``height_mm`` tall."""
+    name -> the add-on's world-space mesh file) as one plate, ``object`` (else the tallest) ``height_mm`` tall.
+
+    The one print request: the add-on's Print Selected sends it, the command line's ``print`` builds it from its
+    flags, and the backend's ``printing.request.make_print`` reads its settings from it, so no setting is copied
+    into a second class on the way."""
 
     TYPE: ClassVar[str] = "print"
     source: str = ""
@@ -116,7 +122,9 @@ class PrintRequest(Request):
     thin_mm: float = DEFAULTS["thin_mm"]
 
     def settings(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in (*PRINT_NUMBERS, "drain_holes", "hollow")}
+        """What the print was asked, as ``print.json`` keeps it (``PRINT_SETTINGS``, in that order), and as
+        ``check_print_settings`` reads it."""
+        return {name: list(self.only) if name == "only" else getattr(self, name) for name in PRINT_SETTINGS}
 
 
 def check_print_request(request: PrintRequest) -> PrintRequest:

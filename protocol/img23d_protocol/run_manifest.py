@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .bounded_read import FileTooLarge, NotAFile, read_bounded
 from .errors import ErrorCode, ProtocolError
 from .layout_floor import measured
 from .plain import NotPlainJSON, dumps, finite_number, loads
@@ -233,22 +234,11 @@ def manifest_path(path: Path) -> Path:
     return path if path.name == MANIFEST_NAME or path.is_file() else path / MANIFEST_NAME
 
 
-class RunFileTooLarge(ValueError):
-    """A run file past its bound (``most`` bytes), not read (``read_run_file``)."""
-
-    def __init__(self, path: Path, most: int) -> None:
-        super().__init__(f"{path} holds more than {most:,} bytes")
-        self.path, self.most = path, most
-
-
 def read_run_file(path: Path, most: int = MAX_RUN_JSON_BYTES) -> bytes:
-    """The bytes of a run's JSON file, of at most ``most``: ``RunFileTooLarge`` beyond, with no more than
-    ``most`` + 1 bytes read (a file whose size is not what it says, a pipe, is cut at that)."""
-    with open(path, "rb") as handle:
-        data = handle.read(most + 1)
-    if len(data) > most:
-        raise RunFileTooLarge(path, most)
-    return data
+    """The bytes of a run's JSON file, of at most ``most``, read as every file from elsewhere is
+    (``bounded_read``): ``FileTooLarge`` beyond, with no more than ``most`` + 1 bytes read; ``NotAFile`` for a
+    pipe, a device or a folder in its place (a pipe once held the reader until something wrote to it)."""
+    return read_bounded(path, most).data
 
 
 def _unreadable(path: Path, problem: str) -> str:
@@ -265,10 +255,12 @@ def read_manifest_data(path: Path) -> dict[str, Any]:
     where = manifest_path(path)
     try:
         data = loads(read_run_file(where).decode("utf-8"))
-    except RunFileTooLarge as exc:
+    except FileTooLarge as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, _unreadable(path, f"is larger than the "
                                                                      f"{MAX_RUN_JSON_BYTES // 1024 ** 2} MB any run "
                                                                      "writes, so it is not read")) from exc
+    except NotAFile as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, _unreadable(path, f"is {exc.kind}, not a file")) from exc
     except OSError as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, _unreadable(path, f"is missing or cannot be read "
                                                                      f"({exc.strerror or exc})"), str(exc)) from exc

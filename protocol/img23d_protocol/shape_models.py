@@ -41,6 +41,12 @@ class ShapeModelKind:
     views: bool = False       # takes an object's views beside its front (Hunyuan3D-2mv)
     views_model: str | None = None  # the kind that shapes a name with views when this one is chosen
 
+    @property
+    def description(self) -> str:
+        """What it runs and takes, as the add-on's shape menu and the command line's ``--shape`` help say it."""
+        takes = "; takes a symmetry and an edge sharpness" if self.labels else ""
+        views = "; shapes from the front and the views given" if self.views else ""
+        return f"Runs {self.steps} steps{takes}{views}"
 
     def steps_for(self, asked: int) -> int:
         """The steps a job runs: ``asked`` when it names a number, else this model's own."""

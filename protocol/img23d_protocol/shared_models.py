@@ -2,10 +2,10 @@
 (each crop cut out) and the depth model (where each object stands), with what the add-on's preferences say of
 each.
 
-The add-on's Grounding and Matting choices and the real model set's description are built from these rows, the
-command line's ``--grounding``, ``--matting`` and ``--depth`` help too; the backend's rooms (``grounding/table.py``,
-``matting/table.py``, ``depth/table.py``) hold one model per name: tests/test_protocol_model_rows.py holds them to
-each other.
+The add-on's Grounding, Matting and Depth choices and the real model set's description are built from these rows,
+the command line's ``--grounding``, ``--matting`` and ``--depth`` help too (``choices_help``: each row's name,
+label and description); the backend's rooms (``grounding/table.py``, ``matting/table.py``, ``depth/table.py``) hold
+one model per name: tests/test_protocol_model_rows.py holds them to each other.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .licences import ModelLicence, model_licence
-from .tables import by_name
+from .tables import by_name, rows_help
 
 
 @dataclass(frozen=True)
@@ -57,5 +57,4 @@ SHARED_MODELS: dict[str, dict[str, SharedModel]] = {"grounding": GROUNDING_MODEL
 
 def choices_help(role: str) -> str:
     """``role``'s rows as a command line's help names them: "grounding model: 2b (Qwen3-VL 2B, about 4.4 GB), ..."."""
-    return f"{role} model: " + ", ".join(f"{row.name} ({row.label}, {row.description[:1].lower()}"
-                                        f"{row.description[1:]})" for row in SHARED_MODELS[role].values())
+    return rows_help(f"{role} model", SHARED_MODELS[role].values())

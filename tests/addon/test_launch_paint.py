@@ -65,3 +65,12 @@ def test_the_backend_gets_the_metric_depth_model_only_when_chosen(tmp_path: Path
     assert "--depth" not in default.command()  # as --editor: a backend older than the choice starts
     metric = process_mod.LaunchSettings(python=tmp_path / "python", runs_dir=tmp_path, depth="moge2-vits-normal")
     assert _flag(metric, "--depth") == "moge2-vits-normal"
+
+
+def test_the_memory_cap_reaches_the_backend_only_when_set(tmp_path: Path) -> None:
+    """Issue 99: ``--memory-cap-gb`` had no setting in the add-on (its backend started with ``--budget-gb`` alone)."""
+    default = process_mod.LaunchSettings(python=tmp_path / "python", runs_dir=tmp_path)
+    assert "--memory-cap-gb" not in default.command()  # no cap: a backend older than the option starts
+    capped = process_mod.LaunchSettings(python=tmp_path / "python", runs_dir=tmp_path, memory_cap_gb=8.0, budget_gb=6)
+    assert (_flag(capped, "--memory-cap-gb"), _flag(capped, "--budget-gb")) == ("8", "6")
+    assert capped != default  # a session started without it is restarted for it (``BackendSession``)

@@ -1,6 +1,6 @@
-"""The preferences of issue 57 reach the backend's command line: BiRefNet_HR as the matting model,
-the grounding model on the CPU, and the warm-up; each left off the command line while not chosen. The runs
-folder reaches it as an absolute path."""
+"""The preferences of issue 57 reach the backend's command line: BiRefNet_HR as the matting model, the grounding
+model on the CPU, and the warm-up, and issue 99's memory cap; each left off the command line while not chosen. The
+runs folder reaches it as an absolute path."""
 
 from __future__ import annotations
 
@@ -53,3 +53,30 @@ def test_a_relative_runs_folder_is_made_absolute_once(addon, tmp_path, monkeypat
         assert prefs.launch_settings().runs_dir == Path.home() / "img23d runs"
     finally:
         prefs.runs_dir = kept
+
+
+def test_the_memory_cap_preference_reaches_the_launch(addon) -> None:
+    """Issue 99: the backend's ``--memory-cap-gb`` from the preferences, beside the budget; none while it is 0."""
+    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
+    assert prefs.memory_cap_gb == 0.0 and "--memory-cap-gb" not in prefs.launch_settings().command()
+    try:
+        prefs.memory_cap_gb = 8.0
+        assert _flag(prefs.launch_settings().command(), "--memory-cap-gb") == "8"
+        prefs.memory_cap_gb = 0.1  # less than the backend runs in: it would refuse to start, in its log
+        assert prefs.memory_cap_gb == pytest.approx(protocol.BUDGET_GB_MIN)
+        assert _flag(prefs.launch_settings().command(), "--memory-cap-gb") == f"{protocol.BUDGET_GB_MIN:g}"
+    finally:
+        prefs.memory_cap_gb = 0.0
+
+
+def test_every_model_menu_is_its_protocol_rows(addon) -> None:
+    """Issue 99: the family, shape and paint menus wrote their tooltips by hand; each menu is now its rows' names,
+    labels and descriptions, the words the command line's ``--help`` says of them (``protocol.rows_help``)."""
+    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
+    shapes = {kind.name: kind for kind in protocol.SHAPE_MODELS.values() if kind.name not in protocol.TINY_MODELS}
+    menus = [("family", protocol.MODEL_FAMILIES), ("editor", protocol.IMAGE_EDITORS), ("depth", protocol.DEPTH_MODELS),
+             ("paint", protocol.PAINT_MODELS), ("shape", {n: k for n, k in shapes.items() if k.family == "hunyuan3d"}),
+             ("clean_shape", {n: k for n, k in shapes.items() if k.family == "clean"})]
+    for menu, rows in menus:
+        shown = {item.identifier: (item.name, item.description) for item in prefs.bl_rna.properties[menu].enum_items}
+        assert shown == {row.name: (row.label, row.description) for row in rows.values()}, menu

@@ -175,3 +175,23 @@ def test_the_files_of_a_job_still_running_stay_until_it_has_ended(addon, scene, 
     session.job_id = None  # its result, error or cancel arrived, or the backend stopped
     assert meshes() is None and meshes.left == ""
     assert sorted(path.name for path in tmp_path.iterdir()) == ["kept.txt"]
+
+
+def test_an_object_of_more_triangles_than_a_print_takes_is_left_out_before_its_file_is_written(addon, scene,
+                                                                                             monkeypatch) -> None:
+    """The protocol's ``MAX_PRINT_TRIANGLES`` (the limits table, the backend's too) is weighed on the mesh as it will
+    be written, every modifier applied: an object past it is one sentence, and no file of it is written for the
+    backend to read and refuse. The limit is lowered here: two million triangles are seconds of Blender's time."""
+    print_meshes = _module(addon, "print_meshes")
+    monkeypatch.setattr(_protocol(), "MAX_PRINT_TRIANGLES", 12)
+    scene.img23d.printing.object = ""
+    crate, statue = _cube("Crate"), _cube("Statue", (3.0, 0.0, 0.0))
+    statue.modifiers.new("finer", "SUBSURF").levels = 1  # 24 quads as written: 48 triangles
+    pick = print_meshes.PrintPick([crate, statue])
+    assert print_meshes.printable(bpy.context, pick) == [crate]  # 12 triangles: exactly as many as a print takes
+    assert pick.skipped == ["'Statue' has 48 triangles, more than the 12 a print takes: it is not printed (decimate "
+                            "it first with the Decimate modifier)"]
+    _select(statue)
+    _refused(r"'Statue' has 48 triangles, more than the 12 a print takes: it is not printed \(decimate it first with "
+             r"the Decimate modifier\): nothing is left to print")
+    assert _module(addon, "runtime").active_runner is None

@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from img23d_protocol import BUDGET_GB_MAX, BUDGET_GB_MIN, DEFAULT_FAMILY, MODEL_FAMILIES, choices_help
+from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DEFAULT_FAMILY, IMAGE_EDITORS, MODEL_FAMILIES, PAINT_MODELS,
+                             SHAPE_MODELS, choices_help, rows_help)
 
 from ..catalog import (DEFAULT_EDITOR, DEFAULT_GROUNDING, DEFAULT_MATTING, DEFAULT_PAINT, DEPTH, EDITORS, GROUNDING,
                        MATTING, PAINT, SHAPE)
@@ -23,22 +24,21 @@ def add_common_options(p: argparse.ArgumentParser) -> None:
                    help="model set: real models from the Hugging Face hub, or tiny offline replicas")
     p.add_argument("--grounding", default=DEFAULT_GROUNDING, choices=[*GROUNDING], help=choices_help("grounding"))
     p.add_argument("--family", default=None, choices=tuple(MODEL_FAMILIES),
-                   help="model family: hunyuan3d (Hunyuan3D-2 shape and texture; its licence excludes the EU, "
-                        "the UK and South Korea) or clean (Step1X-3D geometry and its texture model over SDXL: Apache-2.0, SDXL's Open RAIL++-M); "
-                        f"default: --shape's family, else {DEFAULT_FAMILY}")
+                   help=rows_help("model family", MODEL_FAMILIES.values())
+                   + f"; default: --shape's family, else {DEFAULT_FAMILY}")
+    own = ", ".join(f"{family.name} {family.shape}" for family in MODEL_FAMILIES.values())
     p.add_argument("--shape", default=None, choices=tuple(SHAPE),
-                   help="the family's shape model (default: its own, 2mini-turbo or step1x; step1x-label takes "
-                        "--symmetry and --edges): the Hunyuan3D-2 turbo variants run 5 steps, the others 30 "
-                        "(unless --steps says otherwise)")
+                   help=rows_help("the family's shape model", (SHAPE_MODELS[name] for name in SHAPE))
+                   + f"; default: the family's own ({own}); --steps asks for other steps, and a model that takes a "
+                     "symmetry and an edge sharpness takes them from --symmetry and --edges")
     p.add_argument("--paint", default=DEFAULT_PAINT, choices=tuple(PAINT),
-                   help="Hunyuan3D-Paint variant: 2.0-turbo (the default) paints in 10 steps without a "
-                        "guidance batch, 2.0 in 30 with one (unless --paint-steps says otherwise)")
+                   help=rows_help("Hunyuan3D-Paint variant", (PAINT_MODELS[name] for name in PAINT))
+                   + f"; default: {DEFAULT_PAINT}; --paint-steps asks for other steps")
     p.add_argument("--matting", default=DEFAULT_MATTING, choices=tuple(MATTING), help=choices_help("matting"))
     p.add_argument("--depth", default=DEFAULT_DEPTH, choices=tuple(DEPTH), help=choices_help("depth"))
     p.add_argument("--editor", default=DEFAULT_EDITOR, choices=tuple(EDITORS),
-                   help="image editor that completes hidden parts: flux2-klein-4b (the default; runs in phases "
-                        "on a 12 GB card) or qwen-image-edit-2511 (20B, 57.7 GB of weights: a GPU of about "
-                        "48 GB or more)")
+                   help=rows_help("image editor", (IMAGE_EDITORS[name] for name in EDITORS))
+                   + f"; default: {DEFAULT_EDITOR}")
     p.add_argument("--device", default="auto", help="auto, cuda, cuda:N, mps or cpu")
     p.add_argument("--device-for", action="append", type=device_for_argument, default=[], metavar="ROLE=DEVICE",
                    help="one model on another device than --device (repeatable), e.g. grounding=cpu: its model in "

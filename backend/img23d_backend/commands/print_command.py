@@ -2,8 +2,9 @@
 Generate run as one plate, made watertight and written to scale in millimetres as a 3MF and binary STLs, with a
 ``print.json`` record (``printing``, docs/print.md).
 
-The command builds ``printing.request.PrintRequest`` (as the backend does from the add-on's Print Selected,
-``jobs.kinds.prints``) and runs it in this process: no model is loaded. Each object is one line; each that could not
+The command builds the protocol's ``PrintRequest`` from its flags (the request the add-on's Print Selected sends,
+``jobs.kinds.prints``), checks its settings as the protocol does, naming each setting by its flag, and runs it in
+this process (``printing.request.make_print``): no model is loaded. Each object is one line; each that could not
 be printed, each note and each failed check is one sentence. Exit codes as every command's: 0 everything was
 printed and proved, 3 some objects were not, or failed a check of a file read back (the rest were written), 2 the
 arguments or the input were refused (nothing written), 1 the files could not be written (a full disk: what was
@@ -17,16 +18,20 @@ import argparse
 import sys
 from pathlib import Path
 
-from img23d_protocol import ErrorCode, ProtocolError
+from img23d_protocol import ErrorCode, PrintRequest, ProtocolError, check_print_settings
+from img23d_protocol.prints import DEFAULTS
 
 from ..env.interrupts import Interrupts, exit_code
-from ..printing.settings import PrintSettings  # the standard library and the protocol alone: the parser stays light
 from .options import EXIT_OK, EXIT_PARTIAL, refused_usage, said_failure
 from .progress import log_to_stderr
 
 
+def flag(name: str) -> str:
+    """How the command line names a setting in a refusal: ``height_mm`` is ``--height-mm``."""
+    return "--" + name.replace("_", "-")
+
+
 def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    defaults = PrintSettings(height_mm=0.0)
     cmd = sub.add_parser("print", help="make a mesh or a Generate run printable: watertight, to scale in "
                                        "millimetres, as a 3MF and STLs",
                          description="Make each object watertight and manifold, stand it on a flat base, scale the "
@@ -45,15 +50,16 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     cmd.add_argument("--hollow", action="store_true", help="hollow each object to a wall of --wall-mm, with drain "
                                                            "holes (for resin printing; a slicer's infill does this "
                                                            "for filament)")
-    cmd.add_argument("--wall-mm", type=float, default=defaults.wall_mm, help="the hollow's wall (default %(default)s)")
-    cmd.add_argument("--drain-holes", type=int, default=defaults.drain_holes,
+    cmd.add_argument("--wall-mm", type=float, default=DEFAULTS["wall_mm"],
+                     help="the hollow's wall (default %(default)s)")
+    cmd.add_argument("--drain-holes", type=int, default=DEFAULTS["drain_holes"],
                      help="drain holes through the base into the hollow (default %(default)s)")
-    cmd.add_argument("--drain-mm", type=float, default=defaults.drain_mm,
+    cmd.add_argument("--drain-mm", type=float, default=DEFAULTS["drain_mm"],
                      help="the drain holes' diameter (default %(default)s)")
-    cmd.add_argument("--base-mm", type=float, default=defaults.base_mm,
+    cmd.add_argument("--base-mm", type=float, default=DEFAULTS["base_mm"],
                      help="cut this much off each object's bottom for a flat base to stand on; 0 for none "
                           "(default %(default)s)")
-    cmd.add_argument("--thin-mm", type=float, default=defaults.thin_mm,
+    cmd.add_argument("--thin-mm", type=float, default=DEFAULTS["thin_mm"],
                      help="report walls thinner than this (default %(default)s: two lines of a 0.4 mm nozzle)")
     cmd.add_argument("--out", type=Path, default=Path("img23d-runs"),
                      help="for a mesh of no run: the folder that keeps run folders (a new one holds the print)")
@@ -62,13 +68,13 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
 
 def run(args: argparse.Namespace) -> int:
     """Run ``print`` from parsed arguments; its exit code."""
-    from ..printing.request import PrintRequest, make_print  # NumPy, trimesh, manifold3d, lib3mf: once checked
+    from ..printing.request import make_print  # NumPy, trimesh, manifold3d, lib3mf: once checked
 
-    settings = PrintSettings(height_mm=args.height_mm, object=args.object, only=tuple(args.only),
-                             hollow=args.hollow, wall_mm=args.wall_mm, drain_holes=args.drain_holes,
-                             drain_mm=args.drain_mm, base_mm=args.base_mm, thin_mm=args.thin_mm)
+    request = PrintRequest(source=str(args.source), height_mm=args.height_mm, object=args.object, only=list(args.only),
+                           hollow=args.hollow, wall_mm=args.wall_mm, drain_holes=args.drain_holes,
+                           drain_mm=args.drain_mm, base_mm=args.base_mm, thin_mm=args.thin_mm)
     try:
-        settings.check()
+        check_print_settings(request.settings(), flag)
         if not args.source.exists():
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"no run folder or mesh file at {args.source}")
     except ProtocolError as exc:
@@ -81,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
 
     with Interrupts() as interrupts:
         try:
-            result = make_print(PrintRequest(args.source, settings, args.out), say, interrupts.token.check)
+            result = make_print(request, args.out, say, interrupts.token.check)
         except ProtocolError as exc:
             if exc.code is ErrorCode.CANCELLED and interrupts.signal is not None:
                 print(f"{interrupts.name}: the print stopped; nothing was written", file=sys.stderr)

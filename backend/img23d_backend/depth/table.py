@@ -1,6 +1,9 @@
-"""The depth models img23d has, by ``--depth`` choice name: each folder's rows (``model.ROWS``) and code
-(``estimator.ESTIMATORS``), imported when asked (``env.room_table.ChoiceTable``). A second depth model is one more
-folder and one more line in ``DEPTH_PACKAGES``."""
+"""The depth models img23d has, by ``--depth`` choice name (``commands/common_options.py``: the option's choices
+are these rows, da2-small and moge2-vits-normal; its help the protocol's ``DEPTH_MODELS``, the same names,
+tests/test_protocol_model_rows.py): each folder's rows (``model.ROWS``) and code (``estimator.ESTIMATORS``),
+imported when asked (``env.room_table.ChoiceTable``). A second depth model is one more folder, one more line in
+``DEPTH_PACKAGES``, its row in ``DEPTH_MODELS`` (the ``--depth`` help, the add-on's Depth choice) and its licence's
+rows, as a second matting model is (tests/backend/matting/test_role_matting_second.py)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """Printing what img23d made: a mesh, or a Generate run as one plate, made watertight, scaled in millimetres,
 solid or hollow, and written as a 3MF and binary STLs with a ``print.json`` record (issue 90, docs/print.md).
 
-  settings      what the artist asks (height, object, hollow, wall, drain holes, base), checked in one sentence
   counts        a mesh file's triangles from its header, refused before anything is loaded
   sources       what to print: a mesh file, or a run's objects with their placements, paths kept in the run
   repair        closed and manifold: merge, wind, fill holes, union what overlaps, else rebuild from a grid
@@ -18,8 +17,9 @@ solid or hollow, and written as a 3MF and binary STLs with a ``print.json`` reco
   record        ``print.json``
   prepare       each object read, repaired, placed, scaled, cut flat, hollowed and measured, in memory
   plate_files   the 3MF and STLs written into the print's folder, each read back and checked
-  request       ``PrintRequest`` in, ``PrintResult`` out: the command line's and the add-on's way in
-                (``jobs.kinds.prints``)
+  request       the protocol's ``PrintRequest`` in (what the artist asks: height, object, hollow, wall, drain
+                holes, base; its ranges and checks are the protocol's), ``PrintResult`` out: the command line's
+                and the add-on's way in (``jobs.kinds.prints``)
   libraries     manifold3d and lib3mf loaded, or one sentence saying the environment lacks them
 
 Why these libraries: manifold3d (Apache-2.0) is the solid kernel: its ``Manifold`` refuses a mesh that is not

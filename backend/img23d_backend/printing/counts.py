@@ -1,9 +1,10 @@
-"""A mesh file's triangles, counted from what it declares before anything is loaded, and the most a print takes.
+"""A mesh file's triangles, counted from what it declares before anything is loaded, against the most a print takes.
 
 trimesh reads a file whole, and the repair, the checks and the 3MF hold several copies of a mesh: a mesh past
-``MAX_PRINT_TRIANGLES`` is refused from its header (a GLB's or glTF's JSON, a PLY's header, the add-on's mesh
-file's array header) or, for an OBJ, from its face lines counted in one pass over the bytes (each face is one
-triangle at least), so that a 5-million-triangle file is one sentence in a fraction of a second. A PLY's header is
+``MAX_PRINT_TRIANGLES`` (the protocol's limits table, which the add-on's Print Selected checks too) is refused
+from its header (a GLB's or glTF's JSON, a PLY's header, the add-on's mesh file's array header) or, for an OBJ,
+from its face lines counted in one pass over the bytes (each face is one triangle at least), so that a
+5-million-triangle file is one sentence in a fraction of a second. A PLY's header is
 read whole, however long its comment lines, up to ``MAX_PLY_HEADER_BYTES`` (a longer one is one sentence): only its
 first 64 KB were read once, and 2.2 million faces declared behind a 70 KB header were loaded unchecked.
 """
@@ -16,16 +17,11 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-from img23d_protocol import ErrorCode, ProtocolError
+from img23d_protocol import MAX_PRINT_TRIANGLES, ErrorCode, ProtocolError
 from img23d_protocol.glb_images import read_glb
 
 from ..gltf.document import node_triangles, read_gltf_json
 
-# Two million triangles over an 80 mm object are about 0.06 mm apart, finer than a 0.4 mm nozzle or a 0.05 mm
-# resin layer shows. A print's time grows with its triangles: the real mesh subdivided to 640,000 took 38 to 64 s
-# on this 2-core CPU, shared (bench/print_prep.py --large), so two million take two to three minutes. A generated
-# mesh has 40,000 to 500,000.
-MAX_PRINT_TRIANGLES = 2_000_000
 # A PLY's header is a few hundred bytes (a scanner's comments a few kilobytes); a megabyte is no header img23d wrote.
 MAX_PLY_HEADER_BYTES = 1 << 20
 _PLY_END = b"end_header"

@@ -13,18 +13,16 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from img23d_protocol import ProtocolError
+from img23d_protocol import MAX_PRINT_TRIANGLES, PrintRequest, ProtocolError
 
 from ..layout.standing import world_matrix
 from ..readers.artist_mesh import ArtistMesh, load_artist_mesh
 from ..readers.meshes import artist_mesh_file
 from .colour import display_colour
-from .counts import MAX_PRINT_TRIANGLES
 from .hollow import drains_refused, hollow
 from .record import HollowRecord, ObjectRecord
 from .repair import Repaired, arrays_of, repair
 from .scale import flat_base
-from .settings import PrintSettings
 from .sources import Placed, PrintInput, PrintSource
 from .thickness import thinnest_wall
 
@@ -83,7 +81,7 @@ def read_and_repair(source: PrintSource, found: PrintInput, say: Say) -> Prepare
     return item
 
 
-def make_ready(item: Prepared, scale: float, settings: PrintSettings, say: Say) -> None:
+def make_ready(item: Prepared, scale: float, settings: PrintRequest, say: Say) -> None:
     """``item`` scaled by ``scale`` (millimetres per scene unit), cut flat, hollowed as asked and measured."""
     if item.repaired is None or item.repaired.solid is None or item.matrix is None or item.record.refused:
         return

@@ -1,6 +1,6 @@
-"""A print, asked and made: ``PrintRequest`` in (what the command line builds, and what the backend builds from
-the add-on's Print Selected, ``jobs.kinds.prints``: the run or mesh, or the scene's objects in world space, and the
-settings), ``PrintResult`` out.
+"""A print, asked and made: the protocol's ``PrintRequest`` in (the one request: what the add-on's Print Selected
+sends, ``jobs.kinds.prints``, and what the command line builds from its flags: the run or mesh, or the scene's
+objects in world space, and the settings), ``PrintResult`` out.
 
 Everything is prepared in memory first (``prepare``); only when at least one object can be printed is a folder
 made, so a refused print leaves nothing behind. A run gets a new folder inside it (``print/``, or
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from img23d_protocol import ErrorCode, Manifest, ProtocolError
+from img23d_protocol import ErrorCode, Manifest, PrintRequest, ProtocolError, check_print_settings
 
 from .. import __version__
 from ..runs.added_folders import AddedFolder
@@ -32,22 +32,11 @@ from .plate_files import plate_objects, write_and_check
 from .prepare import Prepared, make_ready, read_and_repair
 from .record import PRINT_RECORD, PrintRecord
 from .scale import millimetres_per_unit, reference_of
-from .settings import PrintSettings
 from .sources import open_sources, scene_sources
 
 PRINT_FOLDER = "print"
 PRINT_KIND = "print"
 SCENE = "the Blender scene"   # what a print of the scene's objects came from, without their run
-
-
-@dataclass
-class PrintRequest:
-    source: Path | None           # a run folder, or a mesh file (GLB, glTF, OBJ, PLY, the add-on's .npz); with
-                                  # ``meshes``: the run they came from, which keeps the print (None: a new run)
-    settings: PrintSettings
-    out: Path = Path("img23d-runs")   # where a mesh of no run gets a run folder of its own
-    # The scene's objects (the add-on's Print Selected): name -> a mesh file in world space, printed where it stands.
-    meshes: dict[str, Path] = field(default_factory=dict)
 
 
 @dataclass
@@ -66,19 +55,23 @@ class PrintResult:
         return [item.name for item in self.record.objects if not item.printed]
 
 
-def make_print(request: PrintRequest, say: Callable[[str], None] = lambda _: None,
+def make_print(request: PrintRequest, out: Path = Path("img23d-runs"), say: Callable[[str], None] = lambda _: None,
                check: Callable[[], None] = lambda: None) -> PrintResult:
-    """Prepare, write and check the print; ``ProtocolError(bad_request)`` (one sentence, nothing written) when
-    the settings are out of range or no object can be printed. ``check`` is called between objects until the
-    files are written (a cancel token's: its ``cancelled`` error stops the print with nothing written). A failure
-    while writing (``disk``: a full disk) takes the print's folder away again, and says so."""
-    settings = request.settings
-    settings.check()
+    """Prepare, write and check the print ``request`` asks (its ``source``: a run folder, or a mesh file: GLB,
+    glTF, OBJ, PLY, the add-on's .npz; or its ``meshes``, name -> a mesh file in world space, printed where each
+    stands, with ``source`` the run they came from, which keeps the print); a mesh of no run gets a run folder of
+    its own in ``out``. ``ProtocolError(bad_request)`` (one sentence, nothing written) when the settings are out of
+    range (its callers check them first, each naming a setting its own way) or no object can be printed.
+    ``check`` is called between objects until the files are written (a cancel token's: its ``cancelled`` error
+    stops the print with nothing written). A failure while writing (``disk``: a full disk) takes the print's folder
+    away again, and says so."""
+    check_print_settings(request.settings())
     libraries.manifold3d(), libraries.lib3mf()  # both load, or one sentence before anything is read or made
+    given = Path(request.source) if request.source else None   # a run folder or a mesh file
     if request.meshes:
-        found = scene_sources(request.meshes, request.source)
-    elif request.source is not None:
-        found = open_sources(request.source, settings.only)
+        found = scene_sources({name: Path(path) for name, path in request.meshes.items()}, given)
+    elif given is not None:
+        found = open_sources(given, tuple(request.only))
     else:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "nothing to print: give a run folder, a mesh file or objects")
     items = []
@@ -88,14 +81,14 @@ def make_print(request: PrintRequest, say: Callable[[str], None] = lambda _: Non
     heights = {item.source.name: item.world_height for item in items if item.matrix is not None}
     if not heights:
         raise ProtocolError(ErrorCode.BAD_REQUEST, " ".join(item.record.refused or "" for item in items).strip())
-    reference = reference_of([i.source.name for i in items], [i.source.stem for i in items], heights, settings.object)
-    scale = millimetres_per_unit(heights, reference, settings.height_mm, settings.base_mm)
+    reference = reference_of([i.source.name for i in items], [i.source.stem for i in items], heights, request.object)
+    scale = millimetres_per_unit(heights, reference, request.height_mm, request.base_mm)
     for item in items:
         check()
-        make_ready(item, scale, settings, say)
+        make_ready(item, scale, request, say)
     check()
     ready = [item for item in items if item.ready]
-    record = PrintRecord(str(found.run_dir or request.source or SCENE), settings.to_dict(), found.layout, reference,
+    record = PrintRecord(str(found.run_dir or given or SCENE), request.settings(), found.layout, reference,
                          round(scale * 1.0, 6) if found.layout != "none" else None)
     if not ready:
         raise ProtocolError(ErrorCode.BAD_REQUEST, " ".join(item.record.refused or "" for item in items).strip())
@@ -106,7 +99,7 @@ def make_print(request: PrintRequest, say: Callable[[str], None] = lambda _: Non
     if too_large is not None:
         record.notes.append(too_large)
     objects = plate_objects(ready, plate)
-    run = _own_run(request, items) if found.run_dir is None else None
+    run = _own_run(out, given, items) if found.run_dir is None else None
     status, folder = "failed", None
     try:
         folder = AddedFolder.create(run.root if run is not None else found.run_dir,  # type: ignore[arg-type]
@@ -153,17 +146,17 @@ def _footprint(item: Prepared) -> tuple[float, float, float, float]:
     return float(box[0]), float(box[1]), float(box[3]), float(box[4])
 
 
-def _printed_from(request: PrintRequest, items: list[Prepared]) -> Path:
+def _printed_from(source: Path | None, items: list[Prepared]) -> Path:
     """What the print was made from, for its run's manifest: the mesh file, or the scene's first object's."""
-    first = request.source or next((item.source.mesh for item in items if item.source.mesh is not None), Path())
+    first = source or next((item.source.mesh for item in items if item.source.mesh is not None), Path())
     return first.expanduser().resolve()
 
 
-def _own_run(request: PrintRequest, items: list[Prepared]) -> RunFolder:
-    """A new run folder for the print of a mesh of no run (closed by the caller)."""
+def _own_run(out: Path, source: Path | None, items: list[Prepared]) -> RunFolder:
+    """A new run folder in ``out`` for the print of a mesh of no run (closed by the caller)."""
     name = items[0].source.stem if items else "mesh"
-    recover_interrupted(request.out.expanduser())  # as every command that makes a run: killed runs say so first
+    recover_interrupted(out.expanduser())  # as every command that makes a run: killed runs say so first
     manifest = Manifest(job_id=uuid.uuid4().hex[:12], kind=PRINT_KIND, backend_version=__version__,
                         targets=[item.source.name for item in items],
-                        image={"source": str(_printed_from(request, items))})
-    return RunFolder.create(request.out.expanduser(), f"{name}-print", manifest)
+                        image={"source": str(_printed_from(source, items))})
+    return RunFolder.create(out.expanduser(), f"{name}-print", manifest)

@@ -28,10 +28,11 @@ from typing import Any
 
 import numpy as np
 from img23d_protocol import MAX_PRINT_OBJECTS, ErrorCode, ProtocolError, read_manifest
+from img23d_protocol.bounded_read import FileTooLarge
 from img23d_protocol.layout import LayoutSettings, Placement, SceneLayout, solve, targets_from_records
 from img23d_protocol.names import hidden_character
 from img23d_protocol.prints import shown_name
-from img23d_protocol.run_manifest import MAX_RUN_JSON_BYTES, RunFileTooLarge, read_run_file
+from img23d_protocol.run_manifest import MAX_RUN_JSON_BYTES, read_run_file
 
 from ..layout.relayout import RELAYOUT_NAME
 from ..readers.meshes import check_mesh_path
@@ -229,12 +230,12 @@ def _relayout_placements(root: Path) -> dict[str, Placed]:
     sentence for one larger than any ``relayout`` writes (``MAX_RUN_JSON_BYTES``), which is not read."""
     try:
         data = json.loads(read_run_file(root / RELAYOUT_NAME).decode("utf-8"))
-    except RunFileTooLarge as exc:
+    except FileTooLarge as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"{root / RELAYOUT_NAME} is larger than the "
                                                    f"{MAX_RUN_JSON_BYTES // 1024 ** 2} MB any relayout writes, so it "
                                                    "is not read: move it out of the run to print the layout the "
                                                    "manifest records") from exc
-    except (OSError, ValueError, RecursionError):
+    except (OSError, ValueError, RecursionError):  # none, or no file (a pipe in its place: NotAFile), or not JSON
         return {}
     placements = data.get("placements") if isinstance(data, dict) else None
     if not isinstance(placements, dict):

@@ -33,6 +33,7 @@ import psutil
 from PIL import Image, UnidentifiedImageError
 
 from img23d_protocol import MAX_FILE_BYTES, ErrorCode, ProtocolError
+from img23d_protocol.bounded_read import FileTooLarge, NotAFile, read_bounded
 
 from .budgeted_file import BudgetedFile, OverBudget, amount
 from .png_data import missing_pixel_data
@@ -107,41 +108,38 @@ class PictureFile:
 
 
 def read_picture_file(path: str | Path, limit: int | None = None) -> PictureFile:
-    """The whole file at ``path`` and its sha256, from one read (for a worker that has not this machine's
-    files): ``image_unreadable`` in ``load_image``'s sentence when it is gone, not a file, cannot be
-    read or is over ``limit`` (default ``MAX_PICTURE_FILE_BYTES``). Its contents are not checked: the
-    job that decodes them does that."""
+    """The whole file at ``path`` and its sha256, from one bounded read (``img23d_protocol.bounded_read``: a
+    FIFO put where the picture was does not hold the batch until someone writes to it), for a worker that has not
+    this machine's files: ``image_unreadable`` in ``load_image``'s sentence when it is gone, not a file, cannot be
+    read or is over ``limit`` (default ``MAX_PICTURE_FILE_BYTES``). Its contents are not checked: the job that
+    decodes them does that."""
     path = Path(path)
     limit = MAX_PICTURE_FILE_BYTES if limit is None else limit
     try:
-        # Not blocking: a FIFO put where the picture was must not hold the batch until someone writes to it.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-        with os.fdopen(fd, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{path} is not a file")
-            _check_file_size(path, info.st_size, limit)
-            data = handle.read(limit + 1)
-    except ProtocolError:
-        raise
+        read = read_bounded(path, limit)
+    except NotAFile as exc:
+        raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{path} is not a file") from exc
+    except FileTooLarge as exc:  # no size: it grew while it was read, and limit + 1 bytes were
+        raise _too_large(path, limit + 1 if exc.size is None else exc.size, limit) from exc
     except FileNotFoundError as exc:
         raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"no file at {path}", str(exc)) from exc
-    except IsADirectoryError as exc:
-        raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{path} is not a file", str(exc)) from exc
     except PermissionError as exc:
         raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{path.name} cannot be read: permission denied",
                             str(exc)) from exc
     except OSError as exc:
         raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{path.name} cannot be read: {exc.strerror or exc}",
                             str(exc)) from exc
-    _check_file_size(path, len(data), limit)  # it grew while it was read
-    return PictureFile(data=data, sha256=hashlib.sha256(data).hexdigest(), permissions=stat.S_IMODE(info.st_mode))
+    return PictureFile(data=read.data, sha256=hashlib.sha256(read.data).hexdigest(), permissions=read.permissions)
 
 
 def _check_file_size(path: Path, size: int, limit: int) -> None:
     if size > limit:
-        raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{path.name} is {amount(size)}; a picture file may be "
-                                                        f"at most {amount(limit)}")
+        raise _too_large(path, size, limit)
+
+
+def _too_large(path: Path, size: int, limit: int) -> ProtocolError:
+    return ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{path.name} is {amount(size)}; a picture file may be at most "
+                                                     f"{amount(limit)}")
 
 
 def load_image(path: str | Path, max_side: int = MAX_SIDE) -> LoadedImage:

@@ -5,6 +5,7 @@ process, on boxes of twelve triangles: no model, no backend process (well under 
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 from pathlib import Path
@@ -15,6 +16,8 @@ import pytest
 import trimesh
 from img23d_protocol import ErrorCode, PrintRequest, Progress, ProtocolError, write_mesh_file, MeshFile
 
+import img23d_backend
+from img23d_backend.commands import cli
 from img23d_backend.jobs.context import Job
 from img23d_backend.jobs.engine import JOBS
 
@@ -99,3 +102,28 @@ def test_a_cancel_stops_the_print_with_nothing_written(tmp_path: Path) -> None:
         JOBS[PrintRequest](engine, request, job)  # type: ignore[arg-type]
     assert caught.value.code is ErrorCode.CANCELLED
     assert sorted(path.name for path in run.iterdir()) == ["manifest.json"]
+
+
+def test_one_print_request_class_carries_every_setting_from_the_add_on_and_the_command_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 99: the backend had a request and a settings class of its own, and the job and the command line each
+    copied the settings into them field by field (a setting added to one and not copied was silently the
+    default). Both roads now hand the protocol's ``PrintRequest`` to ``make_print``: no other print request or
+    settings class is defined, and every setting asked reaches ``print.json`` as asked."""
+    defined = [f"{path.name}: {node.name}" for path in Path(img23d_backend.__file__).parent.rglob("*.py")
+               for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))) if isinstance(node, ast.ClassDef)
+               and "Print" in node.name and node.name.endswith(("Request", "Settings"))]
+    assert defined == []
+    asked = dict(height_mm=60.0, hollow=True, wall_mm=1.5, drain_holes=1, drain_mm=2.5, base_mm=0.5, thin_mm=0.6)
+    result, _ = _print(tmp_path, PrintRequest(id="p5", meshes={"crate": _box(tmp_path / "crate.npz", (2, 2, 2),
+                                                                             (0, 0, 0))}, object="crate", **asked))
+    sent = json.loads(Path(result.record).read_text(encoding="utf-8"))["settings"]
+    assert sent == {**asked, "object": "crate", "only": []}
+    mesh = tmp_path / "crate.obj"
+    trimesh.creation.box(extents=(2, 2, 2)).export(mesh)
+    flags = [arg for name, value in asked.items() if name != "hollow"
+             for arg in ("--" + name.replace("_", "-"), f"{value:g}")]
+    assert cli.main(["print", str(mesh), "--hollow", "--out", str(tmp_path / "cli"), *flags]) == 0, \
+        capsys.readouterr()
+    printed = next((tmp_path / "cli").glob("*/print/print.json"))
+    assert json.loads(printed.read_text(encoding="utf-8"))["settings"] == {**asked, "object": "", "only": []}

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import trimesh
 
-from img23d_backend.printing.counts import MAX_PRINT_TRIANGLES, check_triangle_count
+from img23d_backend.printing.counts import check_triangle_count
 from img23d_backend.printing.hollow import hollow
 from img23d_backend.printing.intersections import crossing_pairs
 from img23d_backend.printing.plate import CLEARANCE_MM, arrange
 from img23d_backend.printing.repair import arrays_of, repair, wound_alike
 from img23d_backend.printing.thickness import thinnest_wall
-from img23d_protocol import ProtocolError
+from img23d_protocol import MAX_PRINT_TRIANGLES, ProtocolError
 
 
 def _sphere() -> trimesh.Trimesh:

@@ -26,7 +26,6 @@ from img23d_backend.printing import prepare
 from img23d_backend.printing.record import ObjectRecord
 from img23d_backend.printing.repair import Repaired
 from img23d_backend.printing.scale import reference_of
-from img23d_backend.printing.settings import PrintSettings
 from img23d_backend.printing.sources import PrintSource
 from img23d_backend.printing.thickness import thinnest_wall
 
@@ -125,7 +124,7 @@ def test_a_solid_drilled_to_nothing_is_a_sentence_not_a_crash(monkeypatch: pytes
     item = prepare.Prepared(PrintSource("slab", "slab", None), ObjectRecord("slab", "slab", ""),
                             repaired=Repaired(manifold3d.Manifold.cube((10.0, 10.0, 10.0))),
                             matrix=np.hstack([np.eye(3), [[-5.0], [-5.0], [0.0]]]), world_height=10.0)
-    settings = PrintSettings(height_mm=10, hollow=True, wall_mm=0.4, drain_holes=8, drain_mm=30, base_mm=0)
+    settings = PrintRequest(height_mm=10, hollow=True, wall_mm=0.4, drain_holes=8, drain_mm=30, base_mm=0)
     prepare.make_ready(item, 1.0, settings, lambda _: None)
     assert item.record.refused == ("slab has nothing left once hollowed and drilled: give narrower or fewer drain "
                                    "holes, or print it solid")

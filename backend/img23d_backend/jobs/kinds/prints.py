@@ -2,9 +2,9 @@
 ``printing.request.make_print`` the command line's ``print`` runs; no model is loaded.
 
 The wire's request was checked on arrival (``img23d_protocol.prints``); one made in this process (the Python
-API) is checked here the same way. It becomes ``printing.request.PrintRequest``: a run folder or a mesh file
-(``source``), as the command line's, or the scene's objects as the add-on wrote them in world space
-(``meshes``), with the run they came from, which keeps the print. Each step ``make_print`` says is a progress
+API) is checked here the same way. ``make_print`` takes it as it came, the one print request the command line
+builds too: a run folder or a mesh file (``source``), or the scene's objects as the add-on wrote them in world
+space (``meshes``), with the run they came from, which keeps the print. Each step ``make_print`` says is a progress
 event of stage ``print``; a long step says so now and then (``env.heartbeat``), so the add-on's watchdog knows
 the backend is alive; a cancel stops the print between objects with nothing written (``make_print``'s
 ``check``). The result names the print's folder, its 3MF and ``print.json``, each object's record and every
@@ -22,7 +22,6 @@ from ...env.busy_time import busy_seconds
 from ...env.heartbeat import Heartbeat
 from ...printing import request as printing
 from ...printing.record import PRINT_RECORD
-from ...printing.settings import PrintSettings
 from ..context import EngineContext, Job
 
 STAGE = "print"
@@ -31,21 +30,15 @@ STAGE = "print"
 def run_print(engine: EngineContext, request: PrintRequest, job: Job) -> PrintJobResult:
     """Print what ``request`` names into its run (or a run of its own in the engine's runs folder)."""
     check_print_request(request)
-    settings = PrintSettings(height_mm=request.height_mm, object=request.object, only=tuple(request.only),
-                             hollow=request.hollow, wall_mm=request.wall_mm, drain_holes=request.drain_holes,
-                             drain_mm=request.drain_mm, base_mm=request.base_mm, thin_mm=request.thin_mm)
-    source = Path(request.source) if request.source else None
-    if source is not None and not source.exists():
+    if request.source and not Path(request.source).exists():
         what = "the run folder the objects came from" if request.meshes else "a run folder or mesh file"
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{source} is not there: give {what}")
-    asked = printing.PrintRequest(source, settings, job.runs_dir or engine.settings.runs_dir,
-                                  {name: Path(path) for name, path in request.meshes.items()})
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{request.source} is not there: give {what}")
 
     def say(message: str) -> None:
         job.emit(Progress(job=job.id, stage=STAGE, step=0, total=1, message=message))
 
     with Heartbeat(lambda seconds: say(f"print: still working, {seconds:.0f} s so far"), busy_seconds):
-        made = printing.make_print(asked, say, job.cancel.check)
+        made = printing.make_print(request, job.runs_dir or engine.settings.runs_dir, say, job.cancel.check)
     job.emit(Progress(job=job.id, stage=STAGE, step=1, total=1, message=f"printed into {made.folder}"))
     record = made.record
     objects = tuple(PrintedObject(name=item.name, printed=item.printed, refused=item.refused, size_mm=item.size_mm,
