@@ -8,7 +8,7 @@ For every ``full-size-load-*.json`` (``bench/full_size_models.py --check --json`
 ``load_s`` beside ``read_s``. For every ``game-ready-*.json`` (``bench/game_ready.py --json``): at the
 goal's face target (5,000), each method's Hausdorff distance and seconds per mesh, one chart
 above the other (a failed run has no bar). From ``scene-truth-before-metric-cpu.json`` and
-``scene-truth-metric-cpu.json`` (``bench/scene_truth.py --inputs metric``): each scene's F1 at 0.1 m before and
+``scene-truth-metric-fit-cpu.json`` (``bench/scene_truth.py --inputs metric``): each scene's F1 at 0.1 m before and
 after, and before at its best single scale. A result from a GPU (``chain-full-size-gpu.json``, once measured)
 gets its chart by running this again; the page then shows it beside the CPU ones.
 """
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             target = args.out / f"chart-{path.stem}.png"
             draw(json.loads(path.read_text())).save(target, format="PNG", optimize=True)
             print(f"{target}: {target.stat().st_size // 1024} KB")
-    before, after = args.results / "scene-truth-before-metric-cpu.json", args.results / "scene-truth-metric-cpu.json"
+    before, after = args.results / "scene-truth-before-metric-cpu.json", args.results / "scene-truth-metric-fit-cpu.json"
     if before.is_file() and after.is_file():
         target = args.out / "chart-scene-truth-cpu.png"
         scene_truth_chart(json.loads(before.read_text()), json.loads(after.read_text())).save(target, optimize=True)
