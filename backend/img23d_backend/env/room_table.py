@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Generic, Protocol, TypeVar
 
-from .lazy_table import LazyTable
+from .lazy_table import LazyTable, TableView
 
 R = TypeVar("R")
 C = TypeVar("C")
@@ -88,36 +88,22 @@ class ChoiceTable(RoomTable[R, C]):
     def __init__(self, packages: Mapping[str, str], row_kind: type[R], code_module: str, code_attribute: str,
                  code_kind: type[C], option: str, what: str) -> None:
         super().__init__(packages, row_kind, code_module, code_attribute, code_kind, option, what)
-        self.rows = _Chosen(packages, "model", "ROWS", row_kind, f"{what}'s row")  # type: ignore[assignment]
-        self.code = _Chosen(packages, code_module, code_attribute, code_kind, what)  # type: ignore[assignment]
+        self.rows = _chosen(packages, "model", "ROWS", row_kind, f"{what}'s row")  # type: ignore[assignment]
+        self.code = _chosen(packages, code_module, code_attribute, code_kind, what)  # type: ignore[assignment]
 
 
-class _Chosen(Mapping[str, Any]):
+def _chosen(packages: Mapping[str, str], module: str, attribute: str, kind: type, what: str) -> TableView[Any]:
     """Each choice's entry in its folder's ``module``'s ``attribute`` (a dict by choice name), imported when read
     and checked to be of ``kind`` and named for its choice."""
 
-    def __init__(self, packages: Mapping[str, str], module: str, attribute: str, kind: type, what: str) -> None:
-        self._packages = packages
-        self._module = module
-        self._attribute = attribute
-        self._kind = kind
-        self._what = what
+    def entry(name: str) -> Any:
+        path = f"{packages[name]}.{module}"
+        found = getattr(importlib.import_module(path), attribute).get(name)
+        if not isinstance(found, kind) or getattr(found, "name", None) != name:
+            raise TypeError(f"{path}.{attribute}[{name!r}] is not the {what} {name!r}")
+        return found
 
-    def __getitem__(self, name: str) -> Any:
-        module = f"{self._packages[name]}.{self._module}"   # KeyError for a name the table lacks
-        entry = getattr(importlib.import_module(module), self._attribute).get(name)
-        if not isinstance(entry, self._kind) or getattr(entry, "name", None) != name:
-            raise TypeError(f"{module}.{self._attribute}[{name!r}] is not the {self._what} {name!r}")
-        return entry
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._packages
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._packages)
-
-    def __len__(self) -> int:
-        return len(self._packages)
+    return TableView(packages, entry)
 
 
 def check_named(row: Any, option: str, what: str) -> None:
