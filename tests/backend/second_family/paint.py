@@ -11,7 +11,6 @@ Texels no triangle covers take the covered ones' mean colour, here and in a Re-t
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -22,7 +21,6 @@ from PIL import Image
 
 from img23d_backend.clean_raster import interpolate, rasterize
 from img23d_backend.families.family import Painted
-from img23d_backend.models.placement import LoadedModel
 from img23d_backend.models.preflight import PaintModel
 from img23d_backend.models.specs import ModelSpec
 from img23d_backend.runs.folders import TargetRecord
@@ -32,6 +30,7 @@ from img23d_backend.stages.paint.uvs import has_uvs, with_uvs
 from img23d_backend.stages.step_context import StepContext
 
 from .specs import PAINT_FILE, VIEW_SIZE
+from .weights import weights_builder, weights_loader
 
 STAGE = "paint"
 
@@ -45,21 +44,8 @@ def network() -> torch.nn.Linear:
     return projector
 
 
-def loader(spec: ModelSpec) -> Any:  # -> models.manager.Loader
-    def load(folder: Path, device: Any) -> LoadedModel:
-        projector = torch.nn.Linear(3, 3)
-        projector.load_state_dict(torch.load(Path(folder) / PAINT_FILE, map_location="cpu", weights_only=True))
-        projector.to(device).eval()
-        return LoadedModel(obj=projector, modules=[projector])
-
-    return load
-
-
-def build(folder: Path) -> dict[str, Any]:
-    """Its replica: the known weights in its folder (the manifest's entry)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.save(network().state_dict(), folder / PAINT_FILE)
-    return {"class": "Projector", "files": [PAINT_FILE]}
+loader = weights_loader(network, PAINT_FILE)
+build = weights_builder(network, PAINT_FILE, "Projector")
 
 
 def paint_model(spec: ModelSpec, device: Any) -> PaintModel:

@@ -11,7 +11,6 @@ each, wound outwards), so a rectangle becomes a box and the answer is known from
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -21,11 +20,10 @@ from PIL import Image
 
 from img23d_backend.env.job_control import CancelToken, ProgressFn
 from img23d_backend.families.family import refuse_empty_cutouts
-from img23d_backend.models.placement import LoadedModel
-from img23d_backend.models.specs import ModelSpec
 from img23d_backend.stages.mesh.shapes import ShapeSettings
 
 from .specs import SHAPE_FILE
+from .weights import weights_builder, weights_loader
 
 HALF_EXTENT = 0.9     # half the longer side of every slab
 MOST_CELLS = 128      # the finest grid, whatever the octree resolution asked
@@ -53,21 +51,8 @@ def network() -> Extruder:
     return extruder
 
 
-def loader(spec: ModelSpec) -> Any:  # -> models.manager.Loader
-    def load(folder: Path, device: Any) -> LoadedModel:
-        extruder = Extruder()
-        extruder.load_state_dict(torch.load(Path(folder) / SHAPE_FILE, map_location="cpu", weights_only=True))
-        extruder.to(device).eval()
-        return LoadedModel(obj=extruder, modules=[extruder])
-
-    return load
-
-
-def build(folder: Path) -> dict[str, Any]:
-    """Its replica: the known weights in its folder (the manifest's entry)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.save(network().state_dict(), folder / SHAPE_FILE)
-    return {"class": "Extruder", "files": [SHAPE_FILE]}
+loader = weights_loader(network, SHAPE_FILE)
+build = weights_builder(network, SHAPE_FILE, "Extruder")
 
 
 def _occupied(extruder: Extruder, picture: Image.Image) -> np.ndarray:
