@@ -40,11 +40,11 @@ def floor_of(depth: DepthMap, covered: np.ndarray) -> MeasuredFloor | None:
     a relative map, too little background, or no plane that can be a floor."""
     if depth.points is None:
         return None
-    points = np.asarray(depth.points, dtype=np.float64)
+    points = depth.points
     usable = ~covered & np.isfinite(points).all(axis=-1) & (points[..., 2] > 0)
     if depth.mask is not None:
         usable &= depth.mask
-    return measured_floor(points[usable])
+    return measured_floor(points[usable].astype(np.float64))   # only the background's points in double
 
 
 def measured_floor(points: np.ndarray) -> MeasuredFloor | None:

@@ -210,7 +210,11 @@ class MoGeModel(nn.Module):
         if "points_head" in found:
             out["points"] = self._remap(found["points_head"].permute(0, 2, 3, 1))
         if "normal_head" in found:
-            out["normal"] = F.normalize(found["normal_head"].permute(0, 2, 3, 1), dim=-1)
+            # F.normalize's arithmetic (x over its length, at least 1e-12), written out: torch's vector norm took
+            # 0.10 to 0.17 s over a 1024 x 1024 picture on one CPU thread, this 0.01 s (within 1.2e-7 of it).
+            normal = found["normal_head"]
+            length = normal.square().sum(dim=1, keepdim=True).sqrt().clamp_min(1e-12)
+            out["normal"] = (normal / length).permute(0, 2, 3, 1)
         if "mask_head" in found:
             out["mask"] = found["mask_head"].squeeze(1).sigmoid()
         if hasattr(self, "scale_head"):
