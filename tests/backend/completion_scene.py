@@ -4,7 +4,6 @@ whose matting is the deterministic stand-in, and a deterministic editor."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Sequence
 
@@ -38,12 +37,10 @@ def picture(path: Path) -> Path:
     return path
 
 
-def answer() -> str:
-    def grid(box: tuple[int, ...]) -> list[int]:
-        return [round(box[0] * 1000 / SIZE[0]), round(box[1] * 1000 / SIZE[1]),
-                round(box[2] * 1000 / SIZE[0]), round(box[3] * 1000 / SIZE[1])]
-    return json.dumps([{"bbox_2d": grid(DISC), "label": "disc"}, {"bbox_2d": grid(BLOCK), "label": "block"},
-                       {"bbox_2d": grid(LAMP), "label": "lamp"}])
+def answer() -> grounding.GroundingAnswer:
+    """What a grounding model answers for the picture: the three boxed, in its pixels."""
+    return grounding.GroundingAnswer([grounding.Detection("disc", DISC), grounding.Detection("block", BLOCK),
+                                      grounding.Detection("lamp", LAMP)], tokens=60, budget=126)
 
 
 def stand_in_scene(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,8 +50,7 @@ def stand_in_scene(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(loaders.LOADERS, "matting",
                         lambda spec: lambda folder, device: LoadedModel(obj=Held(MATTING_CODE["birefnet"], stand_in),
                                                                  modules=[stand_in]))
-    monkeypatch.setattr(grounding, "ground",
-                        lambda *args, **kwargs: grounding.GroundingAnswer(answer(), tokens=60, budget=126))
+    monkeypatch.setattr(grounding, "ask", lambda *args, **kwargs: answer())
 
 
 def scene_engine(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engine:

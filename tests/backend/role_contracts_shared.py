@@ -4,7 +4,8 @@ tiny replica (``subject``, ``subject``, ``subject``: class-scoped fixtures).
 
 Each is held to what a job relies on: loaded through the room's driver into the model manager (the spec's model's
 code, found through the room's table), its licence the protocol's row's, its work's answer in the shape the chain
-reads, a cancel a cancel."""
+reads (a grounding model's: labelled boxes in the pixels of the picture it was given, whatever picture), a cancel a
+cancel."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from img23d_protocol import (DEPTH_MODELS, GROUNDING_MODELS, MATTING_MODELS, Err
 from img23d_backend.depth.driver import depth_loader, estimate_depth
 from img23d_backend.depth.table import DEPTH_ROWS
 from img23d_backend.env.job_control import CancelToken
-from img23d_backend.grounding.driver import GroundingOptions, ground, grounding_loader, parse_answer
+from img23d_backend.grounding.driver import GroundingAnswer, GroundingOptions, find, grounding_loader, name_objects
 from img23d_backend.grounding.table import GROUNDING_ROWS
 from img23d_backend.matting.driver import UnusableMatte, matte, matting_loader
 from img23d_backend.matting.memory import check_matting
@@ -38,6 +39,8 @@ from testdata import HOUSE
 class SharedSubject:
     name: str     # its choice name in its room's table
     root: Path    # the root its tiny replica is under
+    picture: Path = HOUSE                 # a grounding model's: a picture with something it finds,
+    names: tuple[str, ...] = ("house",)   # and what it finds there (the first is in it)
 
 
 def _manager(spec: ModelSpec, loader) -> ModelManager:
@@ -116,27 +119,51 @@ class MattingContract(_RoomContract):
 
 # --- grounding ------------------------------------------------------------------------------------------------
 
+def _in_picture(answer: GroundingAnswer, size: tuple[int, int]) -> None:
+    """Every box of ``answer`` labelled and inside a picture of ``size`` pixels."""
+    assert isinstance(answer, GroundingAnswer) and answer.detections
+    for detection in answer.detections:
+        x0, y0, x1, y1 = detection.box
+        assert isinstance(detection.label, str) and detection.label.strip()
+        assert 0 <= x0 < x1 <= size[0] and 0 <= y0 < y1 <= size[1], (detection, size)
+
+
 class GroundingContract(_RoomContract):
     rows = GROUNDING_ROWS
 
-    def test_it_loads_and_answers_with_boxes_the_room_reads(self, subject: SharedSubject,
-                                                          spec: ModelSpec) -> None:
-        picture = Image.open(HOUSE).convert("RGB")
-        manager = _manager(spec, grounding_loader)
-        with manager.use("grounding") as model:
+    def test_it_finds_a_name_in_the_pixels_of_the_picture_it_is_given(self, subject: SharedSubject,
+                                                                      spec: ModelSpec) -> None:
+        """The same picture at twice its size: the name found, each box in that picture's pixels (twice as far)."""
+        picture = Image.open(subject.picture).convert("RGB")
+        twice = picture.resize((picture.width * 2, picture.height * 2), Image.Resampling.NEAREST)
+        names, options = list(subject.names), GroundingOptions.from_spec(spec.options)
+        with _manager(spec, grounding_loader).use("grounding") as model:
             assert model.code.name == subject.name
-            answer = ground(model, picture, ["house"], options=GroundingOptions.from_spec(spec.options),
-                            cancel=CancelToken())
-        assert 0 < answer.tokens <= answer.budget and not answer.cut_off
-        assert parse_answer(answer.text, *picture.size).detections   # boxes, as the chain reads them
+            found, found_twice = (find(model, shown, names, options=options, cancel=CancelToken())
+                                  for shown in (picture, twice))
+        for answer, shown in ((found.answer, picture), (found_twice.answer, twice)):
+            _in_picture(answer, shown.size)
+            assert answer.tokens <= answer.budget and not answer.cut_off
+        first, first_twice = found.matches[0], found_twice.matches[0]   # the first name's boxes, largest first
+        assert first.detections and first_twice.detections, f"{names[0]!r} was not found"
+        box, box_twice = first.detections[0].box, first_twice.detections[0].box
+        assert box_twice == pytest.approx(tuple(2 * v for v in box), abs=2.0)
+
+    def test_it_names_the_objects_it_sees(self, subject: SharedSubject, spec: ModelSpec) -> None:
+        picture = Image.open(subject.picture).convert("RGB")
+        with _manager(spec, grounding_loader).use("grounding") as model:
+            answer = name_objects(model, picture, options=GroundingOptions.from_spec(spec.options),
+                                  cancel=CancelToken())
+        _in_picture(answer, picture.size)
 
     def test_it_states_its_licence(self, subject: SharedSubject, spec: ModelSpec) -> None:
         _licence_is_the_rows(spec, GROUNDING_ROWS[subject.name].spec,
                              GROUNDING_MODELS[subject.name].repo_id)
 
-    def test_a_cancel_stops_it_with_the_cancel(self, spec: ModelSpec) -> None:
-        _stops_with_the_cancel(spec, grounding_loader, lambda model, cancel: ground(
-            model, Image.new("RGB", (64, 64)), ["house"], options=GroundingOptions(max_new_tokens=64), cancel=cancel))
+    def test_a_cancel_stops_it_with_the_cancel(self, subject: SharedSubject, spec: ModelSpec) -> None:
+        _stops_with_the_cancel(spec, grounding_loader, lambda model, cancel: find(
+            model, Image.new("RGB", (64, 64)), list(subject.names), options=GroundingOptions(max_new_tokens=64),
+            cancel=cancel))
 
 
 # --- depth ----------------------------------------------------------------------------------------------------

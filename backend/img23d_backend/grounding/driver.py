@@ -1,10 +1,11 @@
-"""Grounding, whichever model grounds: the call a job makes (``ground``: the picture and the names in, the
-model's raw answer out), the manager's loader for the grounding role (``grounding_loader``: the spec's model's,
-``table.grounder_of``, what it loads held with its code), and what a job does with the answer: read it
-(``parse_answer``), match its boxes to the names (``match_targets``) and draw them (``draw_matches``)."""
+"""Grounding, whichever model grounds: the manager's loader for the grounding role (``grounding_loader``: the spec's
+model's, ``table.grounder_of``, what it loads held with its code), the one search every job makes (``find``: the
+picture and the names in; the model's boxes, in the picture's pixels, and each name's boxes out), the model's own
+list of the picture's objects (``name_objects``) and the boxes drawn on the picture (``draw_matches``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
@@ -12,14 +13,13 @@ from PIL import Image
 from ..env.job_control import CancelToken, ProgressFn
 from ..env.room_table import Held, held_loader
 from ..models.specs import ModelSpec
-from .answer_scan import StopReason
-from .detections import Detection, parse_answer, parse_detections
-from .grounder import Grounder, GroundingAnswer, GroundingOptions
+from .grounder import Detection, Grounder, GroundingAnswer, GroundingOptions, StopReason
 from .matching import TargetMatch, match_targets, one_name_twice
 from .table import grounder_of
 
-__all__ = ["Detection", "TargetMatch", "GroundingOptions", "GroundingAnswer", "StopReason", "grounding_loader",
-           "ground", "parse_answer", "parse_detections", "match_targets", "one_name_twice", "draw_matches", "PALETTE"]
+__all__ = ["Detection", "TargetMatch", "GroundingOptions", "GroundingAnswer", "StopReason", "Found",
+           "grounding_loader", "ask", "find", "name_objects", "match_targets", "one_name_twice", "draw_matches",
+           "PALETTE"]
 
 
 def grounding_loader(spec: ModelSpec) -> Any:  # -> models.manager.Loader
@@ -27,12 +27,32 @@ def grounding_loader(spec: ModelSpec) -> Any:  # -> models.manager.Loader
     return held_loader(grounder_of(spec), spec)
 
 
-def ground(grounder: Held[Grounder], image: Image.Image, targets: list[str], *, options: GroundingOptions,
-           cancel: CancelToken, progress: ProgressFn | None = None, prompt: str | None = None) -> GroundingAnswer:
-    """Ask the loaded model where ``targets`` are (or ``prompt``, a question of its own); its raw answer, stopped
-    where it ends."""
-    return grounder.code.ask(grounder.model, image, targets, options=options, cancel=cancel, progress=progress,
-                             prompt=prompt)
+def ask(grounder: Held[Grounder], picture: Image.Image, names: list[str], *, options: GroundingOptions,
+        cancel: CancelToken, progress: ProgressFn | None = None) -> GroundingAnswer:
+    """The loaded model's boxes for ``names`` in ``picture``, in its pixels, and how its answer ended."""
+    return grounder.code.find(grounder.model, picture, names, options=options, cancel=cancel, progress=progress)
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a search found: the model's answer (every box it gave, how it ended) and each name's boxes."""
+
+    answer: GroundingAnswer
+    matches: list[TargetMatch]   # one per name, in the names' order; no boxes: the name was not found
+
+
+def find(grounder: Held[Grounder], picture: Image.Image, names: list[str], *, options: GroundingOptions,
+         cancel: CancelToken, progress: ProgressFn | None = None, keep: str = "largest") -> Found:
+    """Where ``names`` are in ``picture``: the model's boxes (``ask``), each given to the name it means
+    (``matching``: the largest per name, or with ``keep="all"`` every one, largest first)."""
+    answer = ask(grounder, picture, names, options=options, cancel=cancel, progress=progress)
+    return Found(answer, match_targets(answer.detections, names, keep=keep))
+
+
+def name_objects(grounder: Held[Grounder], picture: Image.Image, *, options: GroundingOptions, cancel: CancelToken,
+                 progress: ProgressFn | None = None) -> GroundingAnswer:
+    """Each distinct object the loaded model sees in ``picture``: a box each, labelled with a short name."""
+    return grounder.code.name_objects(grounder.model, picture, options=options, cancel=cancel, progress=progress)
 
 
 PALETTE = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240),

@@ -8,14 +8,14 @@ a list. Case, separators ("wooden_barrel", "wooden-barrel") and simple plurals a
 A name no label means comes back with no detections, so the caller reports it as not found
 instead of making the wrong object.
 
-Stdlib only, so it can be imported and tested without torch or numpy.
+No torch or numpy, so it can be imported and tested without them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .detections import Detection
+from .grounder import Detection
 
 __all__ = ["TargetMatch", "match_targets", "one_name_twice", "same_name"]
 

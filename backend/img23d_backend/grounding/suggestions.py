@@ -1,12 +1,11 @@
-"""Suggested names: the grounding model lists the picture's distinct objects, a short name and a box each.
+"""Suggested names: the grounding model lists the picture's distinct objects, a short name and a box each
+(its ``name_objects``).
 
-The question asks for the answer grounding gives (JSON objects with ``bbox_2d`` on the model's
-0..1000 grid and a ``label``), so ``detections.parse_detections`` reads it as leniently. Labels
-that name the same thing (case, separators and simple plurals forgiven: ``matching.same_name``)
+Labels that name the same thing (case, separators and simple plurals forgiven: ``matching.same_name``)
 become one name; a name found more than once means several instances of it, which the artist gets
 as one name with All Instances on.
 
-Stdlib only, so it can be imported and tested without torch or numpy.
+No torch or numpy, so it can be imported and tested without them.
 """
 
 from __future__ import annotations
@@ -15,14 +14,8 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from img23d_protocol import MAX_TARGET_CHARS, MAX_TARGETS, has_word
-from .detections import Detection
+from .grounder import Detection
 from .matching import same_name
-
-SUGGEST_PROMPT = (
-    "List every distinct object in this picture that could be made into a 3D model. For each "
-    "object instance give a short name of one or two words and its bounding box. Report bbox "
-    'coordinates in JSON format: [{"bbox_2d": [x1, y1, x2, y2], "label": "name"}, ...].'
-)
 
 
 @dataclass

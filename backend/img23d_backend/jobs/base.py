@@ -12,29 +12,25 @@ import numbers
 import time
 import traceback
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from img23d_protocol import (AnswerSummary, Artifact, ArtifactKind, Error, ErrorCode, JobOptions, JobResult, PictureRequest,
                              Progress, ProtocolError, RigRequest, SuggestRequest)
-from PIL import Image
 
 from .. import __version__
 from ..env import failpoints
 from ..env.busy_time import busy_seconds
 from ..env.heartbeat import Heartbeat
 from ..gltf.made_by import MadeBy, carried_from, made_by
+from ..grounding import driver as ask
 from ..models import placement, step_costs
-from ..matting.memory import matting_batch
-from ..matting.table import input_side
 from ..models.memory import PeakMeter
 from ..models.oom import is_out_of_memory
 from ..readers.images import LoadedImage, load_image
 from ..runs.folders import PICTURE_FILE, Manifest, RunFolder, TargetRecord, disk_error
-from ..matting import driver as matting
 from ..stages import skips
-from ..grounding import driver as ask
 from ..stages.step_context import Request
 from .context import EngineContext, Job
 
@@ -44,13 +40,6 @@ T = TypeVar("T")
 # The request a kind of job runs: each kind is a ``JobRun[ItsRequest]``, so that its checks take that
 # request and its body reads that request's fields (the rig and suggest requests reach no step).
 R = TypeVar("R", bound=Request | SuggestRequest | RigRequest | PictureRequest)
-
-
-@dataclass
-class OutOfMemory:
-    """Stands in a stage's per-target results for a target that ran out of memory twice."""
-
-    detail: str
 
 
 class JobRun(Generic[R]):
@@ -249,17 +238,6 @@ class JobRun(Generic[R]):
         error = {"code": ErrorCode.OUT_OF_MEMORY.value, "message": message, "detail": str(exc)[:300]}
         self.run_folder.manifest.errors.append({**error, "retried": True} if retried else error)
 
-    @staticmethod
-    def or_out_of_memory(attempt: Callable[[], T]) -> T | OutOfMemory:
-        """``attempt()``, or an ``OutOfMemory`` when even that ran out: the last try of one target."""
-        try:
-            return attempt()
-        except Exception as exc:  # a second out-of-memory fails this target only
-            if not is_out_of_memory(exc):
-                raise
-            placement.release_cached_memory()
-            return OutOfMemory(str(exc))
-
     # -- steps more than one kind of job takes ------------------------------------------------
 
     def load_input(self) -> LoadedImage:
@@ -271,28 +249,26 @@ class JobRun(Generic[R]):
                                               "copy": self.run_folder.relative(saved), **image.manifest_fields()}
         return image
 
-    def ground(self, image: LoadedImage, targets: list[str] | None = None) -> list[Any]:
-        """Grounding, parsing and matching of ``targets`` (the request's names unless given);
-        writes detections.json; returns TargetMatch list. How the answer ended is kept in
+    def ground(self, image: LoadedImage, targets: list[str] | None = None) -> list[ask.TargetMatch]:
+        """Where ``targets`` (the request's names unless given) are in the picture (``grounding.driver.find``):
+        each name's boxes, also written to detections.json. How the answer ended is kept in
         ``answer_summary`` for the job's result."""
         targets = list(self.request.targets if targets is None else targets)
         options = ask.GroundingOptions.from_spec(self.manager.spec("grounding").options)
         with self.stage("grounding"):
             with self.manager.use("grounding") as grounder:
-                answer = ask.ground(grounder, image.image, targets, options=options, cancel=self.job.cancel,
-                                          progress=self.progress)
-            raw = answer.text
+                found = ask.find(grounder, image.image, targets, options=options, cancel=self.job.cancel,
+                                 progress=self.progress, keep=self.options.keep)
+            answer, matches = found.answer, found.matches
             width, height = image.size
-            parsed = ask.parse_answer(raw, width, height)
-            matches = ask.match_targets(parsed.detections, targets, keep=self.options.keep)
             self.answer_summary = {"stop_reason": answer.stop_reason.value, "cut_off": answer.cut_off,
                                    "answer_tokens": answer.tokens, "token_budget": answer.budget,
-                                   "duplicates_dropped": parsed.duplicates_dropped}
-            self._warn_about_answer(answer, parsed.duplicates_dropped)
+                                   "duplicates_dropped": answer.duplicates_dropped}
+            self._warn_about_answer(answer)
             self.run_folder.write_json("detections.json", {
                 "image_size": [width, height], "original_size": list(image.original_size),
-                "coords": "pixels of image_size", "raw_answer": raw, **self.answer_summary,
-                "detections": [d.to_dict() for d in parsed.detections],
+                "coords": "pixels of image_size", "raw_answer": answer.text, **self.answer_summary,
+                "detections": [d.to_dict() for d in answer.detections],
                 "matches": {m.target: [d.to_dict() for d in m.detections] for m in matches},
             })
             overlay = self.run_folder.write_image("detections.png", ask.draw_matches(image.image, matches))
@@ -301,9 +277,9 @@ class JobRun(Generic[R]):
         self.job.emit(Artifact(job=self.job.id, kind=ArtifactKind.OVERLAY, path=str(overlay)))
         return matches
 
-    def _warn_about_answer(self, answer: Any, duplicates: int) -> None:
+    def _warn_about_answer(self, answer: ask.GroundingAnswer) -> None:
         """A cut-off or repeating answer goes on, with a warning in the log and the manifest."""
-        found = []
+        found, duplicates = [], answer.duplicates_dropped
         if answer.cut_off:
             found.append(("answer_cut_off", f"the grounding model's answer was cut off at {answer.tokens} tokens "
                                             "(its budget): names after the cut may be missing"))
@@ -315,28 +291,6 @@ class JobRun(Generic[R]):
             log.warning(message)
             self.run_folder.manifest.warnings.append({"stage": "grounding", "code": code, "message": message,
                                                       "tokens": answer.tokens, "budget": answer.budget})
-
-    def matte_all(self, model: Any, crops: list[Image.Image]) -> list[Any]:
-        """The crops in batches as large as the memory free beside the model holds; after running
-        out of memory, one at a time."""
-        spec = self.manager.spec("matting")
-        side = input_side(spec)  # 2048 for a high-resolution model
-        size = matting_batch(spec, self.manager.device_of("matting"), len(crops))
-        if size < len(crops):
-            log.info("matting %d crops %d at a time: the memory free now holds no more", len(crops), size)
-
-        def run(batch: list[Any], size: int) -> list[Any]:
-            return matting.matte(model, batch, batch_size=size, cancel=self.job.cancel,
-                                 progress=self.progress, input_size=side)
-
-        def one_by_one() -> list[Any]:
-            results: list[Any] = []
-            for crop in crops:
-                result = self.or_out_of_memory(lambda: run([crop], 1))
-                results.extend([result] if isinstance(result, OutOfMemory) else result)
-            return results
-
-        return self.retry_smaller("matting", lambda: run(crops, size), one_by_one, "one crop at a time")
 
 
 def plain_number(value: Any) -> Any:

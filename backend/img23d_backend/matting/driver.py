@@ -1,6 +1,8 @@
-"""Matting, whichever model mattes: each crop becomes an RGBA cut-out of the object in it (``matte``, the call a
-job makes, through ``JobRun.matte_all``); the manager's loader for the matting role (``matting_loader``) is the
-spec's model's (``table.matter_of``), its network held with its code (``env.room_table.Held``).
+"""Matting, whichever model mattes: each crop becomes an RGBA cut-out of the object in it (``matte``); the call a
+job makes (``matte_all``) mattes its crops in batches as large as the memory free beside the model holds
+(``memory.matting_batch``) and, after running out of memory, one at a time, a crop that runs out even alone standing
+in the results as an ``OutOfMemory``. The manager's loader for the matting role (``matting_loader``) is the spec's
+model's (``table.matter_of``), its network held with its code (``env.room_table.Held``).
 
 A matte with NaN or infinite values (half precision overflowing) is never turned into a
 cut-out: it would read as fully transparent, an empty cut-out and an empty mesh. Such crops are
@@ -14,19 +16,23 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Protocol, TypeVar
 
 import numpy as np
 from PIL import Image
 
 from ..env.job_control import CancelToken, ProgressFn
 from ..env.room_table import Held, held_loader
+from ..models.manager import ModelManager
+from ..models.oom import OutOfMemory, or_out_of_memory
 from ..models.specs import ModelSpec
 from .foreground import flattened, refine_cutout
 from .matter import Matter
-from .table import matter_of
+from .memory import matting_batch
+from .table import input_side, matter_of
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MIN_FOREGROUND = 0.002  # a cut-out with less than 0.2% opaque pixels has nothing in it
 
@@ -76,6 +82,50 @@ def matte(model: Held[Matter], crops: list[Image.Image], *, batch_size: int, can
             results.append(refine_cutout(cutout))
         progress("matting", len(results), len(crops), f"cut out {len(results)}/{len(crops)}")
     return results
+
+
+class _Cancellable(Protocol):
+    @property
+    def cancel(self) -> CancelToken: ...
+
+
+class MattingRun(Protocol):
+    """The job ``matte_all`` mattes for, as it sees it (``stages.step_context.StepContext`` is one): its model
+    manager, its cancel token, its progress and its out-of-memory retry."""
+
+    @property
+    def manager(self) -> ModelManager: ...
+
+    @property
+    def job(self) -> _Cancellable: ...
+
+    def progress(self, stage: str, step: int, total: int, message: str) -> None: ...
+
+    def retry_smaller(self, stage: str, first: Callable[[], T], smaller: Callable[[], T], how: str) -> T: ...
+
+
+def matte_all(run: MattingRun, model: Held[Matter],
+              crops: list[Image.Image]) -> list[Image.Image | UnusableMatte | OutOfMemory]:
+    """Each crop's cut-out (an RGBA picture, an ``UnusableMatte``, or an ``OutOfMemory`` where even that crop
+    alone ran out): the crops in batches as large as the memory free beside the model holds; after running out
+    of memory, one at a time."""
+    spec = run.manager.spec("matting")
+    side = input_side(spec)  # 2048 for a high-resolution model
+    size = matting_batch(spec, run.manager.device_of("matting"), len(crops))
+    if size < len(crops):
+        log.info("matting %d crops %d at a time: the memory free now holds no more", len(crops), size)
+
+    def batch(chunk: list[Image.Image], size: int) -> list[Any]:
+        return matte(model, chunk, batch_size=size, cancel=run.job.cancel, progress=run.progress, input_size=side)
+
+    def one_by_one() -> list[Any]:
+        results: list[Any] = []
+        for crop in crops:
+            result = or_out_of_memory(lambda: batch([crop], 1))
+            results.extend([result] if isinstance(result, OutOfMemory) else result)
+        return results
+
+    return run.retry_smaller("matting", lambda: batch(crops, size), one_by_one, "one crop at a time")
 
 
 def _predict_in_fp32(model: Held[Matter], crops: list[Image.Image], input_size: int) -> Any:

@@ -1,4 +1,5 @@
-"""Is this exception the device running out of memory?
+"""Is this exception the device running out of memory? And a step's last try of one item (``or_out_of_memory``),
+whose second out-of-memory becomes an ``OutOfMemory`` in its results rather than the job's end.
 
 Kept apart from ``memory`` (which needs psutil) because the CLI's environment probes import it
 at startup, before anything has checked that the environment has its packages: a broken
@@ -6,6 +7,21 @@ environment must still get as far as naming what is missing.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, TypeVar
+
+from .placement import release_cached_memory
+
+T = TypeVar("T")
+
+
+@dataclass
+class OutOfMemory:
+    """Stands in a step's per-item results (a target's mesh, a crop's cut-out) for one that ran out of memory
+    twice."""
+
+    detail: str
 
 
 def free_memory_advice(device: str) -> str:
@@ -30,3 +46,14 @@ def is_out_of_memory(exc: BaseException) -> bool:
     if isinstance(exc, torch.OutOfMemoryError):
         return True
     return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def or_out_of_memory(attempt: Callable[[], T]) -> T | OutOfMemory:
+    """``attempt()``, or an ``OutOfMemory`` when even that ran out: the last try of one item."""
+    try:
+        return attempt()
+    except Exception as exc:  # a second out-of-memory fails this item only
+        if not is_out_of_memory(exc):
+            raise
+        release_cached_memory()
+        return OutOfMemory(str(exc))

@@ -28,6 +28,7 @@ from ..gltf.frame import from_gltf
 from ..gltf.writer import export_glb
 from ..stages.crop import crop_box
 from ..grounding import driver as ask
+from ..matting import driver as matting
 from ..stages.mesh.cleanup import decimate
 from ..stages.step_context import StepContext, warn
 from . import costs
@@ -57,9 +58,9 @@ def names_mask(run: StepContext, picture: Any, names: list[str], detections: str
     when no name was found; a name found nowhere is a warning and makes no part."""
     options = ask.GroundingOptions.from_spec(run.manager.spec("grounding").options)
     with run.stage("grounding"), run.manager.use("grounding") as grounder:
-        answer = ask.ground(grounder, picture, names, options=options, cancel=run.job.cancel)
+        found = ask.find(grounder, picture, names, options=options, cancel=run.job.cancel)
+    answer, matches = found.answer, found.matches
     width, height = picture.size
-    matches = ask.match_targets(ask.parse_answer(answer.text, width, height).detections, names)
     run.run_folder.write_json(detections, {"coords": "pixels of the picture", "raw_answer": answer.text,
                                            "matches": {m.target: [d.to_dict() for d in m.detections]
                                                        for m in matches}})
@@ -71,10 +72,10 @@ def names_mask(run: StepContext, picture: Any, names: list[str], detections: str
     if not crops:
         return None
     with run.stage("matting"), run.manager.use("matting") as model:
-        cutouts = run.matte_all(model, [crop for _, _, crop in crops])
+        cutouts = matting.matte_all(run, model, [crop for _, _, crop in crops])
     alphas: list[np.ndarray | None] = [None] * len(names)
     for (index, (x0, y0, x1, y1), _), cutout in zip(crops, cutouts):
-        if isinstance(cutout, Image.Image):  # not an UnusableMatte, nor the job's OutOfMemory
+        if isinstance(cutout, Image.Image):  # not an UnusableMatte, nor an OutOfMemory
             alpha = np.zeros((height, width))
             alpha[y0:y1, x0:x1] = np.asarray(cutout.getchannel("A"), dtype=np.float64) / 255.0
             alphas[index] = alpha

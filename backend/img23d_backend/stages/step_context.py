@@ -6,7 +6,8 @@ the layout's depth pass (``layout.scene``), a family's paint step (``families.fa
 the skips a step records (``stages.skips``). Those steps see the job only through this protocol, so
 they need not import the jobs (which sit above them) and a reader finds here all a step may ask of a
 job: its request and options, the model manager, the run folder, the device, the job's id, events and
-cancel token, stage timing, progress, the out-of-memory retry and the job's own matting path.
+cancel token, stage timing, progress and the out-of-memory retry (with which ``matting.driver.matte_all``
+mattes a step's pictures: a step context is a ``matting.driver.MattingRun``).
 
 It lives in ``stages``, the lowest room that knows the model manager and the run folder, so that every
 room above it (families, layout, views, jobs) can name it and imports still run one way.
@@ -19,7 +20,6 @@ from typing import Any, Callable, Protocol, TypeVar, runtime_checkable
 
 from img23d_protocol import (DetectRequest, GenerateRequest, JobOptions, Message, PartsRequest, RegenerateRequest,
                              RetextureRequest, RetopoRequest)
-from PIL import Image
 
 from ..env.job_control import CancelToken
 from ..gltf.made_by import MadeBy
@@ -93,11 +93,6 @@ class StepContext(Protocol):
 
     def note_out_of_memory(self, exc: BaseException, message: str, *, retried: bool) -> None:
         """After ``exc`` ran a step out of memory: free the allocator's cache and say ``message``."""
-        ...
-
-    def matte_all(self, model: Any, crops: list[Image.Image]) -> list[Any]:
-        """Each picture's cut-out through the job's matting path (a cut-out, an ``UnusableMatte``, or
-        the job's ``OutOfMemory`` where even one picture alone ran out)."""
         ...
 
 

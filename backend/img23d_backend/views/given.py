@@ -42,6 +42,7 @@ from PIL import Image
 
 from ..readers.images import LoadedImage, load_image, read_picture_file
 from ..runs.folders import TargetRecord
+from ..matting import driver as matting
 from ..matting.driver import MIN_FOREGROUND, UnusableMatte, foreground_fraction
 from ..stages.step_context import StepContext
 
@@ -104,13 +105,13 @@ def read_views(run: StepContext, wanted: Mapping[str, Mapping[str, str]]) -> dic
     six names with three views each held at once came to 5.8 GB. A view that cannot be read or cut out
     keeps why (``GivenView.why``), for its job to say in its own sentence."""
     read: dict[str, list[GivenView]] = {stem: [] for stem in wanted}
-    with ExitStack() as matting:
+    with ExitStack() as stack:
         model: Any = None
         for stem, sides in wanted.items():
             for side, source in sides.items():
                 view = _read(run, stem, side, source)
                 if view.why is None and view.loaded is not None and not view.loaded.has_alpha and model is None:
-                    model = matting.enter_context(run.manager.use("matting"))  # loaded once, for the first to need it
+                    model = stack.enter_context(run.manager.use("matting"))  # loaded once, for the first to need it
                 _cut_out(run, view, model)
                 read[stem].append(view)
     return read
@@ -225,7 +226,7 @@ def _cut_out(run: StepContext, view: GivenView, model: Any) -> None:
     if loaded.has_alpha:
         cutout = loaded.image.convert("RGBA")
     else:
-        [cutout] = run.matte_all(model, [loaded.image])
+        [cutout] = matting.matte_all(run, model, [loaded.image])
     view.why = _unusable(cutout)
     view.cutout = cutout if view.why is None else None
     view.loaded = None  # its pixels live on in the cut-out alone
@@ -235,7 +236,7 @@ def _unusable(cutout: Any) -> str | None:
     """Why a view's cut-out cannot be used, in words after "was left out: "; None when it can."""
     if isinstance(cutout, UnusableMatte):
         return f"matting it failed ({cutout.reason})"
-    if not isinstance(cutout, Image.Image):  # the job's OutOfMemory: matting ran out even alone
+    if not isinstance(cutout, Image.Image):  # an OutOfMemory: matting ran out even alone
         return "matting it ran out of memory, even alone"
     if foreground_fraction(cutout) < MIN_FOREGROUND:
         return "matting found no object in it"

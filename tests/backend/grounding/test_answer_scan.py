@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from img23d_backend.grounding.answer_scan import AnswerScanner, StopReason
+from img23d_backend.grounding.grounder import StopReason
+from img23d_backend.grounding.qwen3_vl.answer_scan import AnswerScanner
 
 FENCE = "```"
 A = '{"bbox_2d": [100, 200, 300, 400], "label": "chair"}'

@@ -1,4 +1,4 @@
-"""Tests for grounding/detections.py: parsing grounding answers (grounding_answers.py; matching: test_matching.py)."""
+"""Tests for grounding/qwen3_vl/detections.py: parsing grounding answers (grounding_answers.py; matching: test_matching.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "backend"))
 
-from img23d_backend.grounding.detections import (  # noqa: E402
+from img23d_backend.grounding.grounder import Detection  # noqa: E402
+from img23d_backend.grounding.qwen3_vl.detections import (  # noqa: E402
     POINT_BOX_FRACTION,
-    Detection,
     grounding_prompt,
     parse_answer,
     parse_detections,
@@ -93,7 +93,7 @@ def test_garbage_never_raises():
 def test_repetition_loop_is_not_rescanned_quadratically(monkeypatch):
     # A model stuck repeating "[a " until max_new_tokens: every '[' starts a parse that
     # fails 32 levels deep.  Without the rescan budget all 20000 starts would be tried.
-    from img23d_backend.grounding import lenient_json as module
+    from img23d_backend.grounding.qwen3_vl import lenient_json as module
 
     starts = []
 

@@ -18,9 +18,10 @@ from tokenizers import Regex, pre_tokenizers
 
 from img23d_backend.catalog import GROUNDING
 from img23d_backend.catalog import tiny_model_set
-from img23d_backend.grounding.qwen3_vl.ask import (ANSWER_TOKEN_CAP, MAX_INSTANCES_PER_NAME, GroundingOptions,
-                                              answer_budget, grounding_prompt, progress_total,
+from img23d_backend.grounding.grounder import ANSWER_TOKEN_CAP, GroundingOptions
+from img23d_backend.grounding.qwen3_vl.ask import (MAX_INSTANCES_PER_NAME, answer_budget, progress_total,
                                               typical_answer_tokens)
+from img23d_backend.grounding.qwen3_vl.detections import grounding_prompt
 from img23d_protocol import MAX_TARGETS
 
 # Qwen2's pre-tokeniser (Qwen2TokenizerFast, and the tokenizer.json of every Qwen3-VL size).

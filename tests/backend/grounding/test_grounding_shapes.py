@@ -23,8 +23,10 @@ from img23d_backend.catalog import tiny_model_set
 from img23d_backend.grounding.qwen3_vl import replica as grounding_replica
 from img23d_backend.grounding.qwen3_vl.replica_answer import FixedAnswer
 from img23d_backend.env.job_control import CancelToken
-from img23d_backend.grounding.qwen3_vl.ask import (GroundingModel, GroundingOptions, StopReason, ground, load_grounding,
-                                              match_targets, parse_answer, parse_detections)
+from img23d_backend.grounding.grounder import GroundingOptions, StopReason
+from img23d_backend.grounding.matching import match_targets
+from img23d_backend.grounding.qwen3_vl.ask import GroundingModel, ground, load_grounding
+from img23d_backend.grounding.qwen3_vl.detections import parse_answer, parse_detections
 from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_protocol import DetectRequest, GenerateRequest, JobOptions, ProtocolError
 

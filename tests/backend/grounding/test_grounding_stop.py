@@ -10,8 +10,9 @@ from PIL import Image
 
 from img23d_backend.grounding.qwen3_vl import ask as grounding
 from img23d_backend.env.job_control import CancelToken
-from img23d_backend.grounding.qwen3_vl.ask import (GroundingOptions, IncrementalText, StopReason, answer_budget, ground,
-                                              load_grounding, parse_detections)
+from img23d_backend.grounding.grounder import GroundingOptions, StopReason
+from img23d_backend.grounding.qwen3_vl.ask import IncrementalText, answer_budget, ground, load_grounding
+from img23d_backend.grounding.qwen3_vl.detections import parse_detections
 from img23d_backend.grounding.qwen3_vl.replica_answer import ANSWER as TINY_GROUNDING_ANSWER
 from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_protocol import ProtocolError

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from img23d_backend.grounding.detections import Detection, parse_detections
+from img23d_backend.grounding.grounder import Detection
+from img23d_backend.grounding.qwen3_vl.detections import parse_detections
 from img23d_backend.grounding.matching import TargetMatch, match_targets
 
 FENCE = "```"

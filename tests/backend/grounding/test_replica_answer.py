@@ -17,8 +17,10 @@ from PIL import Image
 from img23d_backend.grounding.qwen3_vl import replica as grounding_replica
 from img23d_backend.grounding.qwen3_vl.replica_answer import ANSWER, TRIGGER, FixedAnswer, answer_pieces, loop_start
 from img23d_backend.env.job_control import CancelToken
-from img23d_backend.grounding.answer_scan import AnswerScanner, StopReason
-from img23d_backend.grounding.qwen3_vl.ask import GroundingOptions, ground, load_grounding, parse_detections
+from img23d_backend.grounding.grounder import GroundingOptions, StopReason
+from img23d_backend.grounding.qwen3_vl.answer_scan import AnswerScanner
+from img23d_backend.grounding.qwen3_vl.ask import ground, load_grounding
+from img23d_backend.grounding.qwen3_vl.detections import parse_detections
 
 # Tiny sizes, tied like Qwen3-VL-2B, cut like the full size; wide enough for ~230 answer tokens.
 TIED = replace(grounding_replica.TINY, tied_embeddings=True, answer_chars=grounding_replica.FULL.answer_chars, hidden=256,

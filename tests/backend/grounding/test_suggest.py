@@ -12,7 +12,8 @@ from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.catalog import tiny_model_set
 from img23d_protocol import Artifact, MAX_TARGETS, SuggestRequest, parted_names_from_text, validate_targets
-from img23d_backend.grounding.detections import Detection, parse_detections
+from img23d_backend.grounding.grounder import Detection
+from img23d_backend.grounding.qwen3_vl.detections import parse_detections
 from img23d_backend.grounding.suggestions import clean_name, suggest_names
 from img23d_backend.grounding.qwen3_vl.replica_answer import ANSWER as TINY_GROUNDING_ANSWER
 

@@ -15,7 +15,7 @@ from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE
 from img23d_backend.commands import cli, options
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.jobs.steps import shaping
-from img23d_backend.jobs.base import JobRun
+from img23d_backend.matting import driver as matting
 from img23d_backend.catalog import tiny_model_set
 from img23d_backend.views.given import MAX_HEIGHT_RATIO, object_rows
 from img23d_protocol import CLEAN_FAMILY_VIEWS, GenerateJobResult, GenerateRequest, JobOptions, RegenerateRequest
@@ -61,9 +61,9 @@ def engine(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Engine:
 def test_views_are_kept_cut_out_at_the_fronts_scale_and_bad_ones_left_out(engine: Engine, pictures,
                                                                           monkeypatch) -> None:
     matted: list[tuple[int, int]] = []
-    real = JobRun.matte_all
-    monkeypatch.setattr(JobRun, "matte_all", lambda self, model, crops: matted.extend(c.size for c in crops)
-                        or real(self, model, crops))
+    real = matting.matte_all
+    monkeypatch.setattr(matting, "matte_all", lambda run, model, crops: matted.extend(c.size for c in crops)
+                        or real(run, model, crops))
     said: list[str] = []
     request = GenerateRequest(
         id="v", image=str(HOUSE), targets=["chimney", "door"], boxes={"chimney": CHIMNEY, "door": DOOR},

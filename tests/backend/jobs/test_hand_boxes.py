@@ -48,9 +48,9 @@ def test_every_name_with_a_box_loads_no_grounding_model(engine: Engine, monkeypa
 
 def test_names_without_a_box_are_still_looked_for(engine: Engine, monkeypatch) -> None:
     asked: list[list[str]] = []
-    real_ground = grounding.ground
-    monkeypatch.setattr(grounding, "ground", lambda model, image, targets, **k: asked.append(list(targets)) or
-                        real_ground(model, image, targets, **k))
+    real_ask = grounding.ask
+    monkeypatch.setattr(grounding, "ask", lambda model, image, targets, **k: asked.append(list(targets)) or
+                        real_ask(model, image, targets, **k))
     data = _generate(engine, ["house", "chimney"], {"chimney": CHIMNEY})
     assert asked == [["house"]]
     records = {r.target: r for r in data.targets}

@@ -1,7 +1,8 @@
 """The steps see a job through one typed protocol (``stages.step_context.StepContext``), and every job
 that calls into them is one: the real run objects, as the engine makes them, checked member by member
 (the protocol is runtime-checkable; the methods' parameters are compared too, which ``isinstance``
-alone does not). No step takes a job typed ``Any``. No model is loaded: seconds."""
+alone does not). A step context is what the matting driver mattes for (``matting.driver.MattingRun``). No step
+takes a job typed ``Any``. No model is loaded: seconds."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from img23d_backend.jobs.kinds.generate import GenerateRun
 from img23d_backend.jobs.kinds.regenerate import RegenerateRun
 from img23d_backend.jobs.kinds.retexture import RetextureRun
 from img23d_backend.catalog import tiny_model_set
+from img23d_backend.matting.driver import MattingRun
 from img23d_backend.runs.folders import Manifest, RunFolder
 from img23d_backend.stages.step_context import StepContext, StepEngine, StepJob
 from img23d_protocol import DetectRequest, GenerateRequest, RegenerateRequest, RetextureRequest
@@ -48,18 +50,21 @@ def test_every_job_that_calls_into_the_steps_is_a_step_context(engine: EngineCon
     folder = RunFolder.create(tmp_path, "a", Manifest(job_id=request_.id, kind=kind.kind, backend_version="0"))
     run = kind(engine, request_, Job(id=request_.id, emit=lambda message: None), folder)
     assert isinstance(run, StepContext)
-    for name in _members(StepContext):
-        declared = vars(StepContext)[name]
-        if callable(declared):  # a method: the same parameters, by name and kind
-            wanted = list(inspect.signature(declared).parameters.values())[1:]
-            got = list(inspect.signature(getattr(run, name)).parameters.values())
-            assert [(p.name, p.kind) for p in got] == [(p.name, p.kind) for p in wanted], name
+    for protocol in (StepContext, MattingRun):
+        for name in _members(protocol):
+            declared = vars(protocol)[name]
+            if callable(declared):  # a method: the same parameters, by name and kind
+                wanted = list(inspect.signature(declared).parameters.values())[1:]
+                got = list(inspect.signature(getattr(run, name)).parameters.values())
+                assert [(p.name, p.kind) for p in got] == [(p.name, p.kind) for p in wanted], name
+            else:
+                assert hasattr(run, name), name
     assert all(hasattr(run.engine, name) for name in _members(StepEngine))
     assert all(hasattr(run.job, name) for name in _members(StepJob))
     assert run.job.cancel is not None and callable(run.job.emit)
 
 
-def test_a_job_without_the_matting_path_is_no_step_context(engine: EngineContext, tmp_path: Path) -> None:
+def test_a_job_without_its_credits_is_no_step_context(engine: EngineContext, tmp_path: Path) -> None:
     """The check can fail: a stand-in missing one member is refused."""
 
     class Partial:
@@ -73,10 +78,8 @@ def test_a_job_without_the_matting_path_is_no_step_context(engine: EngineContext
 
         def note_out_of_memory(self, exc: BaseException, message: str, *, retried: bool) -> None: ...
 
-        def made_by(self) -> Any: ...
-
     assert not isinstance(Partial(), StepContext)
-    Partial.matte_all = lambda self, model, crops: []
+    Partial.made_by = lambda self: None
     assert isinstance(Partial(), StepContext)
 
 

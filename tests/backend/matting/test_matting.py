@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 
 from stand_ins import StandInMatting
 from testdata import FAST_OPTIONS, HOUSE
-from img23d_backend.jobs import base, loaders
+from img23d_backend.jobs import loaders
 from img23d_backend.models import preflight
 from img23d_backend.matting.memory import matting_batch
 from img23d_backend.matting.birefnet.model import MEMORY
@@ -118,7 +118,7 @@ def test_a_job_mattes_its_crops_in_batches_the_memory_holds(tiny_root: Path, tmp
     per_crop = MEMORY.batch_bytes_per_input_pixel * input_side(models.matting) ** 2 * 2 * (
         models.matting.size_bytes / MEMORY.published_bytes)  # float32 on the CPU, scaled to the replica's size
     room = preflight.Room(host=int(preflight.RESERVE_BYTES + (crops_held + 0.5) * per_crop))
-    monkeypatch.setattr(base, "matting_batch",
+    monkeypatch.setattr(matting, "matting_batch",
                         lambda spec, device, crops: matting_batch(spec, device, crops, room))
     engine = Engine(EngineSettings(models=models, runs_dir=tmp_path, device="cpu"))
     events: list = []

@@ -16,11 +16,11 @@ from PIL import Image
 
 import glb_credits
 from img23d_backend.commands import cli
-from img23d_backend.jobs.base import JobRun
 from img23d_backend.parts import driver
 from img23d_backend.parts.autopartgen import part_loop
 from img23d_backend.parts.indexed_mask import from_alphas, mask_values
-from img23d_backend.matting.driver import UnusableMatte
+from img23d_backend.matting import driver as matting
+from img23d_backend.matting.driver import MattingRun, UnusableMatte
 from img23d_backend.parts.part import PartMesh
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -149,20 +149,20 @@ def test_a_name_whose_matte_is_empty_is_said_and_all_failing_is_one_sentence(
         tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     """A name found whose cut-out is empty made no part and nothing was said; every matte failing ended in
     "unexpected StopIteration" (internal)."""
-    real = JobRun.matte_all
+    real = matting.matte_all
 
-    def chimney_empty(self: JobRun, model: Any, crops: list[Any]) -> list[Any]:
-        results = real(self, model, crops)
+    def chimney_empty(run: MattingRun, model: Any, crops: list[Any]) -> list[Any]:
+        results = real(run, model, crops)
         results[-1] = results[-1].copy()
         results[-1].putalpha(0)
         return results
 
-    monkeypatch.setattr(JobRun, "matte_all", chimney_empty)
+    monkeypatch.setattr(matting, "matte_all", chimney_empty)
     code, _, err, run = _run(tmp_path / "one", capsys, str(HOUSE), "--names", "house, chimney", *QUICK)
     assert code == 0, err
     assert "'chimney' could not be cut out of the picture: no part is drawn for it" in err
     assert [p["name"] for p in json.loads((run / "parts.json").read_text())["parts"]] == ["house"]
-    monkeypatch.setattr(JobRun, "matte_all", lambda self, model, crops: [UnusableMatte("nan")] * len(crops))
+    monkeypatch.setattr(matting, "matte_all", lambda run, model, crops: [UnusableMatte("nan")] * len(crops))
     code, _, err, _ = _run(tmp_path / "none", capsys, str(HOUSE), "--names", "house, chimney", *QUICK)
     assert code != 0 and "'house' and 'chimney' were found but could not be cut out of the picture, so no part " \
         "mask could be made" in err and "Traceback" not in err, err

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -36,13 +35,10 @@ def _touching_pair(path: Path) -> Path:
     return path
 
 
-def _answer(width: int, height: int) -> str:
-    """What a grounding model answers for the picture: Qwen3-VL's 0..1000 grid."""
-    def grid(box: tuple[int, ...]) -> list[int]:
-        return [round(box[0] * 1000 / width), round(box[1] * 1000 / height),
-                round(box[2] * 1000 / width), round(box[3] * 1000 / height)]
-    return json.dumps([{"bbox_2d": grid(RED_BOX), "label": "red box"},
-                       {"bbox_2d": grid(BLUE_BOX), "label": "blue box"}])
+def _answer() -> grounding.GroundingAnswer:
+    """What a grounding model answers for the picture: a box each, in its pixels."""
+    found = [grounding.Detection("red box", RED_BOX), grounding.Detection("blue box", BLUE_BOX)]
+    return grounding.GroundingAnswer(found, tokens=60, budget=126)
 
 
 def _pixels_of(colour: tuple[int, int, int], rgba: np.ndarray) -> np.ndarray:
@@ -58,8 +54,7 @@ def cutouts(tiny_root: Path, tmp_path: Path, monkeypatch) -> dict[str, tuple[np.
     monkeypatch.setitem(loaders.LOADERS, "matting",
                         lambda spec: lambda folder, device: LoadedModel(obj=Held(MATTING_CODE["birefnet"], stand_in),
                                                                  modules=[stand_in]))
-    monkeypatch.setattr(grounding, "ground",
-                        lambda *args, **kwargs: grounding.GroundingAnswer(_answer(440, 300), tokens=60, budget=126))
+    monkeypatch.setattr(grounding, "ask", lambda *args, **kwargs: _answer())
     engine = Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path / "runs", device="cpu"))
     # A wide margin, so each crop holds a good part of the other object.
     request = GenerateRequest(id="t", image=str(image), targets=["red box", "blue box"],
@@ -77,7 +72,7 @@ def cutouts(tiny_root: Path, tmp_path: Path, monkeypatch) -> dict[str, tuple[np.
 
 def _band(box: tuple[int, ...]) -> float:
     """How far past its box an object's cut-out may stay half opaque: the tolerance, half the
-    feather, and a pixel for the 0..1000 grid's rounding."""
+    feather, and a pixel to spare."""
     longer = max(box[2] - box[0], box[3] - box[1])
     return max(1, cutout.BOX_TOLERANCE * longer) + max(1, cutout.BOX_FEATHER * longer) / 2 + 1
 

@@ -148,13 +148,9 @@ def _two_boxes(path: Path) -> Path:
     return path
 
 
-def _answer() -> grounding.GroundingAnswer:
-    def grid(box: tuple[int, ...]) -> list[int]:  # Qwen3-VL's 0..1000 grid of the 440 x 300 picture
-        return [round(box[0] * 1000 / 440), round(box[1] * 1000 / 300),
-                round(box[2] * 1000 / 440), round(box[3] * 1000 / 300)]
-    text = json.dumps([{"bbox_2d": grid(RED_BOX), "label": "red box"},
-                       {"bbox_2d": grid(BLUE_BOX), "label": "blue box"}])
-    return grounding.GroundingAnswer(text, tokens=60, budget=126)
+def _answer() -> grounding.GroundingAnswer:  # a box each, in the 440 x 300 picture's pixels
+    found = [grounding.Detection("red box", RED_BOX), grounding.Detection("blue box", BLUE_BOX)]
+    return grounding.GroundingAnswer(found, tokens=60, budget=126)
 
 
 def test_a_target_whose_views_are_never_numbers_fails_saying_so_and_the_next_is_painted(
@@ -177,7 +173,7 @@ def test_a_target_whose_views_are_never_numbers_fails_saying_so_and_the_next_is_
     monkeypatch.setitem(loaders.LOADERS, "matting",
                         lambda spec: lambda folder, device: LoadedModel(obj=Held(MATTING_CODE["birefnet"], stand_in),
                                                                  modules=[stand_in]))
-    monkeypatch.setattr(grounding, "ground", lambda *args, **kwargs: _answer())
+    monkeypatch.setattr(grounding, "ask", lambda *args, **kwargs: _answer())
     engine = Engine(EngineSettings(models=tiny_model_set(tiny_root, paint="2.0"), runs_dir=tmp_path / "runs",
                                    device="cpu"))
     events: list = []

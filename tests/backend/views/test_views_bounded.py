@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.catalog import tiny_model_set
 from img23d_backend.jobs import Engine, EngineSettings, Job
-from img23d_backend.jobs.base import JobRun
+from img23d_backend.matting import driver as matting
 from img23d_backend.models.oom import free_memory_advice
 from img23d_backend.views.given import MAX_ASPECT_RATIO
 from img23d_protocol import GenerateRequest, JobOptions
@@ -53,9 +53,9 @@ def test_views_are_matted_one_at_a_time_and_let_go(engine: Engine, tmp_path: Pat
         Image.open(HOUSE).convert("RGB").crop(box).save(path)
         photos.append(path)
     batches: list[int] = []
-    real = JobRun.matte_all
-    monkeypatch.setattr(JobRun, "matte_all", lambda self, model, crops: batches.append(len(crops))
-                        or real(self, model, crops))
+    real = matting.matte_all
+    monkeypatch.setattr(matting, "matte_all", lambda run, model, crops: batches.append(len(crops))
+                        or real(run, model, crops))
     request = GenerateRequest(id="m", image=str(HOUSE), targets=["door"], boxes={"door": DOOR},
                               views={"door": dict(zip(("left", "back", "right"), map(str, photos)))},
                               options=JobOptions(**FAST_OPTIONS))

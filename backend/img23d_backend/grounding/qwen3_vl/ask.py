@@ -1,7 +1,8 @@
-"""Grounding with Qwen3-VL: the picture and the names in, one box per name out.
+"""Grounding with Qwen3-VL: the picture and a question in, the model's answer in words out.
 
-The text parsing lives in the room's ``detections`` (stdlib only); this module loads the model (in its dtype,
-``grounding_dtype``), asks the question and hands the raw answer back to the room's driver.
+This module loads the model (in its dtype, ``grounding_dtype``), asks the question and reads the answer as it is
+generated, stopping where it ends (``answer_scan``); ``detections`` reads the boxes in it (``grounder`` hands them
+to the room).
 """
 
 from __future__ import annotations
@@ -19,15 +20,12 @@ from ...env.job_control import CancelToken, ProgressFn
 from ...models.dtypes import bf16_native
 from ...models.placement import LoadedModel
 from ...models.weight_keys import from_pretrained as checked_pretrained
-from ..answer_scan import AnswerScanner, StopReason
-from ..detections import Detection, grounding_prompt, parse_answer, parse_detections
-from ..grounder import ANSWER_TOKEN_CAP, GroundingAnswer, GroundingOptions
-from ..matching import TargetMatch, match_targets, one_name_twice
+from ..grounder import ANSWER_TOKEN_CAP, GroundingOptions, StopReason
+from .answer_scan import AnswerScanner
+from .detections import grounding_prompt
 from .model import QWEN3_VL_GRID
 
-__all__ = ["Detection", "TargetMatch", "GroundingModel", "GroundingOptions", "GroundingAnswer", "StopReason",
-           "load_grounding", "ground", "answer_budget", "parse_answer", "parse_detections", "match_targets",
-           "one_name_twice", "grounding_prompt", "ANSWER_TOKEN_CAP"]
+__all__ = ["GroundingModel", "GroundingOptions", "QwenAnswer", "load_grounding", "ground", "answer_budget"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +34,22 @@ log = logging.getLogger(__name__)
 class GroundingModel:
     model: Any
     processor: Any
+
+
+@dataclass(frozen=True)
+class QwenAnswer:
+    """The model's answer in words, stopped where it ended (``grounder`` reads its boxes)."""
+
+    text: str
+    tokens: int               # tokens generated
+    budget: int               # the max_new_tokens it ran under
+    stop_reason: StopReason = StopReason.END_OF_TEXT
+    repeats: int = 0          # boxes that repeated an earlier one of their label, as generated
+
+    @property
+    def cut_off(self) -> bool:
+        """The budget ended the answer: what was complete is read, later boxes may be missing."""
+        return self.stop_reason is StopReason.BUDGET
 
 
 def grounding_dtype(device: Any) -> Any:
@@ -173,8 +187,8 @@ class _AnswerWatch:
 
 
 def ground(grounder: GroundingModel, image: Image.Image, targets: list[str], *, options: GroundingOptions,
-           cancel: CancelToken, progress: ProgressFn | None = None, prompt: str | None = None) -> GroundingAnswer:
-    """Ask the model where ``targets`` are; return its raw answer, stopped where it ends.
+           cancel: CancelToken, progress: ProgressFn | None = None, prompt: str | None = None) -> QwenAnswer:
+    """Ask the model where ``targets`` are; return its answer in words, stopped where it ends.
 
     With ``prompt`` (a question of its own, such as which objects the picture holds) the names
     say nothing of the answer's length, so the budget is the model's cap.
@@ -205,8 +219,7 @@ def ground(grounder: GroundingModel, image: Image.Image, targets: list[str], *, 
     reason = watch.scanner.stop or (StopReason.BUDGET if not ended else
                                     StopReason.CLOSED if watch.scanner.complete else StopReason.END_OF_TEXT)
     log.info("grounding answer (%d of %d tokens, %s): %.300s", tokens, budget, reason.value, text)
-    return GroundingAnswer(text=text, tokens=tokens, budget=budget, stop_reason=reason,
-                           repeats=watch.scanner.repeats)
+    return QwenAnswer(text=text, tokens=tokens, budget=budget, stop_reason=reason, repeats=watch.scanner.repeats)
 
 
 def _ended_turn(grounder: GroundingModel, answer_ids: Any) -> bool:

@@ -19,7 +19,7 @@ from ...catalog import PAINT_ROLES, PARTS_ROLE, VIEWS_ROLE, shape_kind
 from ...gltf.writer import export_glb
 from ...layout import scene
 from ...models import preflight
-from ...models.oom import free_memory_advice
+from ...models.oom import OutOfMemory, free_memory_advice
 from ...readers.images import LoadedImage
 from ...runs.folders import TargetRecord
 from ...stages import skips
@@ -32,7 +32,7 @@ from ...views.memory import check_views_memory
 from ..steps import completing, cutting, finishing, materials, shaping, splat_files
 from . import generate_parts, job_estimate, prompt_picture
 from ..steps.shape_views import views_memory
-from ..base import OutOfMemory, check_names_apart, plain_number
+from ..base import check_names_apart, plain_number
 from ..context import EngineContext
 from ..steps.painting import PaintingRun
 from ..steps.photo_colour import colour_from_views

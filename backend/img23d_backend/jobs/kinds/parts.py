@@ -46,9 +46,11 @@ from ...parts.table import PARTS_ROWS, offered, row_of
 from ...readers.artist_mesh import load_artist_mesh
 from ...readers.images import LoadedImage
 from ...runs.folders import TargetRecord
+from ...matting import driver as matting
 from ...matting.driver import UnusableMatte
+from ...models.oom import OutOfMemory
 from ...stages.step_context import warn
-from ..base import JobRun, OutOfMemory
+from ..base import JobRun
 from ..context import EngineContext
 from ..loaders import ensure_parts_model
 
@@ -215,7 +217,7 @@ class PartsRun(JobRun[PartsRequest]):
         if picture.has_alpha:
             return picture.image
         with self.stage("matting"), self.manager.use("matting") as model:
-            [cutout] = self.matte_all(model, [picture.image])
+            [cutout] = matting.matte_all(self, model, [picture.image])
         if isinstance(cutout, (OutOfMemory, UnusableMatte)):
             raise ProtocolError(ErrorCode.SHAPE_FAILED, "the object could not be cut out of the picture "
                                                       "(give it with a transparent background)")

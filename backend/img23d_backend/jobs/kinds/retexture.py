@@ -21,7 +21,9 @@ from PIL import Image
 
 from ...families.table import family_of
 from ...gltf.writer import export_glb
+from ...matting import driver as matting
 from ...models import preflight
+from ...models.oom import OutOfMemory
 from ...catalog import PAINT_ROLES
 from ...readers.artist_mesh import load_artist_mesh
 from ...readers.images import LoadedImage
@@ -31,7 +33,6 @@ from ...stages.paint import retexture
 from ...stages.step_context import warn
 from ...views import given as given_views
 from ..steps import materials
-from ..base import OutOfMemory
 from ..context import EngineContext
 from ..steps.painting import PaintingRun
 from ..steps.photo_colour import LEFT_OUT, colour_from_views
@@ -144,7 +145,7 @@ class RetextureRun(PaintingRun[RetextureRequest]):
         if image.has_alpha:
             return image.image
         with self.manager.use("matting") as model:
-            [cutout] = self.matte_all(model, [image.image])
+            [cutout] = matting.matte_all(self, model, [image.image])
         if isinstance(cutout, OutOfMemory):
             raise ProtocolError(ErrorCode.OUT_OF_MEMORY, f"matting {what} ran out of memory", cutout.detail)
         if not isinstance(cutout, Image.Image):

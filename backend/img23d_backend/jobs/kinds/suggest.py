@@ -1,18 +1,16 @@
 """The suggest job: which distinct objects the picture shows, as names for the artist and boxes.
 
-One grounding pass with ``stages.suggestions.SUGGEST_PROMPT``; the answer is parsed like any
-grounding answer and grouped into names. The run folder keeps what Detect keeps
-(``detections.json``, ``detections.png``), so the boxes can be shown the same way.
+One grounding pass (the grounding model's ``name_objects``); its boxes are grouped into names
+(``grounding.suggestions``). The run folder keeps what Detect keeps (``detections.json``,
+``detections.png``), so the boxes can be shown the same way.
 """
 
 from __future__ import annotations
 
 from img23d_protocol import Artifact, ArtifactKind, ErrorCode, ProtocolError, SuggestJobResult, SuggestRequest
 
-from ...grounding.driver import GroundingOptions, draw_matches, ground
-from ...grounding.detections import parse_detections
-from ...grounding.matching import TargetMatch
-from ...grounding.suggestions import SUGGEST_PROMPT, suggest_names
+from ...grounding.driver import GroundingOptions, TargetMatch, draw_matches, name_objects
+from ...grounding.suggestions import suggest_names
 from ..base import JobRun
 
 
@@ -24,15 +22,15 @@ class SuggestRun(JobRun[SuggestRequest]):
         options = GroundingOptions.from_spec(self.manager.spec("grounding").options)
         with self.stage("grounding"):
             with self.manager.use("grounding") as grounder:
-                raw = ground(grounder, image.image, [], options=options, prompt=SUGGEST_PROMPT,
-                             cancel=self.job.cancel, progress=self.progress).text
+                answer = name_objects(grounder, image.image, options=options, cancel=self.job.cancel,
+                                      progress=self.progress)
             width, height = image.size
-            suggestions = suggest_names(parse_detections(raw, width, height))
+            suggestions = suggest_names(answer.detections)
             matches = [TargetMatch(target=s.name, detections=s.detections) for s in suggestions]
             self.run_folder.manifest.targets = [s.name for s in suggestions]
             self.run_folder.write_json("detections.json", {
                 "image_size": [width, height], "original_size": list(image.original_size),
-                "coords": "pixels of image_size", "raw_answer": raw, "prompt": SUGGEST_PROMPT,
+                "coords": "pixels of image_size", "raw_answer": answer.text, "prompt": answer.question,
                 "matches": {m.target: [d.to_dict() for d in m.detections] for m in matches},
             })
             overlay = self.run_folder.write_image("detections.png", draw_matches(image.image, matches))

@@ -5,7 +5,7 @@ Each target's first candidate (its other candidates share its cut-out) is judged
 ``jobs.steps.completion.occlusion`` under the job's choice and the artist's ``completion_off``; those to
 complete go to the image editor together, with what was seen of each (less what the detections in
 front of it hold, ``Decision.in_front``) pasted back and the matting model run again
-through the job's own matting path (``JobRun.matte_all``). A completed cut-out is written to
+through the job's matting path (``matting.driver.matte_all``). A completed cut-out is written to
 ``completed/<stem>.png`` beside the cut-out as seen (``mattes/<stem>.png``, which stays) and stands for
 the target from here on: depth, shape and paint take it. A target whose name has views (the
 request's ``views``, issue 55) is completed with them beside its crop, as many as the editor takes
@@ -30,6 +30,7 @@ from ...readers.images import LoadedImage
 from ...runs.folders import TargetRecord
 from .completion import covering, fill, occlusion, references, room
 from .cutout import box_in_crop
+from ...matting import driver as matting
 from ...matting.foreground import flattened
 from ...editors.driver import EditRequest, edit_images
 from ...editors.parts import EditorOptions
@@ -159,7 +160,7 @@ def _rematte(run: StepContext, pictures: list[Image.Image]) -> list[Any]:
     """The matting model on the completed pictures, through the job's matting path (batched, the
     out-of-memory retry, NaN checks)."""
     with run.manager.use("matting") as model:
-        return run.matte_all(model, pictures)
+        return matting.matte_all(run, model, pictures)
 
 
 def _editor_call(run: StepContext) -> fill.Edit:

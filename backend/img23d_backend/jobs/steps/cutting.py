@@ -2,11 +2,12 @@
 
 The crop is the target's box grown by the job's margin (``stages.crop``), written to ``crops/``;
 a picture's own alpha that holds the target alone in its crop is its cut-out (``jobs.steps.cutout
-.own_alpha_cutout``: as a view's own alpha is), and the matting model mattes every other crop in one batch (``JobRun.matte_all``: the out-of-memory retry, NaN checks);
-the cut-out keeps the named object alone (``jobs.steps.cutout``) and is written to ``mattes/``. The
-crop's matte as matting gave it, past the box, is kept beside it: completion reads it there. A
-target whose matting ran out of memory or gave nothing usable fails with one sentence; the others
-go on. A target's other candidates (its variations) share its crop, cut-out and fate (``share_cut_outs``).
+.own_alpha_cutout``: as a view's own alpha is), and the matting model mattes every other crop in one batch
+(``matting.driver.matte_all``: the out-of-memory retry, NaN checks); the cut-out keeps the named object
+alone (``jobs.steps.cutout``) and is written to ``mattes/``. The crop's matte as matting gave it, past the box,
+is kept beside it: completion reads it there. A target whose matting ran out of memory or gave nothing usable
+fails with one sentence; the others go on. A target's other candidates (its variations) share its crop, cut-out
+and fate (``share_cut_outs``).
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from ...readers.images import LoadedImage
 from ...runs.folders import TargetRecord
 from ...stages.crop import crop_box
 from .cutout import box_in_crop, named_cutout, own_alpha_cutout
+from ...matting import driver as matting
 from ...matting.driver import MIN_FOREGROUND, UnusableMatte, foreground_fraction
-from ..base import JobRun, OutOfMemory
+from ...models.oom import OutOfMemory
+from ..base import JobRun
 
 Box = tuple[float, float, float, float]
 Rect = tuple[int, int, int, int]
@@ -75,7 +78,7 @@ def matte_targets(run: JobRun, image: LoadedImage, records: list[TargetRecord], 
             results = []
             if matted:
                 with run.manager.use("matting") as model:
-                    results = run.matte_all(model, [cuts[r.stem].crop for r in matted])
+                    results = matting.matte_all(run, model, [cuts[r.stem].crop for r in matted])
             for record, result in zip(matted, results):
                 cut = cuts[record.stem]
                 if isinstance(result, Image.Image):

@@ -17,6 +17,7 @@ from img23d_protocol import ProtocolError
 from ...catalog import shape_kind, shape_steps
 from ...families.table import family_of
 from ...models import preflight
+from ...models.oom import or_out_of_memory
 from ...runs.folders import TargetRecord
 from ...stages.mesh.shapes import ShapeSettings
 from ..base import JobRun
@@ -83,8 +84,8 @@ def _shape_group(run: JobRun, group: ShapeGroup, on_mesh: OnMesh) -> list[Any]:
             lowered = settings.lowered()
 
             def one_at_a_time() -> list[Any]:  # a target that runs out again fails alone
-                return [run.or_out_of_memory(lambda: generate_shapes(run, pipe, [record], [image], [seed],
-                                                                     lowered, role)[0])
+                return [or_out_of_memory(lambda: generate_shapes(run, pipe, [record], [image], [seed],
+                                                                 lowered, role)[0])
                         for record, image, seed in zip(live, images, seeds)]
 
             def batched() -> list[Any]:  # each mesh's clean-up starts as soon as it is decoded

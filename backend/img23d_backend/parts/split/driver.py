@@ -28,6 +28,7 @@ from ...runs.folders import TargetRecord
 from ...gltf.writer import export_glb
 from ...readers.artist_mesh import load_artist_mesh
 from ...grounding import driver as ask
+from ...matting import driver as matting
 from ...stages.step_context import StepContext
 from ..record import CutPart
 from ..scenes import scene_of
@@ -129,9 +130,8 @@ def _ground(run: StepContext, views: list[renders.PartView], names: list[str],
     answers = []
     with run.stage("grounding"), run.manager.use("grounding") as grounder:
         for index, view in enumerate(views):
-            answer = ask.ground(grounder, view.picture, names, options=options, cancel=run.job.cancel)
-            width, height = view.picture.size
-            matches = ask.match_targets(ask.parse_answer(answer.text, width, height).detections, names)
+            found = ask.find(grounder, view.picture, names, options=options, cancel=run.job.cancel)
+            answer, matches = found.answer, found.matches
             boxes.append([match.detections[0].box if match.detections else None for match in matches])
             answers.append({"render": f"renders/{index:02d}.png", "camera": view.camera.side,
                             "raw_answer": answer.text, "stop_reason": answer.stop_reason.value,
@@ -150,8 +150,8 @@ def _matte(run: StepContext, views: list[renders.PartView], boxes: list[list[mas
     with run.stage("matting"):
         if crops:
             with run.manager.use("matting") as model:
-                cutouts = run.matte_all(model, [crop.picture for crop in crops])
-        # A crop whose matting failed (an UnusableMatte, or the job's OutOfMemory) votes nothing.
+                cutouts = matting.matte_all(run, model, [crop.picture for crop in crops])
+        # A crop whose matting failed (an UnusableMatte, or an OutOfMemory) votes nothing.
         usable = [c if isinstance(c, Image.Image) else None for c in cutouts]
         say("matting", len(crops), max(len(crops), 1), f"{len(crops)} crops cut out")
         return masks.masks_from_cutouts(views, names, crops, usable)

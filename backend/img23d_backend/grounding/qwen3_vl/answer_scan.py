@@ -17,30 +17,20 @@ long the answer grows. It says stop when:
   stop it; the parser drops it.
 
 Brackets and braces inside strings do not count; quotes outside any container (prose such as
-"it's") do not open strings. Stdlib only.
+"it's") do not open strings. No torch, no numpy.
 """
 
 from __future__ import annotations
 
-from enum import Enum
-
+from ..grounder import StopReason
 from .detections import DUPLICATE_IOU, box_and_label, iou, same_label_key
 from .lenient_json import json_values
 
-__all__ = ["StopReason", "AnswerScanner", "REPEATS_TO_STOP"]
+__all__ = ["AnswerScanner", "REPEATS_TO_STOP"]
 
 # Three repeats in a row: a loop of one, two or three boxes shows itself within a cycle or
 # three, while an answer that lists one object twice by mistake goes on.
 REPEATS_TO_STOP = 3
-
-
-class StopReason(str, Enum):
-    """Why generation of a grounding answer ended."""
-
-    CLOSED = "closed"              # the JSON answer was complete
-    END_OF_TEXT = "end_of_text"    # the model ended its turn
-    BUDGET = "budget"              # max_new_tokens reached: the answer is cut off
-    REPETITION = "repetition"      # the model started repeating its boxes
 
 
 class AnswerScanner:

@@ -1,17 +1,17 @@
-"""Grounding answers: from a vision-language model's text to pixel boxes per requested name.
+"""Qwen3-VL's grounding answers: from its text to boxes in the picture's pixels.
 
 This module owns two things, and nothing that needs a model or an image:
 
-* ``grounding_prompt`` - the exact question put to the model (Qwen-VL style).
-* ``parse_detections`` - turning the model's free-form answer into ``Detection``
-  objects whose boxes are in pixels of the original image.  Model answers are messy
+* ``grounding_prompt`` and ``SUGGEST_PROMPT`` - the exact questions put to the model (Qwen-VL style).
+* ``parse_detections`` - turning the model's free-form answer into the room's ``Detection``
+  objects, whose boxes are in pixels of the original image.  Model answers are messy
   (code fences, prose, Python literals, truncated JSON, points instead of boxes,
   assorted key names), so the parser is deliberately lenient and never raises on the
   model's text: whatever it cannot read is skipped.
 
-Which detection belongs to which requested name is ``matching``'s job.
+Which detection belongs to which requested name is the room's ``matching``'s job.
 
-Stdlib only, so it can be imported and tested without torch or numpy.
+No torch or numpy, so it can be imported and tested without them.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from ..grounder import Detection
 from .lenient_json import PartialDict, fence_segments, json_values
 
 __all__ = [
-    "Detection",
     "ParsedAnswer",
+    "SUGGEST_PROMPT",
     "grounding_prompt",
     "parse_answer",
     "parse_detections",
@@ -62,63 +63,16 @@ _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 DUPLICATE_IOU = 0.9
 
 
-# --------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class Detection:
-    """One box found by the model, in pixels of the original image."""
-
-    label: str | None
-    box: tuple[float, float, float, float]
-    score: float | None = None
-
-    def __post_init__(self) -> None:
-        # Validate here so that from_dict (and any caller) cannot build a box the
-        # rest of the pipeline would have to re-check.
-        if self.label is not None and not isinstance(self.label, str):
-            raise ValueError(f"label must be a string or None, got {self.label!r}")
-        box = tuple(_require_number(v, "box coordinate") for v in _require_sequence(self.box))
-        if len(box) != 4:
-            raise ValueError(f"box must have 4 numbers, got {self.box!r}")
-        x0, y0, x1, y1 = box
-        if not (x0 < x1 and y0 < y1):
-            raise ValueError(f"box must satisfy x0 < x1 and y0 < y1, got {self.box!r}")
-        object.__setattr__(self, "box", box)
-        if self.score is not None:
-            object.__setattr__(self, "score", _require_number(self.score, "score"))
-
-    def area(self) -> float:
-        x0, y0, x1, y1 = self.box
-        return (x1 - x0) * (y1 - y0)
-
-    def to_dict(self) -> dict:
-        return {"label": self.label, "box": list(self.box), "score": self.score}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Detection":
-        if not isinstance(d, dict) or "box" not in d:
-            raise ValueError(f"a detection needs a 'box', got {d!r}")
-        return cls(label=d.get("label"), box=d["box"], score=d.get("score"))
-
-
-def _require_sequence(value: Any) -> tuple:
-    if isinstance(value, (list, tuple)):
-        return tuple(value)
-    raise ValueError(f"box must be a list or tuple of 4 numbers, got {value!r}")
-
-
-def _require_number(value: Any, what: str) -> float:
-    # bool is an int subclass; True as a coordinate is always a bug.
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{what} must be a number, got {value!r}")
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"{what} must be finite, got {value!r}")
-    return number
-
-
 # --------------------------------------------------------------------------- prompt
+
+
+# The question that lists the picture's objects: it asks for the answer grounding gives (JSON objects with
+# ``bbox_2d`` on the 0..1000 grid and a ``label``), so ``parse_detections`` reads it as leniently.
+SUGGEST_PROMPT = (
+    "List every distinct object in this picture that could be made into a 3D model. For each "
+    "object instance give a short name of one or two words and its bounding box. Report bbox "
+    'coordinates in JSON format: [{"bbox_2d": [x1, y1, x2, y2], "label": "name"}, ...].'
+)
 
 
 def grounding_prompt(targets: list[str]) -> str:
