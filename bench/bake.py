@@ -38,9 +38,9 @@ sys.path.insert(0, str(REPO / "backend"))
 from img23d_backend.finish.bake import BakedMesh, BakeSettings, bake  # noqa: E402
 from img23d_backend.finish.bake.dilate import dilate  # noqa: E402
 from img23d_backend.finish.bake.uv_raster import rasterize_uv  # noqa: E402
-from img23d_backend.stages.mesh.cleanup import decimate  # noqa: E402
+from img23d_backend.mesh.cleanup import decimate  # noqa: E402
 from img23d_backend.env.job_control import CancelToken  # noqa: E402
-from img23d_backend.stages.paint.unwrap import Unwrapper, unwrap_arrays  # noqa: E402
+from img23d_backend.uv.unwrap import Unwrapper, unwrap_arrays  # noqa: E402
 
 MESH = REPO / "examples" / "house_mesh.glb"
 TEXTURE = 1024  # texels on a side of the high mesh's own texture

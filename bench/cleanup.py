@@ -34,8 +34,8 @@ import trimesh
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "backend"))
 
-from img23d_backend.stages.mesh.cleanup import FLOATER_FACE_RATIO, Finish, clean_mesh  # noqa: E402
-from img23d_backend.stages.mesh.repair import merge_duplicate_vertices  # noqa: E402
+from img23d_backend.mesh.cleanup import FLOATER_FACE_RATIO, Finish, clean_mesh  # noqa: E402
+from img23d_backend.mesh.repair import merge_duplicate_vertices  # noqa: E402
 from timing import timed  # noqa: E402  (bench/, beside this script)
 
 MESH = REPO / "examples" / "house_mesh.glb"

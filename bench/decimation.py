@@ -27,7 +27,7 @@ import trimesh
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "backend"))
 
-from img23d_backend.stages.mesh.cleanup import Finish, clean_mesh, decimate  # noqa: E402
+from img23d_backend.mesh.cleanup import Finish, clean_mesh, decimate  # noqa: E402
 from timing import timed  # noqa: E402  (bench/, beside this script)
 
 MESH = REPO / "examples" / "house_mesh.glb"

@@ -85,7 +85,7 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
     from img23d_backend.families.hunyuan3d.shape import generate_shapes, shape_loader
     from img23d_backend.families.step1x.geometry.loader import step1x_loader
     from img23d_backend.families.step1x.geometry.stage import sample_shapes as step1x_sample_shapes
-    from img23d_backend.stages.mesh.shapes import ShapeSettings
+    from img23d_backend.mesh.shapes import ShapeSettings
     from img23d_backend.parts.table import parts_loader
     from img23d_backend.rigging.rigger import RigMesh, RigOptions
     from img23d_backend.rigging.skintokens import rigger as skintokens

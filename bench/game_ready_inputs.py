@@ -35,7 +35,7 @@ import ai_like_meshes  # noqa: E402
 
 from img23d_backend.finish.bake.dilate import dilate  # noqa: E402
 from img23d_backend.finish.bake.uv_raster import rasterize_uv  # noqa: E402
-from img23d_backend.stages.paint.unwrap import unwrap_arrays  # noqa: E402
+from img23d_backend.uv.unwrap import unwrap_arrays  # noqa: E402
 
 EXAMPLE = REPO / "examples" / "house_mesh.glb"
 SHARED = REPO.parent / "shared" / "data"

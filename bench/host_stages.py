@@ -6,7 +6,7 @@ Each stage as a textured Generate runs it, on the real Hunyuan3D-2 output (``../
 hunyuan3d_shape_output.glb``, 40,000 faces; where it is absent, a generated-like mug of as many faces made
 by ``scripts/ai_like_meshes.py``) and a 2048 px atlas rendered at 2048 px:
 
-  unwrap    ``stages.paint.unwrap.unwrap_arrays`` of the mesh, as each version has it
+  unwrap    ``uv.unwrap.unwrap_arrays`` of the mesh, as each version has it
   bake      the paint step's condition renders of six views (``paint._render_conditions``) and its bake of
             them (``paint._bake``), then the material maps' bake of the same views, as a target with material
             maps has them (each part's seconds under ``figures``)

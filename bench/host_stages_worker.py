@@ -18,8 +18,8 @@ import trimesh
 from PIL import Image
 
 from img23d_backend.families.hunyuan3d import paint
-from img23d_backend.stages.mesh import cleanup
-from img23d_backend.stages.paint.unwrap import unwrap_arrays
+from img23d_backend.mesh import cleanup
+from img23d_backend.uv.unwrap import unwrap_arrays
 
 
 class Stages:

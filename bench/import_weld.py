@@ -77,7 +77,7 @@ def finish(mesh: Path, faces: int, out: Path) -> Path:
 
 def as_painted(mesh: Path, out: Path) -> Path:
     """``mesh`` with the paint stage's UVs (its vertices split along the seams) and vertex normals."""
-    from img23d_backend.stages.paint.unwrap import unwrap_arrays
+    from img23d_backend.uv.unwrap import unwrap_arrays
 
     source = trimesh.load(mesh, force="mesh")
     vertices, faces, uvs = unwrap_arrays(source.vertices, source.faces)

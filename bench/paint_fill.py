@@ -1,5 +1,5 @@
 """The paint step's fill of the texels no view saw, side by side: hy3dgen's way (every hole of the atlas
-inpainted at full size, Navier-Stokes) against img23d's (``stages.paint.fill``: pull-push; before issue 89,
+inpainted at full size, Navier-Stokes) against img23d's (``uv.fill``: pull-push; before issue 89,
 full size within a few texels of a known one, the far gutter from a quarter-side inpainting), alternating, on the texture and
 mask the production bake makes of six views of the mesh Generate paints, at the add-on's default texture
 (2048 px). Prints the seconds of each, their ratio, and how far the two fills differ on the charts' texels
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 
 from img23d_backend.families.hunyuan3d.paint import _bake  # noqa: E402
-from img23d_backend.stages.paint import fill  # noqa: E402
+from img23d_backend.uv import fill  # noqa: E402
 from paint_scene import paint_scene  # noqa: E402  (bench/, beside this script)
 from timing import report_done, timed  # noqa: E402
 

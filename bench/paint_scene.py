@@ -12,7 +12,7 @@ from typing import Any
 import trimesh
 
 from img23d_backend.families.hunyuan3d.paint import PaintSettings, _mesh_renderer  # the caller put backend/ on the path
-from img23d_backend.stages.paint.uvs import with_uvs
+from img23d_backend.uv.uvs import with_uvs
 from timing import EXAMPLE_MESH
 
 

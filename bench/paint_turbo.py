@@ -4,7 +4,7 @@
         [--view-size 512] [--device cpu] [--json bench/results/paint-turbo-cpu.json]
 
 Both models are full-size random-weight replicas (``bench/full_size_models.py``: components
-``paint`` and ``paint-turbo``), loaded with the production loader (``stages.paint_turbo.
+``paint`` and ``paint-turbo``), loaded with the production loader (``uv_turbo.
 paint_loader``) and run by the same call the paint stage makes: six views (the default cameras)
 of a sphere's normal and position maps and a reference picture, at the trained view size. One
 model at a time: built if missing (``--build``), loaded, run, freed, and its folder deleted

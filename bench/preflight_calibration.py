@@ -45,10 +45,10 @@ torch.set_num_threads(2)
 from PIL import Image
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.families.hunyuan3d.shape import generate_shapes, shape_loader
-from img23d_backend.stages.mesh.shapes import ShapeSettings, mesh_arrays
+from img23d_backend.mesh.shapes import ShapeSettings, mesh_arrays
 from img23d_backend.catalog import tiny_model_set
 from img23d_backend.models.registry import default_tiny_root
-from img23d_backend.stages.mesh.cleanup import clean_mesh
+from img23d_backend.mesh.cleanup import clean_mesh
 octree, batch = int(sys.argv[1]), int(sys.argv[2])
 spec = tiny_model_set(default_tiny_root()).shape
 loaded = shape_loader(spec)(spec.local_path, torch.device("cpu"))

@@ -40,8 +40,8 @@ sys.path.insert(0, str(REPO / "backend"))
 from img23d_backend.finish import instant_meshes  # noqa: E402
 from img23d_backend.finish.quad_mesh import edge_use  # noqa: E402
 from img23d_backend.finish.retopo import QUADS_PER_VERTEX_ASKED, RetopoSettings, retopologize  # noqa: E402
-from img23d_backend.stages.mesh.cleanup import clean_mesh  # noqa: E402
-from img23d_backend.stages.mesh.smoothing import taubin_smooth  # noqa: E402
+from img23d_backend.mesh.cleanup import clean_mesh  # noqa: E402
+from img23d_backend.mesh.smoothing import taubin_smooth  # noqa: E402
 
 EXAMPLE = REPO / "examples" / "house_mesh.glb"
 HUNYUAN = REPO.parent / "shared" / "data" / "hunyuan3d_shape_output.glb"

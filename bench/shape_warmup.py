@@ -33,7 +33,7 @@ from img23d_backend.env.job_control import CancelToken  # noqa: E402
 from img23d_backend.families.hunyuan3d.shape import generate_shapes, shape_loader  # noqa: E402
 from img23d_backend.families.hunyuan3d.shape_decode import FLASHVDM  # noqa: E402
 from img23d_backend.replicas.full import build_full_size_models, component_spec  # noqa: E402
-from img23d_backend.stages.mesh.shapes import ShapeSettings  # noqa: E402
+from img23d_backend.mesh.shapes import ShapeSettings  # noqa: E402
 from img23d_protocol import SHAPE_MODELS  # noqa: E402
 from shape_views import cutout  # noqa: E402  (bench/: the shape benchmarks' cut-out)
 

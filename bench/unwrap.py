@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "backend"))
 
 from img23d_backend.env.job_control import CancelToken# noqa: E402
-from img23d_backend.stages.paint.unwrap import Unwrapper, unwrap_arrays  # noqa: E402
+from img23d_backend.uv.unwrap import Unwrapper, unwrap_arrays  # noqa: E402
 
 MESH = REPO / "examples" / "house_mesh.glb"
 

@@ -13,7 +13,7 @@ Each mesh is unwrapped ``--repeat`` times by each method, the two interleaved (e
 the other one), so a machine shared with other work slows both alike; the figures are the minimum and median
 wall-clock seconds and the median's ratio to xatlas's. xatlas's defaults are ``xatlas.parametrize`` as
 ``unwrap_arrays`` called it before (the mesh at one unit across where far from it); the box unwrap is
-``unwrap_arrays`` itself (``stages.paint.box_unwrap``). Then, for each method's layout:
+``unwrap_arrays`` itself (``uv.box_unwrap``). Then, for each method's layout:
 
 - **overlapping charts**: charts (faces joined through shared UV vertices) with a face whose UV triangle's
   interior meets another face's, the other's chart the same or not (``uv_layout.overlapping_pairs``: the
@@ -50,9 +50,9 @@ from img23d_protocol import JobOptions  # noqa: E402
 
 from img23d_backend.finish.bake.uv_raster import rasterize_uv  # noqa: E402
 from img23d_backend.models.throughput import processor  # noqa: E402
-from img23d_backend.stages.mesh.cleanup import Finish, clean_mesh  # noqa: E402
-from img23d_backend.stages.paint.unwrap import _within_reach, unwrap_arrays  # noqa: E402
-from img23d_backend.stages.paint.uv_layout import face_charts, overlapping_pairs, stretch_percentile  # noqa: E402
+from img23d_backend.mesh.cleanup import Finish, clean_mesh  # noqa: E402
+from img23d_backend.uv.unwrap import _within_reach, unwrap_arrays  # noqa: E402
+from img23d_backend.uv.uv_layout import face_charts, overlapping_pairs, stretch_percentile  # noqa: E402
 from timing import conditions, report_done  # noqa: E402  (bench/, beside this script)
 
 REAL_MESH = REPO.parent / "shared" / "data" / "hunyuan3d_shape_output.glb"

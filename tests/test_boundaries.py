@@ -257,7 +257,9 @@ BACKEND_ROOMS = (
                                     # the model families; the image editors; the material models; game-ready
                                     # finishing; more pictures of one object (read, cut out, projected); the
                                     # riggers (skeleton and skin weights)
-    ("stages",),                    # what the jobs' steps share with the rooms below: crop, mesh, paint, skips
+    ("stages",),                    # what the jobs' steps share with the rooms below: crop, skips, the step context
+    ("uv",),                        # UVs: the unwrap, box charts and their packing, the fill, re-texturing's bake
+    ("mesh",),                      # a target's mesh: clean-up, repair, holes, smoothing, decimation, the CPU tail
     ("grounding", "matting", "depth"),  # the models every job uses, a room each: a box per name; each crop
                                     # cut out; the picture's depth
     ("clean_raster", "surfaces", "neural"),  # the clean rasterizer (the clean family's, and views' projections);

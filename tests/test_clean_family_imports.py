@@ -7,7 +7,7 @@ Tencent's licence does not reach. Starting from its modules, this follows every 
 ``__init__`` (Python runs them on import), and fails on any module of the Hunyuan family's
 (``TENCENT_DERIVED``: ``families/hunyuan3d/``, Hunyuan3D-2's family, with ``raster/``, the port of
 Hunyuan3D's compiled rasterizer, and ``fast_load``, hy3dgen's fast builders; the filling left in
-``stages/paint/``) or any import of hy3dgen or its compiled extensions, and says the chain of imports that
+``uv/``) or any import of hy3dgen or its compiled extensions, and says the chain of imports that
 reached it.
 
 A job also runs what every family shares: the command line and the service, the job room, the
@@ -31,7 +31,7 @@ import pytest
 import test_boundaries as boundaries
 
 CLEAN_FAMILY = ("img23d_backend.families.step1x", "img23d_backend.clean_raster", "img23d_backend.surfaces")
-TENCENT_DERIVED = ("img23d_backend.families.hunyuan3d", "img23d_backend.stages.paint.fill")
+TENCENT_DERIVED = ("img23d_backend.families.hunyuan3d", "img23d_backend.uv.fill")
 # The Hunyuan family's facts (``families.table.FACTS_MODULES``: its models' repositories, revisions, file
 # lists, sizes and memory figures) are data, none of Tencent's code: the catalog reads them to list every
 # family's models, so a clean job imports them and the package's face (a docstring). Their own imports
@@ -142,15 +142,15 @@ BAKE, PAINT_STEP = "img23d_backend.families.step1x.texture.bake", "img23d_backen
     # Directly, as bake.py did: Hunyuan's rasterizer, hy3dgen's filling.
     (CLEAN, [(BAKE, "img23d_backend.families.hunyuan3d.raster.torch_rasterizer")],
      "texture.bake -> img23d_backend.families.hunyuan3d.raster"),
-    (CLEAN, [(BAKE, "img23d_backend.stages.paint.fill.fill_texture")], "texture.bake -> img23d_backend.stages.paint.fill"),
+    (CLEAN, [(BAKE, "img23d_backend.uv.fill.fill_texture")], "texture.bake -> img23d_backend.uv.fill"),
     # Through a neutral module the clean family uses (a new import there is caught too).
     (CLEAN, [("img23d_backend.models.placement", "img23d_backend.families.hunyuan3d.paint.with_uvs")],
      "models.placement -> img23d_backend.families.hunyuan3d.paint"),
     # hy3dgen itself, even inside a function.
     (CLEAN, [("img23d_backend.surfaces.volume", "hy3dgen.shapegen")], "surfaces.volume -> hy3dgen"),
     # From the clean family's code on through the job room's face: no module of it is passed over.
-    (CLEAN, [(PAINT_STEP, "img23d_backend.jobs.Engine"), ("img23d_backend.jobs", "img23d_backend.stages.paint.fill")],
-     "texture.paint_step -> img23d_backend.jobs -> img23d_backend.stages.paint.fill"),
+    (CLEAN, [(PAINT_STEP, "img23d_backend.jobs.Engine"), ("img23d_backend.jobs", "img23d_backend.uv.fill")],
+     "texture.paint_step -> img23d_backend.jobs -> img23d_backend.uv.fill"),
     # What every job imports, as main's code did: the table importing every family, the material
     # loader taking diffusers' key fixes from the fast loaders; and the jobs' base.
     (SHARED, [("img23d_backend.families.table", "img23d_backend.families.hunyuan3d.family.FAMILY")],

@@ -146,7 +146,8 @@ def test_an_injected_import_of_a_familys_module_is_caught() -> None:
 
 
 # The rooms that may not even name a family, and the words a family's own identifiers carry.
-UNNAMING_ROOMS = ("img23d_backend.models", "img23d_backend.stages", "img23d_backend.replicas")
+UNNAMING_ROOMS = ("img23d_backend.models", "img23d_backend.stages", "img23d_backend.mesh", "img23d_backend.uv",
+                  "img23d_backend.replicas")
 FAMILY_WORDS = re.compile(r"(?i)hunyuan|step1x")
 CATALOG = "img23d_backend.catalog"
 

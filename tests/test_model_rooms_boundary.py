@@ -52,7 +52,7 @@ from img23d_backend.materials.table import MATERIAL_PACKAGES
 from img23d_backend.parts.table import PARTS_PACKAGES
 from img23d_backend.rigging.table import RIGGER_MODULES
 
-MECHANISM_ROOMS = ("stages", "models", "replicas", "jobs")
+MECHANISM_ROOMS = ("stages", "mesh", "uv", "models", "replicas", "jobs")
 CHAIN_ROOMS = (*MECHANISM_ROOMS, "commands", "service", "session")   # where no rigger's or parts model is named
 SHARED_MODEL_ROOMS = CHAIN_ROOMS   # where no grounding, matting or depth model is named (models/ and replicas/ too)
 # The rooms of the models every job uses: each folder's choices and the protocol's rows that label them.

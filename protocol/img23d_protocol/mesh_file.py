@@ -1,6 +1,6 @@
 """The artist's mesh file: the one file a Re-texture or Retopologize request names (``mesh``), written by
 the add-on (``retexture_mesh.py``) or by the backend's own reading of a GLB, OBJ or PLY
-(``readers/meshes.py``), and read by the jobs (``stages/paint/retexture.py``, ``jobs/retopo.py``).
+(``readers/meshes.py``), and read by the jobs (``uv/retexture.py``, ``jobs/retopo.py``).
 
 It is a ``.npz``, NumPy's zip of ``.npy`` arrays, which NumPy reads without pickles. Its arrays
 (``MESH_ARRAYS``): ``positions`` (V, 3) floats in object space, Blender's axes; ``triangles`` (T, 3)

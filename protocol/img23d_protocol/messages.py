@@ -113,7 +113,7 @@ class SuggestRequest(Request):
 
 @dataclass
 class RetextureRequest(Request):
-    """Paint an existing mesh (a file the add-on wrote: see ``stages/paint/retexture.py``) from an image."""
+    """Paint an existing mesh (a file the add-on wrote: see ``uv/retexture.py``) from an image."""
 
     TYPE: ClassVar[str] = "retexture"
     image: str = ""

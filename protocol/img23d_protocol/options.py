@@ -137,7 +137,7 @@ class JobOptions:
     octree_resolution: int = 0     # 0: the shape model's own (shape_models: 256 Hunyuan3D-2, 384 Step1X-3D)
     volume_decoder: str = "flashvdm"
     guidance_scale: float = 0.0    # 0: the shape model's own (shape_models: 5.0 Hunyuan3D-2, 7.5 Step1X-3D)
-    # The finished mesh (stages/mesh/cleanup.py): the defaults are what every job did before they were options.
+    # The finished mesh (mesh/cleanup.py): the defaults are what every job did before they were options.
     face_budget: int = 40_000      # faces after clean-up; 0 = keep every face
     smoothing: int = 0             # Taubin smoothing passes (volume-preserving); 0 = none
     fill_holes: int = 0            # close holes of up to this many boundary edges; 0 = leave them open

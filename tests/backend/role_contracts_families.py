@@ -46,7 +46,7 @@ from img23d_backend.models.preflight import PaintModel
 from img23d_backend.models.shape_memory import ShapeMemory
 from img23d_backend.models.specs import ModelSpec
 from img23d_backend.runs.folders import Manifest, RunFolder, TargetRecord
-from img23d_backend.stages.mesh.shapes import ShapeSettings
+from img23d_backend.mesh.shapes import ShapeSettings
 from role_contracts import one_sentence
 
 BOX = 1.01          # every family's meshes lie in [-1.01, 1.01]^3 (hy3dgen's box_v; the others decode within it)

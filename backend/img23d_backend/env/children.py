@@ -1,6 +1,6 @@
 """The backend's worker processes end with it, however it ends.
 
-The backend starts workers with multiprocessing's ``spawn`` (the UV unwrap's, ``stages/paint/unwrap.py``;
+The backend starts workers with multiprocessing's ``spawn`` (the UV unwrap's, ``uv/unwrap.py``;
 Instant Meshes', ``finish/instant_meshes.py``), and with them multiprocessing's resource tracker.
 Left alone, a worker outlives the backend: an idle ``ProcessPoolExecutor`` worker waits on its call
 queue, whose writing end it holds itself, so it never reads end-of-file; and the resource tracker,

@@ -33,7 +33,7 @@ each file a run writes and ``write.<suffix>`` (``write.glb``, ``write.json``, ``
 files of one kind, ``probe.<name>`` for each environment probe (``env_probe``) before its tiny
 call, ``load.<role>`` (``load.paint``, ``load.depth``, ...) as the model manager reads a model
 from disk, ``unwrap.worker`` in the UV unwrap's worker process before each unwrap
-(``stages/paint/unwrap.py``: ``hang`` there is a hung xatlas), and ``throughput`` (``slow`` only)
+(``uv/unwrap.py``: ``hang`` there is a hung xatlas), and ``throughput`` (``slow`` only)
 for the device's speed the step-time estimates use, and ``rig.bind`` as a rig's binding starts
 (``rigging/driver.py``: a cancel is checked right after it), and ``materials.bake`` as a target's
 material maps are baked into its UV layout (``jobs/steps/materials.py``), and ``paint.fill`` as a painted atlas's

@@ -31,8 +31,8 @@ from ..models.manager import Loader
 from ..models.preflight import PaintModel, ShapeMemory
 from ..models.specs import ModelSpec
 from ..runs.folders import TargetRecord
-from ..stages.mesh.shapes import ShapeSettings
-from ..stages.paint.retexture import UVBake
+from ..mesh.shapes import ShapeSettings
+from ..uv.retexture import UVBake
 from ..stages.step_context import StepContext
 from .facts import FamilyFacts
 

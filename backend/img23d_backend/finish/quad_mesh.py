@@ -33,7 +33,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from ..stages.mesh.repair import drop_unreferenced
+from ..mesh.repair import drop_unreferenced
 
 # A loop longer than this is not one of Instant Meshes' small unfilled holes but a part lost:
 # leave it open (the check then fails and says so).

@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..stages.mesh.repair import drop_unreferenced
+from ..mesh.repair import drop_unreferenced
 from .bake.surface import closest_on_triangles
 
 MAX_ROUNDS = 8        # welding rounds before giving up (then the check says what is left)

@@ -43,8 +43,8 @@ from typing import Literal
 import numpy as np
 
 from ..env.job_control import CancelToken
-from ..stages.mesh.cleanup import decimate
-from ..stages.mesh.smoothing import taubin_smooth
+from ..mesh.cleanup import decimate
+from ..mesh.smoothing import taubin_smooth
 from . import instant_meshes
 from .canonical import Canonical, canonical
 from .coverage import coverage

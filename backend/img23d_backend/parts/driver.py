@@ -29,7 +29,7 @@ from ..gltf.writer import export_glb
 from ..stages.crop import crop_box
 from ..grounding import driver as ask
 from ..matting import driver as matting
-from ..stages.mesh.cleanup import decimate
+from ..mesh.cleanup import decimate
 from ..stages.step_context import StepContext, warn
 from . import costs
 from .indexed_mask import ALPHA_THRESHOLD, from_alphas

@@ -26,7 +26,7 @@ Why these libraries: manifold3d (Apache-2.0) is the solid kernel: its ``Manifold
 closed and manifold (``status``), so building one is the proof, and its booleans (union, difference, trim by a
 plane) are exact and always return a manifold, which is what hollowing, drain holes and a flat base need. trimesh
 does the repairs that need no kernel (winding made consistent and outward) and reads the STL back, a second
-reader beside the one that wrote it; the project's own hole filler (``stages.mesh.holes``) closes holes of any
+reader beside the one that wrote it; the project's own hole filler (``mesh.holes``) closes holes of any
 size, where trimesh's closes triangles and quads only. lib3mf, the 3MF Consortium's own library, writes the 3MF
 and reads it back as a slicer's reader would.
 """

@@ -3,11 +3,11 @@
 In order, each step said in the record when it changed anything:
 
 1. vertices at one position merged (a GLB splits them along UV seams), faces with no area or repeated dropped
-   (the clean-up's own functions, ``stages.mesh.repair``);
+   (the clean-up's own functions, ``mesh.repair``);
 2. the mesh cut into pieces (faces joined by edges); a piece of fewer than four faces (a stray triangle, beside
    the body or through it) is a loose bit that cannot enclose anything, left out; each other piece's winding made
    consistent and outward (trimesh's ``fix_winding`` and ``fix_inversion``: a flipped patch turned back), then
-   its holes closed (``stages.mesh.holes``, ear clipping, any size; trimesh's own fills triangles and quads
+   its holes closed (``mesh.holes``, ear clipping, any size; trimesh's own fills triangles and quads
    only). A piece whose one rim outlines a sheet (a quad, a leaf: closing it would enclose nothing) is no solid:
    it is left out, and an object made only of such is an open sheet with no inside, said so;
 3. each closed piece becomes a Manifold (its constructor is the proof: ``status`` NoError), and the pieces are
@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..stages.mesh.holes import fill_holes
-from ..stages.mesh.repair import drop_bad_faces, drop_unreferenced, edge_keys, merge_duplicate_vertices, piece_labels
+from ..mesh.holes import fill_holes
+from ..mesh.repair import drop_bad_faces, drop_unreferenced, edge_keys, merge_duplicate_vertices, piece_labels
 from .intersections import crossing_pairs
 from .remesh import rebuild
 

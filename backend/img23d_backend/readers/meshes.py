@@ -1,6 +1,6 @@
 """Meshes from files for Re-texture and Retopo outside Blender: a GLB, OBJ or PLY as the add-on's ``.npz``.
 
-The add-on sends its mesh as arrays in Blender's object space (Z up; ``stages/paint/retexture.py``
+The add-on sends its mesh as arrays in Blender's object space (Z up; ``uv/retexture.py``
 says which). A glTF file is Y up, and Blender's importer turns (x, y, z) into (x, -z, y): the
 same turn here makes a mesh painted from the command line look as it would in Blender. Its
 triangles stay as they are; its UVs, where it has them, become per-corner UVs (with its colour

@@ -9,7 +9,7 @@ import trimesh
 
 from img23d_backend.families.hunyuan3d.back_project import back_project, grown
 from img23d_backend.families.hunyuan3d.paint import PaintSettings, _mesh_renderer
-from img23d_backend.stages.paint.uvs import with_uvs
+from img23d_backend.uv.uvs import with_uvs
 
 
 def test_growing_a_mask_is_the_box_convolutions_test_above_zero() -> None:

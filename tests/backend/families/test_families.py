@@ -28,7 +28,7 @@ from img23d_backend.families.table import (FACTS_MODULES, FAMILIES, FAMILY_FOLDE
                                             family_named, family_of)
 from img23d_backend.jobs import loaders
 from img23d_backend.models.dtypes import Precision
-from img23d_backend.stages.mesh.shapes import ShapeSettings
+from img23d_backend.mesh.shapes import ShapeSettings
 
 
 def test_the_families_are_the_protocols_and_each_brings_its_shape_and_paint_loaders() -> None:

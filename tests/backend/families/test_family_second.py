@@ -41,7 +41,7 @@ from img23d_backend.jobs import EngineSettings, Job
 from img23d_backend.jobs.context import EngineContext
 from img23d_backend.jobs.kinds.generate import GenerateRun
 from img23d_backend.runs.folders import Manifest, RunFolder, TargetRecord
-from img23d_backend.stages.mesh.shapes import ShapeSettings
+from img23d_backend.mesh.shapes import ShapeSettings
 from role_contracts_families import FamilySubject, PaintFamilyContract, ShapeFamilyContract
 from second_family.rows import LICENCES, NAME, ROW, SHAPE_KIND, SHAPE_NAME
 from second_family.specs import PAINT, SHAPE

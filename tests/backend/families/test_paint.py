@@ -35,7 +35,7 @@ from img23d_backend.families.hunyuan3d.paint import (  # noqa: E402
     recenter_reference,
     with_uvs,
 )
-from img23d_backend.stages.paint.fill import fill_texture, propagate_vertex_colors  # noqa: E402
+from img23d_backend.uv.fill import fill_texture, propagate_vertex_colors  # noqa: E402
 from img23d_backend.families.hunyuan3d.paint_models import (  # noqa: E402
     Delighter,
     MultiviewDiffusion,

@@ -22,7 +22,7 @@ from img23d_backend.models import preflight
 from img23d_backend.models.hub import refuse_unaccepted
 from img23d_backend.models.registry import VIEWS_ROLE
 from img23d_backend.catalog import model_set, tiny_model_set
-from img23d_backend.stages.mesh.shapes import ShapeSettings
+from img23d_backend.mesh.shapes import ShapeSettings
 from img23d_protocol import (FRONT, SHAPE_MODELS, SIDE_AZIMUTH_DEGREES, SIDES, GenerateRequest, JobOptions,
                              ProtocolError, camera_direction)
 

@@ -14,7 +14,7 @@ from PIL import Image
 
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.families.step1x.texture.bake import BakeSettings, _reliable, bake_views
-from img23d_backend.stages.paint.uvs import with_uvs
+from img23d_backend.uv.uvs import with_uvs
 from img23d_protocol import ErrorCode, ProtocolError
 
 pytestmark = pytest.mark.clean_texture  # the clean family's texture model (pytest.ini)

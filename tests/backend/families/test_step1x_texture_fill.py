@@ -11,7 +11,7 @@ import pytest
 import trimesh
 
 from img23d_backend.families.step1x.texture.atlas_fill import OUTSIDE, Charts, face_charts, fill_atlas, pull_push
-from img23d_backend.stages.paint.uvs import with_uvs
+from img23d_backend.uv.uvs import with_uvs
 
 pytestmark = pytest.mark.clean_texture  # the clean family's texture model (pytest.ini)
 

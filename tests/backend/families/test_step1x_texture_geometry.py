@@ -14,7 +14,7 @@ import trimesh
 from img23d_backend.families.step1x.texture.cameras import normalisation, upstream_cameras
 from img23d_backend.families.step1x.texture.conditions import control_maps
 from img23d_backend.families.step1x.texture.render import render_maps
-from img23d_backend.stages.paint.uvs import with_uvs
+from img23d_backend.uv.uvs import with_uvs
 
 pytestmark = pytest.mark.clean_texture  # the clean family's texture model (pytest.ini)
 

@@ -19,7 +19,7 @@ from testdata import FAST_OPTIONS, HOUSE, MESH
 from img23d_backend.families.hunyuan3d import shape
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.catalog import tiny_model_set
-from img23d_backend.stages.mesh import cleanup
+from img23d_backend.mesh import cleanup
 from img23d_protocol import GenerateRequest, JobOptions, OptionError
 
 

@@ -24,7 +24,7 @@ from img23d_backend.finish.bake.normal_map import decode
 from img23d_backend.finish.bake.tangents import mikktspace_tangents, split_by_corner_tangents
 from img23d_backend.finish.bake.uv_raster import rasterize_uv
 from img23d_backend.readers.colour_space import linear_to_srgb
-from img23d_backend.stages.paint.unwrap import Unwrapper, unwrap_arrays
+from img23d_backend.uv.unwrap import Unwrapper, unwrap_arrays
 
 AMPLITUDE, FX, FY = 0.15, 3.0, 2.0  # the bumpy plane: z = A sin(FX x) cos(FY y) over [-1, 1]^2
 

@@ -18,7 +18,7 @@ from img23d_backend.jobs.kinds.retopo import high_mesh
 from img23d_backend.readers.colour_space import linear_to_srgb
 from img23d_backend.readers.meshes import artist_mesh_file
 from img23d_backend.readers.artist_mesh import load_artist_mesh
-from img23d_backend.stages.paint.unwrap import Unwrapper
+from img23d_backend.uv.unwrap import Unwrapper
 
 SIZE = 128
 

@@ -18,7 +18,7 @@ from img23d_backend.finish.bake.pipeline import smooth_normals
 from img23d_backend.finish.bake.quads import charts_of, keep_quads_in_one_chart, mikktspace_split, split_quads
 from img23d_backend.finish.bake.tangents import mikktspace_tangents
 from img23d_backend.finish.quad_mesh import triangulate_quads
-from img23d_backend.stages.paint.unwrap import Unwrapper
+from img23d_backend.uv.unwrap import Unwrapper
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ session's one textured clean job (tests/backend/clean_cli_run.py), which test_st
 Before the table of families imported a family only when a job asked for it, the command-line job
 loaded 16 such modules: all of ``families/hunyuan3d/`` (the package and its 13 modules, the replica
 builders among them, which checking the tiny set imported), ``models/fast_load``, now ``families/hunyuan3d/fast_load`` (whose diffusers key
-fixes the material and editor loaders imported) and ``stages/paint/fill``.
+fixes the material and editor loaders imported) and ``uv/fill``.
 """
 
 from __future__ import annotations

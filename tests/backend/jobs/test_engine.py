@@ -15,7 +15,7 @@ from img23d_backend.finish.quad_repair import project_onto
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.catalog import tiny_model_set
 from img23d_protocol import Artifact, Error, GenerateJobResult, GenerateRequest, JobOptions, ProtocolError
-from img23d_backend.stages.mesh import cleanup
+from img23d_backend.mesh import cleanup
 
 
 @pytest.fixture(scope="module")

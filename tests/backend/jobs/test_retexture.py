@@ -153,7 +153,7 @@ def test_uvs_in_another_tile_are_painted_in_the_textures_tile() -> None:
     """Known answers: a layout a whole tile over (the Mirror modifier's UV offset) moves into 0..1, as REPEAT shows
     it (it was painted flat from the texture's border); UVs with no area are none (unwrapped anew); an island a
     rounding past its tile's edge stays in it; a layout over several tiles (UDIM) is painted as it is, and said."""
-    from img23d_backend.stages.paint.retexture import several_tiles, tile_uvs
+    from img23d_backend.uv.retexture import several_tiles, tile_uvs
 
     layout = np.array([[0.1, 0.2], [0.9, 0.2], [0.5, 0.8]])
     assert tile_uvs(layout) is layout
@@ -171,7 +171,7 @@ def test_uvs_in_another_tile_are_painted_in_the_textures_tile() -> None:
 def test_the_paint_proxy_keeps_every_piece_of_the_artists_mesh(tmp_path: Path) -> None:
     """An eye or a button (a piece under 0.5 % of the largest) was left off the proxy by clean-up's default,
     and took the colour of the nearest surface painted."""
-    from img23d_backend.stages.paint import retexture
+    from img23d_backend.uv import retexture
 
     head = uv_sphere(90, 90)
     eye = trimesh.creation.icosphere(subdivisions=1, radius=0.05)

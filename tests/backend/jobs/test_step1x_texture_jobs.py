@@ -29,7 +29,7 @@ from img23d_backend.families.table import FAMILIES
 from img23d_backend.models import preflight
 from img23d_backend.catalog import model_set, tiny_model_set
 from img23d_backend.families.step1x.texture_folders import CLEAN_PAINT, TINY_CLEAN_PAINT
-from img23d_backend.stages.paint import fill as tencent_fill
+from img23d_backend.uv import fill as tencent_fill
 from img23d_protocol import CLEAN, ErrorCode, GenerateRequest, JobOptions, Progress, ProtocolError, RetextureRequest
 
 # Two multiview steps (the model's own are 50) and a small texture: the chain, not its quality.

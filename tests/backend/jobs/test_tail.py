@@ -15,7 +15,7 @@ from img23d_backend.env.job_control import CancelToken
 from img23d_backend.families.hunyuan3d import shape
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.catalog import tiny_model_set
-from img23d_backend.stages.mesh import cleanup, tail
+from img23d_backend.mesh import cleanup, tail
 from img23d_protocol import Artifact, ErrorCode, GenerateRequest, JobOptions, ProtocolError
 from testdata import FAST_OPTIONS, HOUSE
 

@@ -25,8 +25,8 @@ from img23d_backend.models.preflight import PaintModel
 from img23d_backend.models.specs import ModelSpec
 from img23d_backend.runs.folders import TargetRecord
 from img23d_backend.stages import skips
-from img23d_backend.stages.paint.retexture import UVBake
-from img23d_backend.stages.paint.uvs import has_uvs, with_uvs
+from img23d_backend.uv.retexture import UVBake
+from img23d_backend.uv.uvs import has_uvs, with_uvs
 from img23d_backend.stages.step_context import StepContext
 
 from .specs import PAINT_FILE, VIEW_SIZE

@@ -20,7 +20,7 @@ from PIL import Image
 
 from img23d_backend.env.job_control import CancelToken, ProgressFn
 from img23d_backend.families.family import refuse_empty_cutouts
-from img23d_backend.stages.mesh.shapes import ShapeSettings
+from img23d_backend.mesh.shapes import ShapeSettings
 
 from .specs import SHAPE_FILE
 from .weights import weights_builder, weights_loader

@@ -1,4 +1,4 @@
-"""The paint stage's unwrap (box projection, cut and packed: ``stages.paint.box_unwrap``) on small meshes
+"""The paint stage's unwrap (box projection, cut and packed: ``uv.box_unwrap``) on small meshes
 with known answers, and the overlap test it and the benchmark judge layouts by."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ import pytest
 import trimesh
 
 from img23d_backend.finish.bake.uv_raster import rasterize_uv
-from img23d_backend.stages.paint.box_charts import box_charts, face_pairs, face_uv
-from img23d_backend.stages.paint.box_unwrap import box_unwrap
-from img23d_backend.stages.paint.chart_cuts import untangled
-from img23d_backend.stages.paint.uv_layout import face_charts, overlapping_pairs, stretch_percentile, uv_areas
-from img23d_backend.stages.paint.unwrap import unwrap_arrays
+from img23d_backend.uv.box_charts import box_charts, face_pairs, face_uv
+from img23d_backend.uv.box_unwrap import box_unwrap
+from img23d_backend.uv.chart_cuts import untangled
+from img23d_backend.uv.uv_layout import face_charts, overlapping_pairs, stretch_percentile, uv_areas
+from img23d_backend.uv.unwrap import unwrap_arrays
 
 
 def _two_pieces() -> trimesh.Trimesh:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from img23d_backend.stages.mesh import cleanup, decimator, holes, repair
+from img23d_backend.mesh import cleanup, decimator, holes, repair
 
 KEEP_ALL = cleanup.Finish(face_budget=0, min_piece=0)
 

@@ -1,4 +1,4 @@
-"""The fill of the texels no view saw (``stages.paint.fill.pull_push``): every known texel kept exactly, every
+"""The fill of the texels no view saw (``uv.fill.pull_push``): every known texel kept exactly, every
 hole beside a chart in that chart's colours, the far gutter a blend of what is known, never another colour
 (``bench/host_stages.py`` times it against the inpainting it replaced and measures both against the truth)."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from img23d_backend.stages.paint.fill import pull_push
+from img23d_backend.uv.fill import pull_push
 
 
 def _distance(known: np.ndarray) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from img23d_backend.stages.mesh.shapes import MIN_CHUNK, ShapeSettings
+from img23d_backend.mesh.shapes import MIN_CHUNK, ShapeSettings
 
 
 @pytest.mark.parametrize("octree, retried", [(16, 16), (24, 16), (32, 16), (48, 24), (256, 128), (1024, 512)])

@@ -12,8 +12,8 @@ import trimesh
 from img23d_protocol import ErrorCode, ProtocolError
 
 from img23d_backend.env.job_control import CancelToken
-from img23d_backend.stages.paint.uvs import with_uvs
-from img23d_backend.stages.paint.unwrap import Arrays, Unwrapper, unwrap_arrays
+from img23d_backend.uv.uvs import with_uvs
+from img23d_backend.uv.unwrap import Arrays, Unwrapper, unwrap_arrays
 
 WAIT = 60.0  # seconds a worker may take to start and answer before the test fails
 

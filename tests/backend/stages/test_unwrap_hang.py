@@ -20,7 +20,7 @@ from img23d_protocol import ErrorCode, ProtocolError
 from process_tree import WORKER, command, kill_all, left_alive, with_workers
 from testdata import SUBJECT
 from img23d_backend.env.job_control import CancelToken
-from img23d_backend.stages.paint.unwrap import Unwrapper
+from img23d_backend.uv.unwrap import Unwrapper
 
 pytestmark = [pytest.mark.process,  # its subject is img23d's processes (pytest.ini)
               pytest.mark.lane_c]  # in lane C all the same, for the lanes' balance

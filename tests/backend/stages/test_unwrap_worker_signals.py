@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-from img23d_backend.stages.paint.unwrap import worker_start
+from img23d_backend.uv.unwrap import worker_start
 
 pytestmark = [pytest.mark.process,  # its subject is img23d's processes (pytest.ini)
               pytest.mark.lane_c]  # in lane C all the same, for the lanes' balance

@@ -22,7 +22,7 @@ import pytest
 import torch
 
 from img23d_backend.families.step1x.geometry.stage import geometry_settings
-from img23d_backend.stages.mesh.shapes import ShapeSettings
+from img23d_backend.mesh.shapes import ShapeSettings
 from img23d_backend.surfaces.volume import (BAND, BOUNDS, MIN_COARSE, GridSettings, GridStats,
                                                             extract_surface, hierarchical_grid, positions)
 

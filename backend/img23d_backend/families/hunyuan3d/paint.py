@@ -4,7 +4,7 @@ This stage reproduces ``Hunyuan3DPaintPipeline.__call__`` on any device: recentr
 the mesh UVs (img23d's box unwrap, unless it already has some: those are kept exactly, so artist meshes can be
 re-textured), render normal and position maps from six cameras, paint those views with the multiview model,
 back-project them into the UV atlas, fill what no camera saw, and return a trimesh with a PBR material. The models
-and their loaders live in ``paint_models``; the hole filling in ``stages.paint.fill``; rasterization comes from
+and their loaders live in ``paint_models``; the hole filling in ``uv.fill``; rasterization comes from
 ``raster``, which stands in for hy3dgen's compiled ``custom_rasterizer``.
 """
 
@@ -25,9 +25,9 @@ from img23d_protocol import ErrorCode, ProtocolError
 from ...env import failpoints
 from ...env.job_control import CancelToken, ProgressFn
 from ...env.torch_shims import prepare_torchvision
-from ...stages.paint.fill import fill_texture
-from ...stages.paint.unwrap import Arrays
-from ...stages.paint.uvs import has_uvs, with_uvs
+from ...uv.fill import fill_texture
+from ...uv.unwrap import Arrays
+from ...uv.uvs import has_uvs, with_uvs
 from .paint_models import SUPPORTED_ELEVATIONS, Delighter, MultiviewDiffusion, NotFinite, StepFn, camera_indices
 
 log = logging.getLogger(__name__)
@@ -136,8 +136,8 @@ def paint_mesh(mesh: trimesh.Trimesh, reference: Image.Image, *, delighter: Deli
     """A copy of ``mesh`` with UVs and a PBR base-colour texture painted from ``reference``.
 
     ``reference`` is the object's RGBA cut-out. Existing UVs are kept as they are; a mesh without them is unwrapped
-    (``stages.paint.box_unwrap``: its vertices split along the seams), or takes ``unwrap()``'s result, the same
-    unwrap made ahead in a worker (``stages.paint.unwrap``). With ``keep``, the delit reference and the painted
+    (``uv.box_unwrap``: its vertices split along the seams), or takes ``unwrap()``'s result, the same
+    unwrap made ahead in a worker (``uv.unwrap``). With ``keep``, the delit reference and the painted
     views are put there (as PIL images) for the run folder, the seconds each phase took under ``"timings"``
     (delight, uv, render, multiview, bake, fill), under ``"bake"`` a function baking other images of the views as
     the colour was baked (``families.family.ViewBake``), and under ``"redone_in_fp32"`` the models whose

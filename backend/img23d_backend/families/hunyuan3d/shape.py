@@ -19,7 +19,7 @@ from ...models.dtypes import working_dtype
 from .fast_load import load_shape_pipeline, load_shape_vae
 from ...models.placement import LoadedModel
 from ...models.registry import ModelSpec
-from ...stages.mesh.shapes import ShapeSettings, mesh_arrays
+from ...mesh.shapes import ShapeSettings, mesh_arrays
 from ..family import refuse_empty_cutouts
 from .hy3dgen_fixes import float32_schedule
 from .shape_decode import DecodeSettings, decode_latents, decoding_vae, latents_to_mesh

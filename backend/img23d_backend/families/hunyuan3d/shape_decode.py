@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...models.memory import RESERVE_BYTES, device_memory
-from ...stages.mesh.shapes import MIN_CHUNK  # hy3dgen's default number of queries per decoder call
+from ...mesh.shapes import MIN_CHUNK  # hy3dgen's default number of queries per decoder call
 from .hy3dgen_fixes import FlashVDMDecoder, grid_points, into_octree_frame, surface_extractor
 
 log = logging.getLogger(__name__)

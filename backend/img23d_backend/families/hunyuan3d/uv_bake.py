@@ -1,5 +1,5 @@
-"""Hunyuan3D-2's rasterizer and hole filling for baking into a mesh's own UVs (``stages.paint.retexture.UVBake``):
-the port of its compiled rasterizer (``raster``) and its filling (``stages.paint.fill``: colours spread
+"""Hunyuan3D-2's rasterizer and hole filling for baking into a mesh's own UVs (``uv.retexture.UVBake``):
+the port of its compiled rasterizer (``raster``) and its filling (``uv.fill``: colours spread
 over the surface, then inpainting), as its paint pipeline bakes with them."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from ...stages.paint.fill import fill_texture
-from ...stages.paint.retexture import UVBake
+from ...uv.fill import fill_texture
+from ...uv.retexture import UVBake
 
 
 def _rasterize(*args: Any, **kwargs: Any) -> Any:

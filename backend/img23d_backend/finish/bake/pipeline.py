@@ -31,7 +31,7 @@ import trimesh
 from PIL import Image
 
 from ...env.job_control import CancelToken
-from ...stages.paint.unwrap import AtlasPacking, Unwrapper
+from ...uv.unwrap import AtlasPacking, Unwrapper
 from .dilate import dilate, fill_background
 from .normal_map import FLAT, encode, tangent_space_normals
 from .quads import keep_quads_in_one_chart, mikktspace_split, repack

@@ -27,7 +27,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from ...stages.paint.unwrap import AtlasPacking
+from ...uv.unwrap import AtlasPacking
 
 _SHRINK = 1e-3  # a moved triangle is tested shrunk by this share, so touching its neighbours is no overlap
 

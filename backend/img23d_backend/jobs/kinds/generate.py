@@ -23,10 +23,10 @@ from ...models.oom import OutOfMemory, free_memory_advice
 from ...readers.images import LoadedImage
 from ...runs.folders import TargetRecord
 from ...stages import skips
-from ...stages.mesh import cleanup
-from ...stages.mesh.shapes import mesh_arrays
-from ...stages.mesh.tail import Tail
-from ...stages.paint.unwrap import Unwrapper
+from ...mesh import cleanup
+from ...mesh.shapes import mesh_arrays
+from ...mesh.tail import Tail
+from ...uv.unwrap import Unwrapper
 from ...views.given import ObjectViews, prepare_views, read_given
 from ...views.memory import check_views_memory
 from ..steps import completing, cutting, finishing, materials, shaping, splat_files

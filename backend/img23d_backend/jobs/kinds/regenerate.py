@@ -23,7 +23,7 @@ from img23d_protocol.layout import LayoutSettings, solve, targets_from_records
 from ...models import step_costs
 from ...readers.images import LoadedImage, load_image
 from ...runs.folders import Manifest, TargetRecord, recover_interrupted
-from ...stages.mesh.tail import Tail
+from ...mesh.tail import Tail
 from ...views.given import carry_views
 from ..steps import shaping
 from .generate import GenerateRun

@@ -29,7 +29,7 @@ from ...readers.artist_mesh import load_artist_mesh
 from ...readers.images import LoadedImage
 from ...readers.meshes import textured_mesh
 from ...runs.folders import TargetRecord
-from ...stages.paint import retexture
+from ...uv import retexture
 from ...stages.step_context import warn
 from ...views import given as given_views
 from ..steps import materials

@@ -29,7 +29,7 @@ from ...finish.retopo import NothingToRemesh
 from ...readers.artist_mesh import ArtistMesh, load_artist_mesh
 from ...readers.mesh_file import read_arrays
 from ...runs.folders import TargetRecord
-from ...stages.paint import retexture
+from ...uv import retexture
 from ..base import JobRun
 from ..context import EngineContext
 from ..steps.finishing import AS_GENERATED, finish_object

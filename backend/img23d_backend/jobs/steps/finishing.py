@@ -26,7 +26,7 @@ from ...finish.retopo import RetopoSettings
 from ...finish.step import finish_mesh
 from ...gltf.writer import export_glb
 from ...runs.folders import TargetRecord
-from ...stages.paint.unwrap import Unwrapper
+from ...uv.unwrap import Unwrapper
 from ..base import JobRun
 
 AS_GENERATED = "as-generated"

@@ -19,7 +19,7 @@ from ...families.table import family_of
 from ...models import preflight
 from ...models.oom import or_out_of_memory
 from ...runs.folders import TargetRecord
-from ...stages.mesh.shapes import ShapeSettings
+from ...mesh.shapes import ShapeSettings
 from ..base import JobRun
 from .shape_views import ShapeGroup, shape_groups, views_memory
 

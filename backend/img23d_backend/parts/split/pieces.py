@@ -2,7 +2,7 @@
 
 A piece's boundary loops are of two kinds: those the cut made (an edge there had a face of another
 name on its other side) and holes the input already had (an edge with one face in the whole mesh).
-Only the cuts are capped, with ``stages.mesh.holes``' ear clipping (no new vertex: a flat fan of
+Only the cuts are capped, with ``mesh.holes``' ear clipping (no new vertex: a flat fan of
 triangles across the outline, wound like the faces around it); the input's own holes stay as they
 were. Nothing else is added: what the mesh hid behind a cut is not guessed.
 
@@ -21,7 +21,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from ...stages.mesh.holes import boundary_loops, fill_loops
+from ...mesh.holes import boundary_loops, fill_loops
 from .labelling import UNLABELLED
 from .surface import Surface
 

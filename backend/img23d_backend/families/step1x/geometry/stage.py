@@ -1,5 +1,5 @@
 """Step1X-3D's shape stage as the family interface calls it: a job's shape settings (the ones every
-family shares, ``stages.mesh.shapes``) read into the sampler's own, then ``generate_geometry``."""
+family shares, ``mesh.shapes``) read into the sampler's own, then ``generate_geometry``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any, Callable
 from PIL import Image
 
 from ....env.job_control import CancelToken, ProgressFn
-from ....stages.mesh.shapes import ShapeSettings
+from ....mesh.shapes import ShapeSettings
 from ...family import refuse_empty_cutouts
 from .generate import GeometrySettings, generate_geometry
 from .label import LabelChoice

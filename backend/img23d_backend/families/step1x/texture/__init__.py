@@ -5,7 +5,7 @@ multiview painter, SDXL base 1.0 (CreativeML Open RAIL++-M) with Step1X-3D's mul
 Written from upstream's code (stepfun-ai/Step1X-3D ``step1x3d_texture/``, huanngzh/MV-Adapter)
 on diffusers' and transformers' own classes; nothing of upstream's renderers (nvdiffrast,
 pytorch3d, Hunyuan3D's rasterizer) is used, nor img23d's port of Hunyuan3D's rasterizer
-(``raster``) or of its hole filling (``stages.paint.fill``): the family's own rasterizer
+(``raster``) or of its hole filling (``uv.fill``): the family's own rasterizer
 (``clean_raster``, written from the textbook method) makes the control maps, and the views are
 baked into the mesh's UVs by img23d's own projection and hole filling (``atlas_fill``).
 

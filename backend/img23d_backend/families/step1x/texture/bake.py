@@ -11,7 +11,7 @@ inpainting the atlas (Navier-Stokes, radius 3).
 
 img23d does the same with its own code: its licence-clean rasterizer (``clean_raster``, written
 from the textbook method) in upstream's cameras (``cameras``), the mesh's UVs (kept when it has
-them, else xatlas's unwrap: ``stages.paint.uvs``) and its own hole filling (``atlas_fill``:
+them, else xatlas's unwrap: ``uv.uvs``) and its own hole filling (``atlas_fill``:
 pull-push inside each UV chart, then the gutter padded). Two differences, and why: the filling
 is that textbook method, because upstream's (vertex colours carried over the mesh, then
 inpainting) comes with Hunyuan3D's ``differentiable_renderer``; and upstream scatters each view's pixels into
@@ -37,7 +37,7 @@ from PIL import Image
 
 from ....clean_raster import interpolate, rasterize
 from ....env.job_control import CancelToken
-from ....stages.paint.uvs import with_uvs
+from ....uv.uvs import with_uvs
 from .atlas_fill import OUTSIDE, Charts, face_charts, fill_atlas
 from .cameras import ORTHO_HALF_EXTENT, Cameras, pixel_centre_scale, upstream_cameras
 from .render import Surface, rasterize_view, surface

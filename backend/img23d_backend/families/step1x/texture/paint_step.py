@@ -22,7 +22,7 @@ from ....models.oom import is_out_of_memory
 from ....models.registry import paint_steps
 from ....runs.folders import TargetRecord
 from ....stages import skips
-from ....stages.paint.uvs import has_uvs, with_uvs
+from ....uv.uvs import has_uvs, with_uvs
 from ....stages.step_context import StepContext
 from ...family import Painted
 from .bake import BakeSettings

@@ -1,5 +1,5 @@
 """The licence-clean family's rasterizer and hole filling for baking into a mesh's own UVs
-(``stages.paint.retexture.UVBake``): img23d's own rasterizer (``clean_raster``) and the pull-push
+(``uv.retexture.UVBake``): img23d's own rasterizer (``clean_raster``) and the pull-push
 filling per UV chart (``atlas_fill``), as its paint model's bake uses them; nothing derived from
 Tencent's code (re-texturing a mesh above the face budget goes through here)."""
 
@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ....clean_raster import interpolate, rasterize
-from ....stages.paint.retexture import UVBake
+from ....uv.retexture import UVBake
 from .atlas_fill import OUTSIDE, Charts, face_charts, fill_atlas
 
 

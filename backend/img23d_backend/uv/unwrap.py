@@ -39,10 +39,10 @@ import numpy as np
 
 from img23d_protocol import ErrorCode, ProtocolError
 
-from ...env import failpoints
-from ...env.children import end_with_parent, kill_pool
-from ...env.interrupts import ignore_in_worker
-from ...env.job_control import CancelToken
+from ..env import failpoints
+from ..env.children import end_with_parent, kill_pool
+from ..env.interrupts import ignore_in_worker
+from ..env.job_control import CancelToken
 from .box_unwrap import box_unwrap
 
 log = logging.getLogger(__name__)

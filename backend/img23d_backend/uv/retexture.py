@@ -21,8 +21,8 @@ from PIL import Image
 
 from img23d_protocol import ErrorCode, ProtocolError
 
-from ...env.job_control import CancelToken
-from ...readers.artist_mesh import ArtistMesh
+from ..env.job_control import CancelToken
+from ..readers.artist_mesh import ArtistMesh
 from ..mesh.cleanup import Finish, clean_mesh
 from .unwrap import Unwrapper
 

@@ -25,8 +25,8 @@ from typing import Callable
 
 import numpy as np
 
-from ...env.children import end_with_parent, kill_pool
-from ...env.interrupts import ignore_in_worker
+from ..env.children import end_with_parent, kill_pool
+from ..env.interrupts import ignore_in_worker
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from concurrent.futures import wait
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, TypeVar
 
-from ...env.job_control import CancelToken
+from ..env.job_control import CancelToken
 
 T = TypeVar("T")
 
