@@ -3,7 +3,10 @@
 A ``JobRunner`` is a ``client.waiting.Wait``: ``step()`` does a bounded amount of work and
 returns, and the job operators wait on it as every operator waits on the backend
 (``operators/_wait.py``). Each target's GLB is imported as soon as its ``artifact`` arrives, so
-objects appear while later ones are still being made.
+objects appear while later ones are still being made. With a metric depth map the backend fits each
+mesh to its own points after the layout was announced (``layout/surface_fit.py``, kept in the manifest):
+when the job ends, each object it stood stands again where the finished manifest says, as Re-layout and
+Import Run would stand it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from img23d_client import run_layout, texture_guard
 from img23d_client.progress_line import ProgressLine
 from img23d_client.session import BackendSession
 
-from . import finished_objects, held, scene_import
+from . import finished_objects, held, part_objects, scene_import
 
 
 @dataclass
@@ -73,6 +76,8 @@ class JobRunner:
         self.import_seconds = 0.0   # main-thread time spent in the glTF importer
         self.detections_path: Path | None = None
         self.layout: Any = None          # the run's layout (layout.SceneLayout), once announced
+        self.layout_manifest: Path | None = None  # the manifest it was read from, read again when the job ends
+        self.stood: dict[str, held.Held] = {}    # the objects stood where the layout says, by stem (no candidate)
         self.first_stems: dict[tuple[str, int], str] = {}  # (target, instance) -> its place's stem
         self.high_meshes: dict[str, Path] = {}  # a finished object's generated mesh, by its stem, until its low one
         self.budget = texture_guard.RunBudget()  # the bytes of images every file this job brings in may hold
@@ -138,6 +143,7 @@ class JobRunner:
             except protocol.ProtocolError as exc:  # it came from another process: never used unchecked
                 self.outcome.error = f"the backend's result could not be read: {exc.message}"
                 self.outcome.error_code = exc.code.value
+            self._stand_fitted()
 
     def _on_artifact(self, artifact: Any) -> None:
         kind = protocol.ArtifactKind
@@ -168,7 +174,29 @@ class JobRunner:
             self.outcome.failed_targets.append(f"layout: {exc}")
             return
         self.layout = run_layout.solve_run(manifest, run_layout.LayoutChoice.from_options(self.request.options))
+        self.layout_manifest = manifest_path
         self.first_stems = run_layout.stems_by_target(manifest)
+
+    def _stand_fitted(self) -> None:
+        """Each object this job stood, where the finished manifest stands it: the meshes' fit to their own points
+        came after the layout was announced. An object whose anchor did not change, or that is gone, stays."""
+        if self.layout is None or self.layout_manifest is None or not self.stood:
+            return
+        try:
+            manifest = run_layout.read_manifest(self.layout_manifest)
+        except run_layout.NotARun:  # the run folder changed under the job: the objects stay where they arrived
+            return
+        final = run_layout.solve_run(manifest, run_layout.LayoutChoice.from_options(self.request.options))
+        scene = held.held_scene(self.scene)
+        for key, kept in self.stood.items():
+            obj = held.held_object(kept)
+            if obj is None or key not in final.anchors or final.anchors[key] == self.layout.anchors.get(key):
+                continue
+            scene_import.place(obj, final, key)
+            finished_objects.follow(obj)   # a finished object's high mesh moves with it, its parts too
+            if scene is not None:
+                part_objects.follow_whole(scene, obj)
+        self.layout = final
 
     def _import_mesh(self, artifact: Any) -> None:
         started = time.perf_counter()
@@ -200,6 +228,8 @@ class JobRunner:
             self.outcome.failed_targets.append(f"{artifact.target}: {exc}")
             return
         self.outcome.made.append(held.hold(obj))
+        if not variation and self.layout is not None and key in self.layout.anchors:
+            self.stood[key] = held.hold(obj)
         high = self.high_meshes.pop(key, None)
         if high is not None:
             try:

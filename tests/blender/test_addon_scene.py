@@ -40,10 +40,12 @@ def _run_camera(collection):
     return camera
 
 
-def _set_layout(scene, fov_degrees: float, ground: bool = True) -> None:
+def _set_layout(scene, fov_degrees: float, ground: bool = True, estimate: bool = False) -> None:
+    """The panel's Placement settings; ``estimate`` off, so that the field of view given is the one used (the
+    default depth model, MoGe-2, estimates one)."""
     scene.img23d.fov = math.radians(fov_degrees)
     scene.img23d.ground = ground
-    scene.img23d.estimate_fov = True
+    scene.img23d.estimate_fov = estimate
 
 
 def test_true_depth_places_two_boxes_where_the_picture_shows_them(addon, scene, tmp_path: Path) -> None:
@@ -103,10 +105,12 @@ def test_generate_adds_a_camera_that_sees_each_object_over_its_box(addon, scene)
         u0, u1 = min(c.x for c in corners) * width, max(c.x for c in corners) * width
         v0, v1 = (1 - max(c.y for c in corners)) * height, (1 - min(c.y for c in corners)) * height
         x0, y0, x1, y1 = record["box"]
-        # Its bounds, seen through the camera, fill its box one way and fit inside the other, centred.
+        # Its bounds, seen through the camera, fill its box one way and fit inside the other, centred where its
+        # mesh's fit to its own points centred it (``across_px``: with the default metric map; 0 without a fit).
         assert u1 - u0 <= x1 - x0 + 1 and v1 - v0 <= y1 - y0 + 1, record["target"]
         assert min(abs((u1 - u0) - (x1 - x0)), abs((v1 - v0) - (y1 - y0))) < 1, record["target"]
-        assert (u0 + u1) / 2 == pytest.approx((x0 + x1) / 2, abs=1), record["target"]
+        across = record["depth"].get("across_px", 0.0)
+        assert (u0 + u1) / 2 == pytest.approx((x0 + x1) / 2 + across, abs=1), record["target"]
         placement = record["placement"]
         assert obj.scale.x == pytest.approx(placement["scale"], rel=1e-4)  # the add-on and backend agree
 
@@ -128,7 +132,7 @@ def test_relayout_follows_the_field_of_view_and_ground_and_matches_a_fresh_impor
     _set_layout(scene, 55.0, ground=False)
     assert _run(bpy.ops.img23d.relayout, run_dir=run) == {"FINISHED"}
     assert camera.rotation_euler.x == pytest.approx(math.pi / 2)  # no floor: a level camera
-    _set_layout(scene, 55.0)
+    _set_layout(scene, 55.0, estimate=True)
     assert _run(bpy.ops.img23d.relayout) == {"FINISHED"}
     for name, matrix in before.items():  # back to the settings it was generated with: back where it was
         assert _same(collection.objects[name].matrix_world, matrix), name
