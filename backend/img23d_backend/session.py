@@ -16,6 +16,7 @@ from img23d_protocol import (DEFAULT_DEPTH_MODEL, DEFAULT_GROUNDING_MODEL, DEFAU
                              RetextureJobResult, RetextureRequest, RetopoJobResult, RetopoRequest,
                              SuggestJobResult, SuggestRequest, parted_names_from_text, read_manifest, validate_targets)
 
+from .depth.table import UNKEYED_DEPTH
 from .env.job_control import CancelToken
 from .env.library_output import quiet_empty_warnings
 from .env.spawned_main import refuse_in_spawned_main
@@ -70,7 +71,8 @@ class Models:
                 "matting": self.matting, "paint": self.paint,
                 # Named only when not the default, so batches keyed before there was a choice resume.
                 **({"editor": self.editor} if self.editor != DEFAULT_EDITOR else {}),
-                **({"depth": self.depth} if self.depth != DEFAULT_DEPTH_MODEL else {})}
+                # A batch keyed without a depth ran the depth model of before --depth (``UNKEYED_DEPTH``).
+                **({"depth": self.depth} if self.depth != UNKEYED_DEPTH else {})}
 
 
 @dataclass

@@ -47,7 +47,7 @@ DEPTH_MODELS: dict[str, SharedModel] = by_name(
 )
 DEFAULT_GROUNDING_MODEL = "2b"
 DEFAULT_MATTING_MODEL = "birefnet"
-DEFAULT_DEPTH_MODEL = "da2-small"
+DEFAULT_DEPTH_MODEL = "moge2-vits-normal"
 
 
 # Each role's rows, by the role's name (a model set's, the command line's option).

@@ -12,7 +12,10 @@ from .estimator import DepthEstimator, DepthRow
 
 DEPTH_PACKAGES: dict[str, str] = {"da2-small": f"{__package__}.depth_anything",   # choice name -> its folder
                                    "moge2-vits-normal": f"{__package__}.moge"}
-DEFAULT_DEPTH = "da2-small"
+DEFAULT_DEPTH = "moge2-vits-normal"   # metric: each object where its points say (issue 98)
+# The only depth model before --depth, and the default until MoGe-2: a batch's options key leaves it unnamed, so a
+# batch keyed without a depth (it ran this one) resumes (``session.Models.describe``).
+UNKEYED_DEPTH = "da2-small"
 DEPTH_TABLE: ChoiceTable[DepthRow, DepthEstimator] = ChoiceTable(
     DEPTH_PACKAGES, DepthRow, "estimator", "ESTIMATORS", DepthEstimator, "depth", "depth model")
 DEPTH_ROWS, DEPTH_CODE = DEPTH_TABLE.rows, DEPTH_TABLE.code

@@ -14,10 +14,11 @@ from img23d_protocol import manifest_text, read_manifest
 from testdata import HOUSE
 
 BEFORE = Path(__file__).parents[2] / "wire" / "manifests" / "main-f49deb6-generate.json"
-# The command that wrote BEFORE (its tiny shape settings, and a finish so each record has one).
+# The command that wrote BEFORE (its tiny shape settings, and a finish so each record has one), with the depth model it
+# ran (Depth Anything V2 Small, the only one then; MoGe-2, the default since, records more in each depth entry).
 ARGS = ("generate", str(HOUSE), "--targets", "house, chimney", "--models", "tiny", "--device", "cpu",
         "--steps", "3", "--octree-resolution", "32", "--face-budget", "2000", "--no-texture",
-        "--topology", "triangles", "--faces", "200", "--bake-size", "128")
+        "--topology", "triangles", "--faces", "200", "--bake-size", "128", "--depth", "da2-small")
 
 
 def _shape(value: Any) -> Any:

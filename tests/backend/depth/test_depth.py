@@ -26,8 +26,9 @@ from img23d_backend.env.torch_shims import prepare_torchvision
 
 @pytest.fixture(scope="module")
 def engine(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    return Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path_factory.mktemp("runs"),
-                                 device="cpu"))
+    # Depth Anything V2 Small's module: its replica, whatever the default depth model is.
+    return Engine(EngineSettings(models=tiny_model_set(tiny_root, depth="da2-small"),
+                                 runs_dir=tmp_path_factory.mktemp("runs"), device="cpu"))
 
 
 # --- the replica, loaded as production loads the real model --------------------------------------
@@ -38,7 +39,7 @@ def test_the_tiny_replica_is_complete_and_loads_through_the_production_loader(ti
     prepare_torchvision()  # what the model manager does before any load
     from transformers import DepthAnythingForDepthEstimation, DPTImageProcessor
 
-    spec = tiny_model_set(tiny_root).depth
+    spec = tiny_model_set(tiny_root, depth="da2-small").depth
     folder = hub.resolve_model_dir(spec)  # checks every file the loader reads is there
     config = json.loads((folder / "config.json").read_text())
     assert config["model_type"] == "depth_anything" and config["backbone_config"]["model_type"] == "dinov2"
@@ -61,7 +62,7 @@ def test_the_tiny_replica_is_complete_and_loads_through_the_production_loader(ti
 def test_a_replica_without_its_processor_is_incomplete(tiny_root: Path, tmp_path: Path) -> None:
     import shutil
 
-    spec = tiny_model_set(tmp_path).depth
+    spec = tiny_model_set(tmp_path, depth="da2-small").depth
     shutil.copytree(tiny_root / "depth-anything", spec.local_path)
     (spec.local_path / "preprocessor_config.json").unlink()
     with pytest.raises(ProtocolError) as caught:

@@ -60,19 +60,21 @@ def test_the_rigging_model_can_be_named_to_models_download(hub_cache: Path,
 
 
 def test_the_depth_model_is_chosen_on_the_command_line_and_in_either_set(tmp_path: Path) -> None:
-    """``--depth`` (issue 98): its choices are the depth room's rows; the real and the tiny set both take it, and a
-    batch's options key names it only when it is not the default (batches keyed before the choice resume)."""
+    """``--depth`` (issue 98): its choices are the depth room's rows, MoGe-2 the default; the real and the tiny set
+    both take it, and a batch's options key names it unless it is Depth Anything V2 Small (batches keyed before the
+    choice, which ran it, resume)."""
     from img23d_backend.catalog import model_set
     from img23d_backend.session import Models
 
     args = cli.build_parser().parse_args(["generate", "picture.png", "--depth", "moge2-vits-normal"])
     models = Models.from_args(args)
     assert models.depth == "moge2-vits-normal" and models.describe()["depth"] == "moge2-vits-normal"
-    assert "depth" not in Models().describe()
+    assert "depth" not in Models(depth="da2-small").describe()   # a batch keyed before --depth ran it
+    assert Models().describe()["depth"] == "moge2-vits-normal"    # the default since issue 98, named
     assert model_set("default", depth="moge2-vits-normal").depth.repo_id == "Ruicheng/moge-2-vits-normal"
     tiny = model_set("tiny", tiny_root=tmp_path, depth="moge2-vits-normal").depth
     assert tiny.local_path is not None and tiny.local_path.parent == tmp_path and tiny.options["depth"] == \
         "moge2-vits-normal"
-    assert model_set("tiny", tiny_root=tmp_path).depth.options["depth"] == "da2-small"
+    assert model_set("tiny", tiny_root=tmp_path).depth.options["depth"] == "moge2-vits-normal"   # the default
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["generate", "picture.png", "--depth", "da2-large"])
