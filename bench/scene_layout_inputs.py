@@ -24,7 +24,8 @@ from types import SimpleNamespace
 
 import numpy as np
 from img23d_backend.depth.driver import DepthMap
-from img23d_backend.layout.scene import floor_and_heights, record_placement, record_statistics
+from img23d_backend.layout.scene import (MeasuredScene, floor_and_heights, record_placement, record_statistics,
+                                         settle_supports)
 from img23d_backend.layout.standing import world_matrix
 from img23d_backend.printing.sources import Placed
 from img23d_protocol.layout import DEFAULT_FOV_DEGREES, LayoutSettings, SceneLayout, solve, targets_from_records
@@ -118,11 +119,14 @@ def lay_out(scene: SceneFolder, inputs: LayoutInputs) -> tuple[SceneLayout, dict
     layout = solve((width, height), targets_from_records(records),
                    LayoutSettings(fov_degrees=inputs.fov_degrees, ground=True, metric=inputs.depth.kind == "metric",
                                   floor=(floor.pitch, floor.elevation) if floor is not None else None))
+    measured = MeasuredScene(layout, read.seen, read.under)
+    for target, record in zip(inputs.targets, records):
+        record_placement(layout, record, SimpleNamespace(vertices=target.vertices, faces=target.faces),  # type: ignore
+                         measured)
+    settle_supports(measured, records)  # type: ignore[arg-type]
     placed = {}
     for target, record in zip(inputs.targets, records):
         blender = target.vertices @ GLTF_TO_BLENDER.T
-        record_placement(layout, record, SimpleNamespace(vertices=target.vertices, faces=target.faces),  # type: ignore
-                         read.seen.get(target.name))
         matrix = world_matrix(blender.min(axis=0), blender.max(axis=0), Placed.from_dict(record.placement))
         world = blender @ matrix[:, :3].T + matrix[:, 3]
         placed[target.name] = camera_frame(layout, world)

@@ -17,6 +17,7 @@ Vec3 = tuple[float, float, float]
 MAX_PITCH = math.radians(45.0)     # steeper than this, a picture seldom shows things standing on a floor
 FLOOR_TOLERANCE = 0.25        # of an object's own height: how far its bottom may be off the floor
 RAISED_M, RAISED_SHARE = 0.05, 0.05   # a seen bottom this far above the floor (plus a share of its top) is raised
+RESTS_KEY = "rests_m"   # a record's depth entry: where it rests on the placed mesh under it (``Heights.rests``)
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,15 @@ class Heights:
     bottom: float
     top_seen: bool
     bottom_seen: bool
+    rests: float | None = None   # metres: the top of the placed mesh its raised foot rests on (the backend's support)
 
     @property
     def base(self) -> float:
-        """Where it stands: its visible bottom where that is its own and raised (a box on a table, a chimney on a
-        roof), else the floor (a hidden bottom stands where the floor is)."""
+        """Where it stands: on the mesh under it where the backend found it resting (``rests``), else its visible
+        bottom where that is its own and raised (a box on a table, a chimney on a roof), else the floor (a hidden
+        bottom stands where the floor is)."""
+        if self.rests is not None:
+            return self.rests
         raised = self.bottom_seen and self.bottom > RAISED_M + RAISED_SHARE * max(self.top, 0.0)
         return self.bottom if raised else 0.0
 
@@ -59,7 +64,11 @@ class Heights:
                       for v in (top, bottom))
         if not numbers or not isinstance(top_seen, bool) or not isinstance(bottom_seen, bool):
             return None
-        return cls(float(top), float(bottom), top_seen, bottom_seen)  # type: ignore[arg-type]
+        rests = data.get(RESTS_KEY)
+        rests_ok = isinstance(rests, (int, float)) and not isinstance(rests, bool) and math.isfinite(rests) and \
+            0 < rests < 1e4
+        return cls(float(top), float(bottom), top_seen, bottom_seen,  # type: ignore[arg-type]
+                   float(rests) if rests_ok else None)  # type: ignore[arg-type]
 
 
 def fit_floor(contacts: dict[str, Vec3], heights: dict[str, float]) -> tuple[float, float, set[str]] | None:

@@ -61,6 +61,22 @@ def heights_of(points: np.ndarray, labels: np.ndarray, label: int, floor: Measur
     return Heights(round(top, 4), round(bottom, 4), top_seen, bottom_seen)
 
 
+def under_foot(labels: np.ndarray, label: int) -> int | None:
+    """The target (its label) right under the foot of target ``label``'s matte in most of its foot's columns
+    (``SEEN_SHARE``): what it may rest on; None where that is the floor, the picture's edge or no one target."""
+    columns, _, bottom, reach = _columns(labels, label)
+    if len(columns) == 0:
+        return None
+    foot = bottom >= bottom.max() - reach
+    below = labels[np.clip(bottom[foot] + 1, 0, labels.shape[0] - 1), columns[foot]]
+    below = below[(below != 0) & (below != label) & (bottom[foot] < labels.shape[0] - 1)]
+    if len(below) == 0:
+        return None
+    values, counts = np.unique(below, return_counts=True)
+    best = int(np.argmax(counts))
+    return int(values[best]) if counts[best] >= SEEN_SHARE * int(foot.sum()) else None
+
+
 def _height_above(points: np.ndarray, floor: MeasuredFloor) -> np.ndarray:
     """Each point's height above the floor (the plane cos(pitch) y + sin(pitch) z = elevation, y down)."""
     s, c = math.sin(floor.pitch), math.cos(floor.pitch)

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 from img23d_protocol import Artifact, ArtifactKind, ErrorCode, ProtocolError
+from img23d_protocol.frame import from_gltf
 from img23d_protocol.layout import (ACROSS_KEY, SHIFT_KEY, LayoutSettings, SceneLayout, resolve_fov, solve,
                                    targets_from_records)
 
@@ -30,9 +31,10 @@ from ..depth.driver import DepthMap, estimate_depth, matte_statistic, measured_v
 from ..stages.skips import skip_depth
 from ..stages.step_context import StepContext
 from .floor_points import MeasuredFloor, floor_of
-from .object_points import heights_of, labels_of
+from .object_points import heights_of, labels_of, under_foot
 from .picture import draw_layout, placed_objects
-from .surface_fit import SeenSurface, fit_shift, seen_surface
+from .support import MeshSurface, settle
+from .surface_fit import SeenSurface, fit_shift, seen_surface, surface_samples
 
 LAYOUT_PICTURE = "layout.png"
 NO_STATISTIC = ("no pixel under its matte has a depth the model measured: it is laid out by its box alone, at the "
@@ -47,14 +49,18 @@ class PointsRead:
 
     floor: MeasuredFloor | None = None
     seen: dict[str, SeenSurface] = field(default_factory=dict)
+    under: dict[str, str] = field(default_factory=dict)   # by stem: the target right under its foot
 
 
 @dataclass(frozen=True)
 class MeasuredScene:
-    """The depth pass's outcome for the job: the layout solved and each target's own surface."""
+    """The depth pass's outcome for the job: the layout solved, each target's own surface and the target under its
+    foot; each placed mesh's surface joins as it is placed (``record_placement``), for ``settle_supports``."""
 
     layout: SceneLayout
-    seen: dict[str, SeenSurface]
+    seen: dict[str, SeenSurface] = field(default_factory=dict)
+    under: dict[str, str] = field(default_factory=dict)
+    surfaces: dict[str, MeshSurface] = field(default_factory=dict)
 
 
 def measure(run: StepContext, image: LoadedImage, live: list[TargetRecord], rects: dict[str, tuple[int, int, int, int]],
@@ -94,16 +100,18 @@ def measure(run: StepContext, image: LoadedImage, live: list[TargetRecord], rect
                                  "camera": layout.camera.to_dict(),
                                  **({"floor": asdict(floor)} if floor is not None else {})}
     run.job.emit(Artifact(job=run.job.id, kind=ArtifactKind.LAYOUT, path=str(folder.path("manifest.json"))))
-    return MeasuredScene(layout, read.seen)
+    return MeasuredScene(layout, read.seen, read.under)
 
 
-def record_placement(layout: SceneLayout | None, record: TargetRecord, mesh: Any, seen: SeenSurface | None = None
-                     ) -> None:
-    """Where ``record``'s mesh stands, in the record (the manifest is saved by the caller), once fitted to
-    ``seen``, its own surface in a metric map, where the depth pass kept one (``surface_fit``): the shift and the
-    centring are recorded beside its statistic and stand in ``layout`` for the placements after."""
+def record_placement(layout: SceneLayout | None, record: TargetRecord, mesh: Any,
+                     measured: MeasuredScene | None = None) -> None:
+    """Where ``record``'s mesh stands, in the record (the manifest is saved by the caller), once fitted to its own
+    surface in a metric map, where the depth pass kept one (``measured``; ``surface_fit``): the shift and the
+    centring are recorded beside its statistic and stand in ``layout`` for the placements after, and the mesh's
+    surface joins ``measured`` for ``settle_supports``."""
     if layout is None or record.stem not in layout.anchors:
         return
+    seen = measured.seen.get(record.stem) if measured is not None else None
     if seen is not None and layout.settings.metric and isinstance(record.depth, dict):
         fitted = fit_shift(layout, record.stem, mesh.vertices, mesh.faces, seen)
         if fitted is not None:
@@ -112,6 +120,17 @@ def record_placement(layout: SceneLayout | None, record: TargetRecord, mesh: Any
     extents = mesh_extents(mesh)
     # The extents too: with them the run folder alone draws each footprint (layout.png).
     record.placement = {**layout.place(record.stem, extents).to_dict(), "extents": list(extents)}
+    if measured is not None and measured.under:
+        blender = from_gltf(np.asarray(mesh.vertices, dtype=np.float64))
+        points, _ = surface_samples(blender, np.asarray(mesh.faces), 0)
+        measured.surfaces[record.stem] = MeshSurface(points, blender.min(axis=0), blender.max(axis=0))
+
+
+def settle_supports(measured: MeasuredScene | None, records: list[TargetRecord]) -> None:
+    """Once every mesh is placed, each raised object stands on the placed mesh of the target under its foot
+    (``support``), its record's placement and depth entry with it."""
+    if measured is not None and measured.under:
+        settle(measured.layout, records, measured.surfaces, measured.under)
 
 
 def write_layout_picture(folder: RunFolder) -> None:
@@ -182,7 +201,9 @@ def floor_and_heights(depth: DepthMap, live: list[TargetRecord], rects: dict[str
             if heights is not None:
                 target.depth = {**target.depth, **heights.to_dict()}
     seen = {target.stem: seen_surface(depth.points, labels, n + 1) for n, target in enumerate(live)}
-    return PointsRead(floor, {stem: surface for stem, surface in seen.items() if surface is not None})
+    feet = {target.stem: under_foot(labels, n + 1) for n, target in enumerate(live)}
+    under = {stem: live[label - 1].stem for stem, label in feet.items() if label is not None}
+    return PointsRead(floor, {stem: surface for stem, surface in seen.items() if surface is not None}, under)
 
 
 def _alpha(cutout: Any) -> np.ndarray:

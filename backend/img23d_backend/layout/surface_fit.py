@@ -7,11 +7,11 @@ half, a pole its round side, and each is then placed too far by part of its dept
 hides one side of it (a ball half behind a barrel went 18 cm towards its seen side). Once its mesh is made, the
 mesh, stood where the layout puts it, is seen through the layout's camera on a grid over its matte's pixels (points
 sampled on its surface, those facing the camera, the nearest in each cell: a rasterizer took 3 s an object of 40,000
-triangles on this project's CPU, the points a tenth of that whatever its size). The median difference between the surface the picture measured and
-the one the mesh shows there (the picture's own pixels of it only: what hides part of it, and what its matte
-leaves out, say nothing) moves it along its horizontal line of sight; the median difference between its matte's
-own side edges (a side edge next to a nearer target or the picture's edge is not its own) and the mesh's
-silhouette's, row by row, moves the centre its projection is put on. It stays on what it stands on, and its size
+triangles on this project's CPU, the points a tenth of that whatever its size). The median difference between
+the surface the picture measured and the one the mesh shows there (the picture's own pixels of it only: what
+hides part of it, and what its matte leaves out, say nothing) moves it along its horizontal line of sight; the
+median difference between its matte's own side edges (a side edge next to a nearer target or the picture's edge
+is not its own) and the mesh's silhouette's, row by row, moves the centre its projection is put on. It stays on what it stands on, and its size
 stays the one its points measured. A few steps settle it (each step moves the silhouette, so the pixels compared
 change). Both are recorded in the target's depth entry (``img23d_protocol.layout.SHIFT_KEY`` and ``ACROSS_KEY``)
 and the protocol's layout applies them, so Re-layout, Import Run and a print stand the object where the backend
@@ -118,7 +118,7 @@ def fit_shift(layout: SceneLayout, key: str, vertices: np.ndarray, faces: np.nda
         return None
     low, high = blender.min(axis=0), blender.max(axis=0)
     extents = tuple(float(v) for v in high - low)
-    points, normals = _surface(blender, faces, seen.depth.size)
+    points, normals = surface_samples(blender, faces, seen.depth.size)
     anchor = layout.anchors[key]
     shift, across, fitted = anchor.shift, anchor.across, False
     x0, _, x1, _ = anchor.box
@@ -181,7 +181,7 @@ def rendered_depth(points: np.ndarray, normals: np.ndarray, camera: Camera, seen
     return np.where(np.isfinite(depth), depth, np.nan).astype(np.float32).reshape(rows, columns)
 
 
-def _surface(vertices: np.ndarray, faces: np.ndarray, cells: int) -> tuple[np.ndarray, np.ndarray]:
+def surface_samples(vertices: np.ndarray, faces: np.ndarray, cells: int) -> tuple[np.ndarray, np.ndarray]:
     """Points sampled on the mesh by area (the same every run) and their faces' normals, in its own frame."""
     mesh = trimesh.Trimesh(vertices, faces, process=False)
     count = min(MAX_POINTS, max(MIN_POINTS, SAMPLES_PER_CELL * cells))

@@ -13,62 +13,16 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import trimesh
-from img23d_protocol.frame import from_gltf, to_gltf
-from img23d_protocol.layout import ACROSS_KEY, SHIFT_KEY, LayoutSettings, SceneLayout, solve, targets_from_records
+from img23d_protocol.layout import ACROSS_KEY, SHIFT_KEY, SceneLayout, solve, targets_from_records
 
-from img23d_backend.depth.driver import DepthMap
-from img23d_backend.layout.scene import floor_and_heights, record_placement, record_statistics
-from img23d_backend.layout.standing import world_matrix
 from img23d_backend.layout.surface_fit import seen_surface
-from img23d_backend.printing.sources import Placed
-from cast_scenes import cast, standing_box
+from cast_scenes import lay_out, standing_box
 
 SIZE, FOCAL, PITCH, HEIGHT = (320, 240), 260.0, math.radians(14.0), 1.5
 
 
-def _facing(x: float, y: float) -> float:
-    """The layout's turn for an object at world (x, y): its -Y back along the horizontal line of sight."""
-    reach = math.hypot(x, y)
-    return math.atan2(-x / reach, y / reach)
-
-
-def _shape_model_mesh(world: trimesh.Trimesh, yaw: float) -> SimpleNamespace:
-    """The true mesh as a shape model gives it: unturned by the layout's facing turn at its place, centred, in a
-    unit cube, in glTF's axes."""
-    centre = world.bounds.mean(axis=0)
-    local = world.vertices - centre
-    c, s = math.cos(-yaw), math.sin(-yaw)
-    local = local @ np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]).T
-    return SimpleNamespace(vertices=to_gltf(local / np.ptp(local, axis=0).max()), faces=np.asarray(world.faces))
-
-
 def _lay_out(world: list[trimesh.Trimesh], fit: bool) -> tuple[list[SimpleNamespace], SceneLayout, list[np.ndarray]]:
-    """The records, the layout and each mesh's placed world vertices, through what a Generate calls."""
-    points, labels = cast(world, SIZE, FOCAL, PITCH, HEIGHT)
-    inverse = np.where(np.isfinite(points[..., 2]), 1.0 / np.nan_to_num(points[..., 2], nan=1.0), 0.0)
-    depth = DepthMap(inverse.astype(np.float32), "metric", points=points.astype(np.float32),
-                     mask=np.isfinite(points[..., 2]))
-    records, rects, alphas = [], {}, {}
-    for n in range(len(world)):
-        rows, columns = np.nonzero(labels == n + 1)
-        box = (int(columns.min()), int(rows.min()), int(columns.max()) + 1, int(rows.max()) + 1)
-        rects[f"o{n}"] = box
-        alphas[f"o{n}"] = np.where(labels[box[1]:box[3], box[0]:box[2]] == n + 1, 255, 0).astype(np.uint8)
-        records.append(SimpleNamespace(stem=f"o{n}", box=[float(v) for v in box], depth=None, placement=None))
-    record_statistics(depth, records, rects, alphas)  # type: ignore[arg-type]
-    read = floor_and_heights(depth, records, rects, alphas)  # type: ignore[arg-type]
-    assert read.floor is not None, "the cast floor was not measured"
-    layout = solve(SIZE, targets_from_records(records), LayoutSettings(fov_degrees=2 * math.degrees(
-        math.atan(SIZE[0] / 2 / FOCAL)), metric=True, floor=(read.floor.pitch, read.floor.elevation)))
-    placed = []
-    for record, mesh in zip(records, world):
-        centre = mesh.bounds.mean(axis=0)
-        made = _shape_model_mesh(mesh, _facing(centre[0], centre[1]))
-        record_placement(layout, record, made, read.seen.get(record.stem) if fit else None)  # type: ignore[arg-type]
-        blender = from_gltf(made.vertices)
-        matrix = world_matrix(blender.min(axis=0), blender.max(axis=0), Placed.from_dict(record.placement))
-        placed.append(blender @ matrix[:, :3].T + matrix[:, 3])
-    return records, layout, placed
+    return lay_out(world, SIZE, FOCAL, PITCH, HEIGHT, fit=fit)
 
 
 def _centre_error(placed: np.ndarray, truth: trimesh.Trimesh) -> np.ndarray:

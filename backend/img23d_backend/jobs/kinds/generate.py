@@ -7,8 +7,7 @@ import logging
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 import trimesh
 from img23d_protocol import (Artifact, ArtifactKind, ErrorCode, GenerateJobResult, GenerateRequest, ProtocolError,
@@ -49,7 +48,7 @@ class GenerateRun(PaintingRun[G]):
     # the next target meanwhile.
     defers_fills = True
     layout: Any = None  # the scene's layout (layout.SceneLayout), once the depth stage solved it
-    seen: Mapping[str, Any] = MappingProxyType({})  # each target's own surface in a metric map, for its mesh's fit
+    measured: Any = None  # the depth pass's outcome (layout.scene.MeasuredScene): each mesh's fit and support
     tail: Tail            # each target's clean-up and GLB writing, beside the device's work
     views: dict[str, ObjectViews]  # each record's views by stem (views/given.py): names with usable views only
 
@@ -141,8 +140,8 @@ class GenerateRun(PaintingRun[G]):
         live = [r for r in live if r.status == "pending"]
         self.views = prepare_views(self, given, cutouts)
         views_shape_skipped = self._front_only_shapes()
-        measured = scene.measure(self, image, [r for r in live if r.candidate_of is None], rects, visible)
-        self.layout, self.seen = measured.layout, measured.seen
+        self.measured = scene.measure(self, image, [r for r in live if r.candidate_of is None], rects, visible)
+        self.layout = self.measured.layout
         with Tail(self.job.cancel) as self.tail:  # each target's clean-up and GLB writing beside the device's work
             meshes = shaping.shape(self, live, cutouts, self._clean_later)
             self._export(live, meshes, cutouts)
@@ -270,6 +269,7 @@ class GenerateRun(PaintingRun[G]):
                 timings["export"] = round(timings.get("export", 0.0) + done.seconds - filling, 4)
                 if failed is not None:  # said as a failed painting was, when the fill ran inside it
                     self.keep_target(record, failed, "painting", "untextured")
+        scene.settle_supports(self.measured, [record for record, _ in ready])  # every mesh placed: who rests on whom
         scene.write_layout_picture(self.run_folder)
         self.run_folder.save_manifest()
 
@@ -349,7 +349,7 @@ class GenerateRun(PaintingRun[G]):
                                                     lambda p: export_glb(mesh, p, self.made_by()))
             record.textured = _has_texture(mesh)
         record.mesh = self.run_folder.relative(path)
-        scene.record_placement(self.layout, record, mesh, self.seen.get(record.stem))
+        scene.record_placement(self.layout, record, mesh, self.measured)
         record.status = "done"
         self.progress("export", sum(r.status == "done" for r in self.run_folder.manifest.records), total,
                       f"{record.target} ready")
