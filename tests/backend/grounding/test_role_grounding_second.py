@@ -23,8 +23,7 @@ from typing import Iterator
 
 import pytest
 from PIL import Image, ImageDraw
-from img23d_protocol import GenerateRequest, JobOptions, licences, shared_models
-from img23d_protocol.licences import MIT, REPLICA, ModelLicence
+from img23d_protocol import GenerateRequest, JobOptions, shared_models
 from img23d_protocol.shared_models import SharedModel
 
 from img23d_backend.catalog import GROUNDING, model_set, tiny_model_set
@@ -35,6 +34,7 @@ from img23d_backend.matting.table import MATTING_CODE
 from img23d_backend.models.placement import LoadedModel
 from role_contracts_shared import GroundingContract, SharedSubject
 from second_grounding.model import NAME, REPO, TINY_PIXELS
+from second_models import second_model
 from stand_ins import StandInMatting
 from testdata import FAST_OPTIONS
 
@@ -46,23 +46,12 @@ NAMES = ("red block", "blue block")
 
 
 @pytest.fixture(scope="module")
-def registered() -> Iterator[None]:
-    """The three existing files' lines, set for this module's tests alone."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(table.GROUNDING_PACKAGES, NAME, "second_grounding")
-        patch.setitem(shared_models.GROUNDING_MODELS, NAME, SharedModel(NAME, "Colour Words",
-                                                                         "Regions of a named colour", REPO))
-        patch.setitem(licences.MODEL_LICENCES, REPO, ModelLicence(REPO, MIT, stated_in="README.md"))
-        patch.setitem(licences.MODEL_LICENCES, f"tiny/{NAME}", ModelLicence(f"tiny/{NAME}", REPLICA, stated_in="",
-                                                                             replicates=REPO))
-        yield
-
-
-@pytest.fixture(scope="module")
-def home(registered: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("second-grounding")
-    table.GROUNDING_CODE[NAME].replica.build(root / table.GROUNDING_ROWS[NAME].tiny_folder, "tiny")   # its own code
-    return root
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The three existing files' lines, set for this module's tests alone, and its replica's folder."""
+    row = SharedModel(NAME, "Colour Words", "Regions of a named colour", REPO)
+    with second_model(tmp_path_factory, table.GROUNDING_PACKAGES, "second_grounding", shared_models.GROUNDING_MODELS,
+                      row, table.GROUNDING_CODE, table.GROUNDING_ROWS) as root:
+        yield root
 
 
 @pytest.fixture(scope="module")

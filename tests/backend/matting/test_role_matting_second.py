@@ -21,8 +21,7 @@ from typing import Iterator
 
 import pytest
 from PIL import Image
-from img23d_protocol import licences, shared_models
-from img23d_protocol.licences import MIT, REPLICA, ModelLicence
+from img23d_protocol import shared_models
 from img23d_protocol.shared_models import SharedModel
 
 from img23d_backend.catalog import MATTING, model_set, tiny_model_set
@@ -32,26 +31,16 @@ from img23d_backend.matting.driver import matte, matting_loader
 from img23d_backend.models.manager import ModelManager
 from role_contracts_shared import MattingContract, SharedSubject
 from second_matting.model import NAME, REPO, SIDE
+from second_models import second_model
 
 
 @pytest.fixture(scope="module")
-def registered() -> Iterator[None]:
-    """The three existing files' lines, set for this module's tests alone."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(table.MATTING_PACKAGES, NAME, "second_matting")
-        patch.setitem(shared_models.MATTING_MODELS, NAME, SharedModel(NAME, "Luma Key", "Dark pixels are the object's",
-                                                                       REPO))
-        patch.setitem(licences.MODEL_LICENCES, REPO, ModelLicence(REPO, MIT, stated_in="README.md"))
-        patch.setitem(licences.MODEL_LICENCES, f"tiny/{NAME}", ModelLicence(f"tiny/{NAME}", REPLICA, stated_in="",
-                                                                             replicates=REPO))
-        yield
-
-
-@pytest.fixture(scope="module")
-def home(registered: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("second-matting")
-    table.MATTING_CODE[NAME].replica.build(root / table.MATTING_ROWS[NAME].tiny_folder, "tiny")   # its own code
-    return root
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The three existing files' lines, set for this module's tests alone, and its replica's folder."""
+    row = SharedModel(NAME, "Luma Key", "Dark pixels are the object's", REPO)
+    with second_model(tmp_path_factory, table.MATTING_PACKAGES, "second_matting", shared_models.MATTING_MODELS, row,
+                      table.MATTING_CODE, table.MATTING_ROWS) as root:
+        yield root
 
 
 class TestSecondMattingModelContract(MattingContract):
