@@ -60,11 +60,12 @@ def test_the_warm_ups_last_event_is_shown_as_a_note(tmp_path: Path) -> None:
     assert "not ours" not in session.messages
 
 
-def test_the_backend_gets_the_metric_depth_model_only_when_chosen(tmp_path: Path) -> None:
+def test_the_backend_gets_a_depth_model_only_when_it_is_not_the_default(tmp_path: Path) -> None:
     default = process_mod.LaunchSettings(python=tmp_path / "python", runs_dir=tmp_path)
-    assert "--depth" not in default.command()  # as --editor: a backend older than the choice starts
-    metric = process_mod.LaunchSettings(python=tmp_path / "python", runs_dir=tmp_path, depth="moge2-vits-normal")
-    assert _flag(metric, "--depth") == "moge2-vits-normal"
+    assert default.depth == "moge2-vits-normal"   # the metric model, the default since issue 98
+    assert "--depth" not in default.command()     # as --editor: a backend older than the choice starts
+    relative = process_mod.LaunchSettings(python=tmp_path / "python", runs_dir=tmp_path, depth="da2-small")
+    assert _flag(relative, "--depth") == "da2-small"
 
 
 def test_the_memory_cap_reaches_the_backend_only_when_set(tmp_path: Path) -> None:
