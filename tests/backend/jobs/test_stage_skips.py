@@ -150,9 +150,10 @@ def test_a_depth_model_that_cannot_load_places_the_objects_by_their_boxes(tiny_r
     if fault == "oom":
         monkeypatch.setenv(FAILPOINTS, "load.depth:oom")
     else:
-        copy = tmp_path / "depth-anything"
+        copy = tmp_path / "depth"
         shutil.copytree(models.depth.local_path, copy, copy_function=os.symlink)
-        _replace(copy / "model.safetensors", b"\x00garbage" * 64)
+        weights = max(copy.iterdir(), key=lambda path: path.stat().st_size)   # the default model's weights file
+        _replace(weights, b"\x00garbage" * 64)
         models = dataclasses.replace(models, depth=dataclasses.replace(models.depth, local_path=copy))
     engine = Engine(EngineSettings(models=models, runs_dir=tmp_path / "runs", device="cpu"))
     request = GenerateRequest(id="job", image=str(HOUSE), targets=TARGETS, options=JobOptions(**FAST_OPTIONS))
