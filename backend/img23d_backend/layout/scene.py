@@ -7,9 +7,9 @@ anchors) and announces the manifest, which now holds what any later layout needs
 ``layout`` artifact; it keeps each target's own points of a metric map (``surface_fit.SeenSurface``). After
 each mesh is written, ``record_placement`` fits the mesh to those points (``surface_fit``: how far along its line
 of sight it stands and where across its box it is centred, recorded beside its statistic) and adds where that mesh
-stands. The add-on lays the objects
-out with the same ``layout`` code from the same manifest, so a run looks the same however it reaches Blender, and
-can be laid out again.
+stands; once every mesh is placed, ``settle_supports`` stands what rests on another on its mesh (``support``). The
+add-on lays the objects out with the same ``layout`` code from the same manifest, so a run looks the same however
+it reaches Blender, and can be laid out again.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 from img23d_protocol import Artifact, ArtifactKind, ErrorCode, ProtocolError
-from img23d_protocol.frame import from_gltf
 from img23d_protocol.layout import (ACROSS_KEY, SHIFT_KEY, LayoutSettings, SceneLayout, resolve_fov, solve,
                                    targets_from_records)
 
@@ -33,8 +32,9 @@ from ..stages.step_context import StepContext
 from .floor_points import MeasuredFloor, floor_of
 from .object_points import heights_of, labels_of, under_foot
 from .picture import draw_layout, placed_objects
-from .support import MeshSurface, settle
-from .surface_fit import SeenSurface, fit_shift, seen_surface, surface_samples
+from .standing import MeshSurface
+from .support import settle
+from .surface_fit import SeenSurface, fit_shift, sample_count, seen_surface
 
 LAYOUT_PICTURE = "layout.png"
 NO_STATISTIC = ("no pixel under its matte has a depth the model measured: it is laid out by its box alone, at the "
@@ -112,18 +112,21 @@ def record_placement(layout: SceneLayout | None, record: TargetRecord, mesh: Any
     if layout is None or record.stem not in layout.anchors:
         return
     seen = measured.seen.get(record.stem) if measured is not None else None
-    if seen is not None and layout.settings.metric and isinstance(record.depth, dict):
-        fitted = fit_shift(layout, record.stem, mesh.vertices, mesh.faces, seen)
+    if not (layout.settings.metric and isinstance(record.depth, dict)):
+        seen = None
+    # One sample of its surface serves its fit and, once every mesh is placed, who rests on it.
+    supports = measured is not None and bool(measured.under)
+    surface = MeshSurface.of(mesh.vertices, mesh.faces, sample_count(seen)) if seen is not None or supports else None
+    if seen is not None and surface is not None:
+        fitted = fit_shift(layout, record.stem, surface, seen)
         if fitted is not None:
             record.depth = {**record.depth, SHIFT_KEY: fitted[0], ACROSS_KEY: fitted[1]}
             layout.anchors[record.stem] = replace(layout.anchors[record.stem], shift=fitted[0], across=fitted[1])
     extents = mesh_extents(mesh)
     # The extents too: with them the run folder alone draws each footprint (layout.png).
     record.placement = {**layout.place(record.stem, extents).to_dict(), "extents": list(extents)}
-    if measured is not None and measured.under:
-        blender = from_gltf(np.asarray(mesh.vertices, dtype=np.float64))
-        points, _ = surface_samples(blender, np.asarray(mesh.faces), 0)
-        measured.surfaces[record.stem] = MeshSurface(points, blender.min(axis=0), blender.max(axis=0))
+    if supports and surface is not None:
+        measured.surfaces[record.stem] = surface  # type: ignore[union-attr]
 
 
 def settle_supports(measured: MeasuredScene | None, records: list[TargetRecord]) -> None:

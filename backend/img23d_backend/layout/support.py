@@ -12,34 +12,16 @@ of where its seen foot put it: further, the two do not meet (a lamp behind a box
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Iterable
 
 import numpy as np
-from img23d_protocol.layout import Placement, SceneLayout
+from img23d_protocol.layout import SceneLayout
 from img23d_protocol.layout_floor import RESTS_KEY, Heights
 
-from .standing import world_matrix
+from .standing import MeshSurface
 
 REACH = 0.5   # of the object's own height: how far its base may move to meet what it rests on
-
-
-@dataclass(frozen=True)
-class MeshSurface:
-    """Points sampled on a mesh, in its own frame (Blender's axes, as imported), and its bounds: where they stand
-    once the mesh is placed is ``world``."""
-
-    points: np.ndarray
-    low: np.ndarray
-    high: np.ndarray
-
-    @property
-    def extents(self) -> tuple[float, float, float]:
-        return tuple(float(v) for v in self.high - self.low)  # type: ignore[return-value]
-
-    def world(self, placement: Placement) -> np.ndarray:
-        matrix = world_matrix(self.low, self.high, placement)
-        return self.points @ matrix[:, :3].T + matrix[:, 3]
 
 
 def settle(layout: SceneLayout, records: Iterable[Any], surfaces: dict[str, MeshSurface], under: dict[str, str]
@@ -54,8 +36,9 @@ def settle(layout: SceneLayout, records: Iterable[Any], surfaces: dict[str, Mesh
         heights = Heights.of(record.depth)
         if heights is None or heights.base == 0.0 or support not in by_stem:
             continue
-        mine = surfaces[stem].world(layout.place(stem, surfaces[stem].extents))
-        top = _top_under(mine, surfaces[support].world(layout.place(support, surfaces[support].extents)))
+        mine, _ = surfaces[stem].world(layout.place(stem, surfaces[stem].extents))
+        below, _ = surfaces[support].world(layout.place(support, surfaces[support].extents))
+        top = _top_under(mine, below)
         if top is None or abs(top - heights.base) > REACH * max(heights.top - heights.base, 1e-3):
             continue
         record.depth = {**record.depth, RESTS_KEY: round(top, 4)}

@@ -11,11 +11,11 @@ triangles on this project's CPU, the points a tenth of that whatever its size). 
 the surface the picture measured and the one the mesh shows there (the picture's own pixels of it only: what
 hides part of it, and what its matte leaves out, say nothing) moves it along its horizontal line of sight; the
 median difference between its matte's own side edges (a side edge next to a nearer target or the picture's edge
-is not its own) and the mesh's silhouette's, row by row, moves the centre its projection is put on. It stays on what it stands on, and its size
-stays the one its points measured. A few steps settle it (each step moves the silhouette, so the pixels compared
-change). Both are recorded in the target's depth entry (``img23d_protocol.layout.SHIFT_KEY`` and ``ACROSS_KEY``)
-and the protocol's layout applies them, so Re-layout, Import Run and a print stand the object where the backend
-did.
+is not its own) and the mesh's silhouette's, row by row, moves the centre its projection is put on. It stays on
+what it stands on, and its size stays the one its points measured. A few steps settle it (each step moves the
+silhouette, so the pixels compared change). Both are recorded in the target's depth entry
+(``img23d_protocol.layout.SHIFT_KEY`` and ``ACROSS_KEY``) and the protocol's layout applies them, so Re-layout,
+Import Run and a print stand the object where the backend did.
 
 Only a metric map's points can do this (a relative map's distances are ratios, not metres); without them, or
 with fewer than ``MIN_SAMPLES`` pixels where the picture and the mesh both have a surface, the object stands
@@ -28,11 +28,9 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-import trimesh
-from img23d_protocol.frame import from_gltf
 from img23d_protocol.layout import Camera, SceneLayout
 
-from .standing import world_matrix
+from .standing import MeshSurface
 
 MAX_SIDE = 96          # the grid's longer side over the matte, in samples: enough for a median, cheap to rasterize
 MARGIN = 0.25          # the grid reaches this share of the matte's longer side beyond it: the mesh may show there
@@ -107,26 +105,19 @@ def _own_edges(points: np.ndarray, labels: np.ndarray, label: int, rows: np.ndar
     return edges[0], edges[1]
 
 
-def fit_shift(layout: SceneLayout, key: str, vertices: np.ndarray, faces: np.ndarray, seen: SeenSurface
-              ) -> tuple[float, float] | None:
+def fit_shift(layout: SceneLayout, key: str, surface: MeshSurface, seen: SeenSurface) -> tuple[float, float] | None:
     """The shift (metres along the horizontal line of sight, ``Anchor.shift``) and the centring (pixels off its
-    box's centre, ``Anchor.across``) that stand ``key``'s mesh (``vertices`` in glTF's frame, as written;
-    ``faces``) on the surface ``seen``; None where too little of the mesh and the picture's surface meet to tell."""
-    blender = from_gltf(np.asarray(vertices, dtype=np.float64))
-    faces = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
-    if len(blender) == 0 or len(faces) == 0:
-        return None
-    low, high = blender.min(axis=0), blender.max(axis=0)
-    extents = tuple(float(v) for v in high - low)
-    points, normals = surface_samples(blender, faces, seen.depth.size)
+    box's centre, ``Anchor.across``) that stand ``key``'s mesh (``surface``: points sampled on it, ``sample_count``
+    of them for ``seen``) on the surface ``seen``; None where too little of the mesh and the picture's surface meet
+    to tell."""
+    extents = surface.extents
     anchor = layout.anchors[key]
     shift, across, fitted = anchor.shift, anchor.across, False
     x0, _, x1, _ = anchor.box
     for _ in range(STEPS):
         scene = replace(layout, anchors={**layout.anchors, key: replace(anchor, shift=shift, across=across)})
-        placement = scene.place(key, extents)  # type: ignore[arg-type]
-        matrix = world_matrix(low, high, placement)
-        world, turned = points @ matrix[:, :3].T + matrix[:, 3], normals @ matrix[:, :3].T
+        placement = scene.place(key, extents)
+        world, turned = surface.world(placement)
         camera = layout.camera
         rendered = rendered_depth(_camera_frame(camera, world), _camera_frame(camera, turned, moved=False), camera,
                                   seen)
@@ -181,12 +172,10 @@ def rendered_depth(points: np.ndarray, normals: np.ndarray, camera: Camera, seen
     return np.where(np.isfinite(depth), depth, np.nan).astype(np.float32).reshape(rows, columns)
 
 
-def surface_samples(vertices: np.ndarray, faces: np.ndarray, cells: int) -> tuple[np.ndarray, np.ndarray]:
-    """Points sampled on the mesh by area (the same every run) and their faces' normals, in its own frame."""
-    mesh = trimesh.Trimesh(vertices, faces, process=False)
-    count = min(MAX_POINTS, max(MIN_POINTS, SAMPLES_PER_CELL * cells))
-    points, face = trimesh.sample.sample_surface(mesh, count, seed=0)
-    return np.asarray(points), np.asarray(mesh.face_normals)[face]
+def sample_count(seen: SeenSurface | None) -> int:
+    """How many points to sample on a mesh fitted to ``seen`` (enough for most of its grid's cells to get a front
+    one); the fewest for a mesh that is not fitted (its support's surface only)."""
+    return min(MAX_POINTS, max(MIN_POINTS, SAMPLES_PER_CELL * seen.depth.size)) if seen is not None else MIN_POINTS
 
 
 def _camera_frame(camera: Camera, world: np.ndarray, moved: bool = True) -> np.ndarray:
