@@ -38,7 +38,7 @@ import statistics
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Protocol
 
-from .layout_floor import Heights, fit_floor, measured, standing_on
+from .layout_floor import Heights, finite_number, fit_floor, measured, standing_on
 
 Box = tuple[float, float, float, float]   # x0, y0, x1, y1 in pixels of the picture
 Vec3 = tuple[float, float, float]
@@ -345,13 +345,13 @@ def _distances(targets: list[LayoutTarget], near: float, metric: bool = False) -
 
 def _a_shift(value: object) -> bool:
     # A recorded fit's shift: a finite number of metres or pixels, under 1,000 (a manifest may hold anything there).
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and abs(value) < 1e3
+    return finite_number(value) and abs(value) < 1e3
 
 
 def _usable(value: object) -> bool:
     # A manifest edited by hand may hold anything there ("0.9", a list): not a measured disparity, so the target
     # stands as one without (it was a TypeError traceback on import and on Re-layout).
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    return finite_number(value) and value > 0
 
 
 def _projected_bounds(camera: Camera, front: Vec3, away: tuple[float, float], yaw: float, scale: float,

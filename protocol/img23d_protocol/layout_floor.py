@@ -20,6 +20,12 @@ RAISED_M, RAISED_SHARE = 0.05, 0.05   # a seen bottom this far above the floor (
 RESTS_KEY = "rests_m"   # a record's depth entry: where it rests on the placed mesh under it (``Heights.rests``)
 
 
+def finite_number(value: object) -> bool:
+    """Whether a manifest's value is a finite int or float, not a bool (``plain.finite_number``'s rule; the layout
+    imports no protocol module but this one: the add-on loads the two into Blender's Python alone)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 @dataclass(frozen=True)
 class Heights:
     """An object's own points against a floor measured in a metric point map, in metres above it: its visible top
@@ -60,15 +66,12 @@ class Heights:
         if not isinstance(data, dict):
             return None
         top, bottom, top_seen, bottom_seen = (data.get(k) for k in ("top_m", "bottom_m", "top_seen", "bottom_seen"))
-        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) < 1e4
-                      for v in (top, bottom))
+        numbers = all(finite_number(v) and abs(v) < 1e4 for v in (top, bottom))
         if not numbers or not isinstance(top_seen, bool) or not isinstance(bottom_seen, bool):
             return None
         rests = data.get(RESTS_KEY)
-        rests_ok = isinstance(rests, (int, float)) and not isinstance(rests, bool) and math.isfinite(rests) and \
-            0 < rests < 1e4
         return cls(float(top), float(bottom), top_seen, bottom_seen,  # type: ignore[arg-type]
-                   float(rests) if rests_ok else None)  # type: ignore[arg-type]
+                   float(rests) if finite_number(rests) and 0 < rests < 1e4 else None)
 
 
 def fit_floor(contacts: dict[str, Vec3], heights: dict[str, float]) -> tuple[float, float, set[str]] | None:
@@ -147,7 +150,7 @@ def measured(floor: object) -> tuple[float, float] | None:
     if not isinstance(floor, (list, tuple)) or len(floor) != 2:
         return None
     pitch, elevation = floor
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in floor):
+    if not all(finite_number(v) for v in floor):
         return None
     return (float(pitch), float(elevation)) if abs(pitch) <= MAX_PITCH and 0 < elevation < 1e4 else None
 
