@@ -54,6 +54,18 @@ def _ready(host, tmp_path: Path, runs: str) -> Iterator[session_mod.BackendSessi
         session.stop()
 
 
+QUIET_RUNS = "runs-quiet"
+
+
+@pytest.fixture(scope="module")
+def quiet_session(host, tmp_path_factory: pytest.TempPathFactory) -> Iterator[session_mod.BackendSession]:
+    """One session on the host's backend for the two tests whose job never runs there (refused before anything
+    is sent, cancelled while its picture goes up), with ``QUIET_RUNS`` as its runs folder: one backend start on
+    the host for both, not one each."""
+    with _ready(host, tmp_path_factory.mktemp("quiet"), str(host.path_for_host(QUIET_RUNS))) as session:
+        yield session
+
+
 def _until(session, done, what: str, timeout: float = WAIT) -> list:
     return pump_until(session, done, what, timeout)
 
@@ -102,28 +114,26 @@ def test_a_generate_job_sends_its_picture_and_brings_every_file_back(host, tmp_p
     assert not list(mirror.rglob(".tmp-*"))
 
 
-def test_a_picture_that_cannot_be_read_is_one_sentence_before_anything_runs(host, tmp_path: Path) -> None:
-    with _ready(host, tmp_path, str(host.path_for_host("runs-missing"))) as session:
-        with pytest.raises(protocol.ProtocolError, match="cannot read"):
-            session.submit(protocol.DetectRequest(image=str(tmp_path / "nowhere.png"), targets=["house"]))
-        assert session.job_id is None  # no job is left half-started
+def test_a_picture_that_cannot_be_read_is_one_sentence_before_anything_runs(quiet_session, tmp_path: Path) -> None:
+    with pytest.raises(protocol.ProtocolError, match="cannot read"):
+        quiet_session.submit(protocol.DetectRequest(image=str(tmp_path / "nowhere.png"), targets=["house"]))
+    assert quiet_session.job_id is None  # no job is left half-started
 
 
-def test_cancel_while_the_picture_goes_up_ends_the_job_and_runs_nothing(host, tmp_path: Path) -> None:
+def test_cancel_while_the_picture_goes_up_ends_the_job_and_runs_nothing(host, quiet_session) -> None:
     """Esc while the picture was uploading asked the backend, which had no job yet; the job was sent when the
     picture arrived and ran to its end (minutes of a GPU, objects imported after the artist cancelled)."""
-    remote_runs = host.path_for_host("runs-cancelled-upload")
-    with _ready(host, tmp_path, str(remote_runs)) as session:
-        job = session.submit(protocol.DetectRequest(image=str(HOUSE), targets=["house"]))
-        assert session.cancel()
-        seen = _until(session, lambda m: any(isinstance(x, (protocol.Result, protocol.Error)) and x.id == job
-                                             for x in m), "the cancelled job's answer")
-        [answer] = [m for m in seen if getattr(m, "id", None) == job]
-        assert isinstance(answer, protocol.Error) and answer.code == "cancelled" and session.job_id is None
-        time.sleep(2)   # the picture's arrival would have sent the job by now
-        session.pump()
-        status = reply_within(session, session.request(protocol.StatusRequest()), 60)
-        assert status.data["state"] == "idle" and status.data["job"] is None
+    remote_runs, session = host.path_for_host(QUIET_RUNS), quiet_session
+    job = session.submit(protocol.DetectRequest(image=str(HOUSE), targets=["house"]))
+    assert session.cancel()
+    seen = _until(session, lambda m: any(isinstance(x, (protocol.Result, protocol.Error)) and x.id == job
+                                         for x in m), "the cancelled job's answer")
+    [answer] = [m for m in seen if getattr(m, "id", None) == job]
+    assert isinstance(answer, protocol.Error) and answer.code == "cancelled" and session.job_id is None
+    time.sleep(2)   # the picture's arrival would have sent the job by now
+    session.pump()
+    status = reply_within(session, session.request(protocol.StatusRequest()), 60)
+    assert status.data["state"] == "idle" and status.data["job"] is None
     runs = [path.name for path in remote_runs.iterdir() if path.name != "_uploads"]   # the picture's upload folder
     assert runs == [], "a job ran on the host after its cancel"
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -50,6 +51,27 @@ def configure_preferences(runs_dir: Path | None = None) -> None:
     if runs_dir is not None:
         configure_preferences.runs_dir = str(runs_dir)  # type: ignore[attr-defined]
     prefs.runs_dir = configure_preferences.runs_dir  # type: ignore[attr-defined]
+
+
+@contextmanager
+def backend_set_aside(addon: Any) -> Iterator[None]:
+    """While a test runs a backend of its own (a failpoint's, a stand-in's fake Python, one on an SSH host), the
+    backend an earlier test left running is set aside, not stopped, and taken back after, the test's own stopped:
+    the next test that needs the usual backend finds it still up, where it would otherwise start another and load
+    its models again (about 6 CPU-seconds each time). The runtime's slot is empty meanwhile, so the test starts
+    with no backend, as after a stop. An add-on disabled and enabled by the test is a new runtime, which the kept
+    backend does not belong to: it is stopped instead."""
+    runtime = addon.runtime
+    kept = runtime.session() if runtime.has_session() else None
+    runtime._session = None
+    try:
+        yield
+    finally:
+        addon.runtime.shutdown()
+        if kept is not None and addon.runtime is runtime:
+            runtime._session = kept
+        elif kept is not None:
+            kept.stop()
 
 
 # How long a tiny-model job may take in these tests before the wait fails (2-core CI, under load).

@@ -15,7 +15,7 @@ import pytest
 _USER = Path(os.environ["BLENDER_USER_RESOURCES"])
 
 from background_removal import remove_in_background  # noqa: E402
-from blender_support import ADDON_MODULE, REPO, LiveAddon, configure_preferences  # noqa: E402
+from blender_support import ADDON_MODULE, REPO, LiveAddon, backend_set_aside, configure_preferences  # noqa: E402
 from testdata import HOUSE  # noqa: E402
 
 
@@ -47,15 +47,24 @@ def addon(addon_zip: Path, tiny_root: Path, tmp_path_factory: pytest.TempPathFac
 
 @pytest.fixture
 def fresh_backend(addon, monkeypatch):
-    """Each fault test starts and ends with no backend running, and the normal preferences."""
+    """Each fault test starts and ends with no backend of its own running, and the normal preferences. A backend
+    an earlier test left running is set aside meanwhile and taken back after (blender_support.backend_set_aside),
+    not stopped: the next test that needs one finds it up."""
     import bpy
 
-    addon.runtime.shutdown()
-    yield monkeypatch
-    addon.runtime.shutdown()
-    monkeypatch.delenv("IMG23D_FAILPOINTS", raising=False)
-    configure_preferences()
-    bpy.context.preferences.addons[ADDON_MODULE].preferences.watchdog_seconds = 600.0
+    with backend_set_aside(addon):
+        yield monkeypatch
+        monkeypatch.delenv("IMG23D_FAILPOINTS", raising=False)
+        configure_preferences()
+        bpy.context.preferences.addons[ADDON_MODULE].preferences.watchdog_seconds = 600.0
+
+
+@pytest.fixture
+def backend_kept_aside(addon):
+    """The backend an earlier test left running, set aside while this test runs another (one on an SSH host) and
+    taken back after (blender_support.backend_set_aside), not stopped."""
+    with backend_set_aside(addon):
+        yield
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from blender_support import StandInLayout  # noqa: E402
+from blender_support import StandInLayout, backend_set_aside  # noqa: E402
 
 
 def _drawn(addon) -> list[tuple]:
@@ -55,21 +55,29 @@ def test_a_fast_device_shows_the_material_step_on_a_cpu_and_asks_nothing(addon, 
     addon.operators._inputs.check_cost(bpy.context, session)  # passes without a word
 
 
-def _slow_barrel_job(addon, scene, fresh_backend):
-    """A backend on a device a million times slower, and a Generate of one barrel with its hidden parts
-    completed (the step the slow device estimates at hours); the session once ready."""
-    fresh_backend.setenv("IMG23D_FAILPOINTS", "throughput:slow")
+@pytest.fixture(scope="module")
+def slow_backend(addon):
+    """A backend on a device a million times slower, for the two tests that ask it (one start, not one each),
+    started as ``fresh_backend`` starts one; stopped after them, and the failpoint gone with it."""
+    with backend_set_aside(addon), pytest.MonkeyPatch.context() as patch:
+        patch.setenv("IMG23D_FAILPOINTS", "throughput:slow")
+        yield _ready(addon)
+
+
+def _slow_barrel_job(scene, slow_backend):
+    """A Generate of one barrel with its hidden parts completed (the step the slow device estimates at hours),
+    on the slow backend; its session, ready."""
     settings = scene.img23d
     settings.targets = "barrel"
     settings.complete_hidden = "always"
     settings.edit_size = "256"
-    return _ready(addon)
+    return slow_backend
 
 
 @pytest.mark.smoke  # also run on Blender 4.2 LTS (scripts/test.sh)
-def test_a_slow_device_shows_the_estimate_and_generate_waits_for_accept_long_job(addon, scene, fresh_backend) -> None:
+def test_a_slow_device_shows_the_estimate_and_generate_waits_for_accept_long_job(addon, scene, slow_backend) -> None:
     settings = scene.img23d
-    _slow_barrel_job(addon, scene, fresh_backend)
+    _slow_barrel_job(scene, slow_backend)
     log = _drawn(addon)
     labels = _labels(log)
     assert "This job would take hours:" in labels and "accept_long" in _props(log)
@@ -86,8 +94,8 @@ def test_a_slow_device_shows_the_estimate_and_generate_waits_for_accept_long_job
 
 # Not a smoke test: the job it runs (the tiny completion model's) is the backend's, the same on every
 # Blender; the panel and the refusal above are what differ between Blender versions.
-def test_accept_long_job_starts_the_job_the_slow_device_estimated_at_hours(addon, scene, fresh_backend) -> None:
-    session = _slow_barrel_job(addon, scene, fresh_backend)
+def test_accept_long_job_starts_the_job_the_slow_device_estimated_at_hours(addon, scene, slow_backend) -> None:
+    session = _slow_barrel_job(scene, slow_backend)
     scene.img23d.accept_long = True
     assert scene.img23d.job_options().accept_long
     assert bpy.ops.img23d.generate() == {"FINISHED"}  # accepted: the backend runs it

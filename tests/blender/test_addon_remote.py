@@ -17,25 +17,40 @@ bpy = pytest.importorskip("bpy")
 
 import ssh_host  # noqa: E402
 from testdata import HOUSE, SUBJECT  # noqa: E402
-from blender_support import ADDON_MODULE, configure_preferences, recording_submit  # noqa: E402
+from blender_support import ADDON_MODULE, backend_set_aside, configure_preferences, recording_submit  # noqa: E402
 
 
-
-@pytest.fixture
-def remote(addon, scene, host, tmp_path: Path):
-    """The preferences set to the SSH backend for one test, then back to the local one."""
-    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
-    picture = tmp_path / "private house.png"  # the host's user cannot read the test's folders
-    shutil.copy(HOUSE, picture)
-    scene.img23d.image_path = str(picture)
-    addon.runtime.shutdown()
+def _ssh_preferences(prefs, host) -> None:
     prefs.backend, prefs.ssh_host, prefs.ssh_port = "SSH", ssh_host.ALIAS, 0
     prefs.ssh_python, prefs.ssh_config = str(host.backend_python()), str(host.config)
     prefs.ssh_runs_dir = str(host.path_for_host("blender-runs"))
-    yield prefs
-    addon.runtime.shutdown()
-    prefs.property_unset("backend")
-    configure_preferences()
+
+
+@pytest.fixture(scope="module")
+def ssh_backend(addon, host):
+    """The preferences set to the SSH backend for this module's tests, then back to the local one: one backend on
+    the host serves them all (a start of its own for each test paid the start and the model loads on the host each
+    time); the local backend an earlier test left running is set aside meanwhile (backend_set_aside), not
+    stopped."""
+    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
+    with backend_set_aside(addon):
+        _ssh_preferences(prefs, host)
+        yield prefs
+        prefs.property_unset("backend")
+        configure_preferences()
+
+
+@pytest.fixture
+def remote(addon, scene, host, ssh_backend, tmp_path: Path):
+    """One test's picture, which the host's user cannot read, and the SSH preferences as the module set them (a
+    test may have changed them); a backend that an earlier test left in error is stopped first."""
+    picture = tmp_path / "private house.png"  # the host's user cannot read the test's folders
+    shutil.copy(HOUSE, picture)
+    scene.img23d.image_path = str(picture)
+    _ssh_preferences(ssh_backend, host)
+    if addon.runtime.has_session() and addon.runtime.session().state.value == "error":
+        addon.runtime.shutdown()
+    yield ssh_backend
 
 
 def _local_runs(prefs) -> Path:

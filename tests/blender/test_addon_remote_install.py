@@ -27,7 +27,7 @@ def _torch_spec(host) -> str:
 
 @pytest.mark.real_remote_install
 @pytest.mark.timeout(900)
-def test_install_backend_on_the_host_then_a_job_runs_from_it(addon, scene, host) -> None:
+def test_install_backend_on_the_host_then_a_job_runs_from_it(addon, scene, host, backend_kept_aside) -> None:
     prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
     env = host.copy_env("blender-installed-env")
     health = installer.check_env(env)
@@ -36,7 +36,6 @@ def test_install_backend_on_the_host_then_a_job_runs_from_it(addon, scene, host)
         # configuration: minutes and gigabytes. The lane whose environment is healthy runs this test.
         pytest.skip(f"the test run's backend environment is not healthy, so Install Backend would rebuild it: "
                     f"{health.detail}")
-    addon.runtime.shutdown()
     prefs.backend, prefs.ssh_host, prefs.ssh_config = "SSH", ssh_host.ALIAS, str(host.config)
     prefs.ssh_python, prefs.ssh_install_python = str(env / "bin" / "python"), str(host.base_python)
     prefs.ssh_runs_dir = str(host.path_for_host("installed-runs"))

@@ -50,33 +50,33 @@ def test_a_busy_child_process_counts_as_work() -> None:
         child.wait(timeout=30)
 
 
-def test_the_command_line_shows_a_slowed_stage_still_working(tiny_root: Path, tmp_path: Path) -> None:
-    env = {**os.environ, "IMG23D_TINY_MODELS": str(tiny_root), "IMG23D_FAILPOINTS": "shape:busy:4",
-           "IMG23D_HEARTBEAT_SECONDS": "1", "HF_HUB_OFFLINE": "1"}
-    out = subprocess.run([sys.executable, "-m", "img23d_backend", "generate", str(HOUSE), "--targets", "chimney",
-                          "--models", "tiny", "--device", "cpu", "--out", str(tmp_path / "runs"),
-                          "--steps", str(FAST_OPTIONS["steps"]), "--octree-resolution",
-                          str(FAST_OPTIONS["octree_resolution"]), "--no-texture"],
-                         capture_output=True, text=True, env=env, timeout=600)
-    assert out.returncode == 0, out.stderr[-2000:]
-    lines = [line for line in out.stderr.splitlines() if "shape: still working" in line]
-    assert lines, out.stderr[-2000:]
-
-
-def test_the_material_step_after_the_paint_stage_keeps_talking(tiny_root: Path, tmp_path: Path) -> None:
-    """Issue 66 item 3: the material step runs after the paint stage closes; slowed on purpose, it says it
-    is still working (before, it ran silent: 60 s here at 2048 px with the tiny models, an hour with the
-    real one on a CPU, past the add-on's 600 s watchdog)."""
-    env = {**os.environ, "IMG23D_TINY_MODELS": str(tiny_root), "IMG23D_FAILPOINTS": "materials:busy:3",
+@pytest.fixture(scope="module")
+def slowed_job(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
+    """One textured job on the command line with its shape stage and its material step each kept busy on purpose
+    past the heartbeat's interval (2 s of work, a beat every 0.5 s), for the two tests that read its log: one
+    process and one set of model loads, not two."""
+    env = {**os.environ, "IMG23D_TINY_MODELS": str(tiny_root), "IMG23D_FAILPOINTS": "shape:busy:2,materials:busy:2",
            "IMG23D_HEARTBEAT_SECONDS": "0.5", "HF_HUB_OFFLINE": "1"}
     out = subprocess.run([sys.executable, "-m", "img23d_backend", "generate", str(HOUSE), "--targets", "chimney",
-                          "--models", "tiny", "--device", "cpu", "--out", str(tmp_path / "runs"),
+                          "--models", "tiny", "--device", "cpu", "--out", str(tmp_path_factory.mktemp("runs")),
                           "--steps", str(FAST_OPTIONS["steps"]), "--octree-resolution",
                           str(FAST_OPTIONS["octree_resolution"]), "--texture-size", "256"],
                          capture_output=True, text=True, env=env, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
-    lines = [line for line in out.stderr.splitlines() if "metallic maps for 'chimney': still working" in line]
-    assert lines, out.stderr[-2000:]
+    return out
+
+
+def test_the_command_line_shows_a_slowed_stage_still_working(slowed_job: subprocess.CompletedProcess[str]) -> None:
+    lines = [line for line in slowed_job.stderr.splitlines() if "shape: still working" in line]
+    assert lines, slowed_job.stderr[-2000:]
+
+
+def test_the_material_step_after_the_paint_stage_keeps_talking(slowed_job: subprocess.CompletedProcess[str]) -> None:
+    """Issue 66 item 3: the material step runs after the paint stage closes; slowed on purpose, it says it
+    is still working (before, it ran silent: 60 s here at 2048 px with the tiny models, an hour with the
+    real one on a CPU, past the add-on's 600 s watchdog)."""
+    lines = [line for line in slowed_job.stderr.splitlines() if "metallic maps for 'chimney': still working" in line]
+    assert lines, slowed_job.stderr[-2000:]
 
 
 def test_a_stages_heartbeat_repeats_the_stages_own_step(monkeypatch: pytest.MonkeyPatch) -> None:
