@@ -14,7 +14,7 @@ from pathlib import Path
 import bpy
 from img23d_client import paths
 
-from . import operators, panels, preferences, properties, runtime
+from . import job_costs, operators, panels, preferences, properties, runtime
 
 _classes = (*properties.classes, *preferences.classes, *operators.classes, *panels.classes)
 IDLE_DRAIN_SECONDS = 1.0
@@ -22,8 +22,14 @@ IDLE_DRAIN_SECONDS = 1.0
 
 def _drain_while_idle() -> float:
     """Between jobs nobody else reads the backend: a host that floods it then is read (and dropped,
-    client.watch), never left to pile up. A running job's runner pumps for itself."""
+    client.watch), never left to pile up. A running job's runner pumps for itself. The backend's estimate
+    of the panel's Generate, once it comes, is drawn: the panel draws again only when something moves."""
     runtime.pump_for_waiters()
+    if runtime.has_session() and job_costs.estimate_arrived(runtime.session()):
+        for window in getattr(bpy.context.window_manager, "windows", ()):
+            for area in window.screen.areas:
+                if area.type == "VIEW_3D":
+                    area.tag_redraw()
     return IDLE_DRAIN_SECONDS
 
 

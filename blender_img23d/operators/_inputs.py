@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import bpy
@@ -10,7 +11,13 @@ import img23d_protocol as protocol
 from img23d_client import limits
 from img23d_client.session import BackendSession
 
-from .. import box_properties, job_costs, made_pictures, object_views, preferences, retexture_mesh
+from .. import box_properties, job_costs, made_pictures, object_views, preferences, retexture_mesh, runtime
+
+
+GENERATE_FIELDS = tuple(item.name for item in fields(protocol.GenerateRequest))
+# How long Generate waits for the backend's estimate of its job (answered in milliseconds: the stages' figures are
+# known, the device's speed measured at its start); past it, the backend weighs the job itself as it arrives.
+ESTIMATE_WAIT_SECONDS = 5.0
 
 
 class InputError(Exception):
@@ -256,12 +263,36 @@ def check_limits(context: bpy.types.Context, options: "protocol.JobOptions", ses
     raise InputError(limits.too_big(label, value, limit, hello))
 
 
-def check_cost(context: bpy.types.Context, session: BackendSession) -> None:
-    """Refuse a Generate whose completion and material steps the running backend estimates at hours on
-    its device (its hello's costs), unless Accept Long Job is ticked; the backend refuses such a job
-    itself when it was started without a hello (``long_job_not_accepted``)."""
-    settings = context.scene.img23d
-    sentence = job_costs.refusal(job_costs.generate_cost(session.current_hello(), settings), settings.accept_long)
+def estimate_request(context: bpy.types.Context,
+                     request: "protocol.GenerateRequest | None" = None) -> "protocol.EstimateRequest | None":
+    """The estimate request of Generate's ``request`` (its every field), or, without one, of the Generate the
+    panel's inputs would send now (read as Generate reads them, nothing written: the picture's path does not
+    count, only whether there is one); None while an input has a mistake, which Generate will say."""
+    if request is not None:
+        return protocol.EstimateRequest(**{name: getattr(request, name) for name in GENERATE_FIELDS if name != "id"})
+    try:
+        image = "picked" if image_picked(context) else ""
+        text = "" if image else prompt(context, required=False)
+        if not (image or text):
+            return None
+        names_typed, parts = names_and_parts(context)
+        settings = context.scene.img23d
+        return protocol.EstimateRequest(image=image, prompt=text, targets=names_typed, options=options(context),
+                                        boxes=boxes(context, names_typed),
+                                        completion_off=completion_off(context, names_typed), parts=parts,
+                                        parts_grid=int(settings.parts_grid) if parts else 0)
+    except InputError:
+        return None
+
+
+def check_cost(context: bpy.types.Context, session: BackendSession, request: "protocol.GenerateRequest") -> None:
+    """Refuse a Generate that the running backend estimates at an hour or more (its whole estimate of this very
+    request, ``job_costs.whole_estimate``), unless Accept Long Job is ticked, in the backend's own sentence. With
+    no backend up yet, or one that does not answer in time, the backend weighs the job itself as it arrives, by the
+    same estimate, and refuses it in the same sentence (``long_job_not_accepted``)."""
+    estimate = job_costs.whole_estimate(session, estimate_request(context, request), wait=ESTIMATE_WAIT_SECONDS,
+                                        pump=runtime.pump_for_waiters)
+    sentence = job_costs.refusal(estimate, context.scene.img23d.accept_long)
     if sentence:
         raise InputError(sentence)
 

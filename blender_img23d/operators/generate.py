@@ -31,16 +31,16 @@ class IMG23D_OT_generate(JobOperatorMixin, bpy.types.Operator):
         views, left_out = _inputs.views(context, names)
         boxes, completion_off = _inputs.boxes(context, names), _inputs.completion_off(context, names)
         _inputs.check_limits(context, options, runtime.session())
-        _inputs.check_cost(context, runtime.session())
+        # A picture img23d made goes with its prompt and seed: the run's manifest keeps them (it recorded neither).
+        image_prompt, image_seed = _inputs.picked_made_from(context) if image else ("", None)
+        request = protocol.GenerateRequest(image=str(image) if image else "", prompt=prompt, targets=names,
+                                           options=options, boxes=boxes, completion_off=completion_off, views=views,
+                                           parts=parts, parts_grid=int(context.scene.img23d.parts_grid) if parts else 0,
+                                           image_prompt=image_prompt, image_seed=image_seed)
+        _inputs.check_cost(context, runtime.session(), request)   # the backend's estimate of this very request
         # Said as the job is sent, not minutes later: an edited Prompt was left unused without a word.
         if unused := made_pictures.prompt_unused(context.scene.img23d):
             self.report({"WARNING"}, unused)
-        # A picture img23d made goes with its prompt and seed: the run's manifest keeps them (it recorded neither).
-        image_prompt, image_seed = _inputs.picked_made_from(context) if image else ("", None)
-        request = protocol.GenerateRequest(image=str(image) if image else "", prompt=prompt, targets=names, options=options, boxes=boxes,
-                                           completion_off=completion_off, views=views, parts=parts,
-                                           parts_grid=int(context.scene.img23d.parts_grid) if parts else 0,
-                                           image_prompt=image_prompt, image_seed=image_seed)
         runner = JobRunner(runtime.session(), context.scene, request, image_name)
         runner.outcome.notes.extend(left_out)  # said with the job's other notes: the job goes on without them
         return runner

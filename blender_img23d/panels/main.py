@@ -7,6 +7,7 @@ import img23d_protocol as protocol
 from img23d_client.session import State
 
 from .. import job_costs, made_pictures, model_choices, preferences, runtime
+from ..operators import _inputs
 from . import views
 from .parts import draw_model_licence, draw_parts
 
@@ -48,7 +49,7 @@ class IMG23D_PT_main(bpy.types.Panel):
         completion.prop(settings, "complete_hidden")
         if settings.complete_hidden != "never":
             completion.prop(settings, "edit_size", text="")
-        draw_long_job(layout, settings, hello)
+        draw_long_job(layout, context)
         layout.prop(settings, "quality")
         model = preferences.get(context).shape_model()
         layout.label(text=steps_label(settings.steps, model))
@@ -69,15 +70,19 @@ def backend_hello() -> "protocol.Hello | None":
     return session.current_hello() if session is not None else None
 
 
-def draw_long_job(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup,
-                  hello: "protocol.Hello | None") -> None:
-    """Above Accept Long Job, the estimate of a job the backend's hello says would take hours."""
-    lines = job_costs.long_job_lines(job_costs.generate_cost(hello, settings))
+def draw_long_job(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
+    """Above Accept Long Job, the backend's own estimate of the Generate the panel's inputs would send, when it
+    says hours (asked of a running backend as the inputs change, ``job_costs.whole_estimate``; nothing is started
+    for it)."""
+    session = runtime.session() if runtime.has_session() else None
+    up = session is not None and session.current_hello() is not None
+    estimate = job_costs.whole_estimate(session, _inputs.estimate_request(context)) if up else None
+    lines = job_costs.long_job_lines(estimate)
     if lines:
         box = layout.box()
         for number, line in enumerate(lines):
             box.label(text=line, icon="ERROR" if number == 0 else "NONE")
-        box.prop(settings, "accept_long")
+        box.prop(context.scene.img23d, "accept_long")
 
 
 def steps_label(asked: int, model: "protocol.ShapeModelKind") -> str:

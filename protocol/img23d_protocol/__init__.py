@@ -18,6 +18,7 @@ from .completion import (COMPLETE_HIDDEN_CHOICES, COMPLETED_FOLDER, COMPLETION_P
 from .costs import (ACCEPT_LONG_CHECKBOX, ACCEPT_LONG_FLAG, ESTIMATE_STAGE, LONG_JOB_SECONDS, JobCost, StepCosts,
                     duration, job_cost, long_job_refusal)
 from .errors import ErrorCode, ProtocolError
+from .estimates import EstimateRequest, JobEstimate, StageTime
 from .editors import DEFAULT_IMAGE_EDITOR, IMAGE_EDITORS, ImageEditor
 from .families import CLEAN, DEFAULT_FAMILY, HUNYUAN3D, MODEL_FAMILIES, ModelFamily, model_family
 from .licences import MODEL_LICENCES, NOT_OFFERED, Licence, ModelLicence, licence_refusal, model_licence
@@ -82,6 +83,7 @@ __all__ = [
     "ACCEPT_LONG_CHECKBOX", "ACCEPT_LONG_FLAG", "ESTIMATE_STAGE", "LONG_JOB_SECONDS", "JobCost", "StepCosts", "duration", "job_cost",
     "long_job_refusal",
     "ErrorCode", "ProtocolError",
+    "EstimateRequest", "JobEstimate", "StageTime",
     "DEFAULT_IMAGE_EDITOR", "IMAGE_EDITORS", "ImageEditor",
     "CLEAN", "DEFAULT_FAMILY", "HUNYUAN3D", "MODEL_FAMILIES", "ModelFamily", "model_family",
     "MODEL_LICENCES", "NOT_OFFERED", "Licence", "ModelLicence", "licence_refusal", "model_licence",

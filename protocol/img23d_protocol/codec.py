@@ -9,6 +9,7 @@ from typing import Any, BinaryIO, Callable, Iterator
 from .boxes import validate_boxes
 from .completion import validate_completion_off
 from .errors import ErrorCode, ProtocolError
+from .estimates import EstimateRequest
 from .messages import (Artifact, CancelRequest, Chunk, DeleteRequest, DetectRequest, DownloadRequest, Error,
                        FetchRequest, GenerateRequest, Hello, Message, ModelsRequest, Progress, RegenerateRequest,
                        PARTS_MODES, PartsRequest, Result, RetextureRequest, RetopoRequest, RIG_WEIGHTS, RigRequest,
@@ -32,9 +33,12 @@ MAX_LINE_BYTES = 1 << 20  # a request line above 1 MiB is refused unread
 
 REQUEST_TYPES: dict[str, type[Message]] = {
     cls.TYPE: cls for cls in (Hello, GenerateRequest, DetectRequest, SuggestRequest, RetextureRequest, RetopoRequest,
-                              PartsRequest, RigRequest, PictureRequest, PrintRequest, RegenerateRequest, CancelRequest, StatusRequest, ShutdownRequest, ModelsRequest,
+                              PartsRequest, RigRequest, PictureRequest, PrintRequest, RegenerateRequest,
+                              EstimateRequest, CancelRequest, StatusRequest, ShutdownRequest, ModelsRequest,
                               DownloadRequest, DeleteRequest, UploadRequest, FetchRequest, RunsRequest)
 }
+# A generate request's fields, checked alike in an estimate request (1.29), which carries the same.
+_GENERATES = (GenerateRequest, EstimateRequest)
 EVENT_TYPES: dict[str, type[Message]] = {
     cls.TYPE: cls for cls in (Hello, Progress, Artifact, Result, Error, Chunk)
 }
@@ -135,27 +139,27 @@ def _build(cls: type[Message], data: dict[str, Any]) -> Message:
             value = validate_levels(value)
         elif name == "humanoid_names" and cls is RigRequest and not isinstance(value, bool):
             raise ProtocolError(ErrorCode.BAD_REQUEST, "humanoid_names must be true or false")
-        elif name == "parts" and cls is GenerateRequest:
+        elif name == "parts" and cls in _GENERATES:
             value = validate_parts(value)
         elif name == "model" and cls is PartsRequest:
             value = check_parts_model(value)
-        elif name == "prompt" and cls in (GenerateRequest, PictureRequest):
+        elif name == "prompt" and cls in (GenerateRequest, EstimateRequest, PictureRequest):
             value = validate_prompt(value)
-        elif name == "image_prompt" and cls is GenerateRequest:
+        elif name == "image_prompt" and cls in _GENERATES:
             value = validate_image_prompt(value)
-        elif name == "image_seed" and cls is GenerateRequest:
+        elif name == "image_seed" and cls in _GENERATES:
             value = validate_image_seed(value)
         elif name == "completion_off":
             value = validate_completion_off(value)
         elif name == "views":
-            value = validate_views(value) if cls is GenerateRequest else validate_side_views(value)
+            value = validate_views(value) if cls in _GENERATES else validate_side_views(value)
         elif name in ("id", "image", "job", "model", "mesh", "mask", "name", "run", "path", "sha256", "skeleton_file") \
                 and not isinstance(value, str) and (value is not None or name in NEVER_NULL):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} must be a string")
         elif name == "mode" and cls is PartsRequest and value not in PARTS_MODES:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"mode must be one of {', '.join(PARTS_MODES)}")
         elif (name in ("render_size", "grid", "max_parts", "steps") and cls is PartsRequest
-              or name == "parts_grid" and cls is GenerateRequest) \
+              or name == "parts_grid" and cls in _GENERATES) \
                 and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} must be a whole number, 0 or more")
         elif name == "data" and cls in (UploadRequest, Chunk) and not isinstance(value, str):

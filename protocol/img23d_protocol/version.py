@@ -5,9 +5,9 @@ wheel's name say the same (tests/wire/test_wheel.py checks). A peer with another
 is refused at the handshake; a newer minor adds fields an older peer ignores.
 """
 
-__version__ = "1.28.0"
+__version__ = "1.29.0"
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 28  # 1: models, download, delete (the model manager); 2: retexture;
+PROTOCOL_MINOR = 29  # 1: models, download, delete (the model manager); 2: retexture;
 # 3: the environment error code, and the environment the backend's hello describes;
 # 4: hello limits (the largest settings the backend's memory holds);
 # 5: suggest, the layout options (fov_degrees, estimate_fov, ground) and the "layout" artifact;
@@ -63,3 +63,5 @@ PROTOCOL_MINOR = 28  # 1: models, download, delete (the model manager); 2: retex
 # 28: the print request and its result (prints.py: Print Selected and Print Run); the limits table (limits.py:
 #     each quantity's one limit), the one glTF frame (frame.py), the shared models' rows (shared_models.py:
 #     grounding, matting, depth) and part_names (a split's and a parts model's names checked as the backend does)
+# 29: the estimate request (estimates.py): a Generate's whole estimate, every stage, asked before it is sent and
+#     answered by the function the backend weighs the Generate by (the add-on's long-job check and panel read it)

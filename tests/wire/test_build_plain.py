@@ -40,8 +40,8 @@ def test_both_builders_write_the_same_files_under_the_same_name(staged: Path, tm
     with zipfile.ZipFile(plain) as archive:
         names = archive.namelist()
         stored = {i.filename for i in archive.infolist() if i.compress_type == zipfile.ZIP_STORED}
-    assert names[:2] == ["blender_manifest.toml", "wheels/img23d_protocol-1.28.0-py3-none-any.whl"]
-    assert "wheels/img23d_protocol-1.28.0-py3-none-any.whl" in stored
+    assert names[:2] == ["blender_manifest.toml", "wheels/img23d_protocol-1.29.0-py3-none-any.whl"]
+    assert "wheels/img23d_protocol-1.29.0-py3-none-any.whl" in stored
     assert stored == {n for n in names if n.endswith(addon_zip.STORED_SUFFIXES)}  # as Blender's tool stores them
     assert "__init__.py" in names and "backend/img23d_backend/service/server.py" in names
     assert not [n for n in names if "__pycache__" in n or n.rsplit("/", 1)[-1].startswith(".")]
@@ -63,8 +63,8 @@ def test_the_command_builds_with_plain_python_where_no_blender_is_found(tmp_path
 def test_a_manifest_listing_a_missing_wheel_is_refused_in_one_sentence(staged: Path, tmp_path: Path) -> None:
     source = tmp_path / "source"
     shutil.copytree(staged, source)
-    (source / "wheels" / "img23d_protocol-1.28.0-py3-none-any.whl").unlink()
-    with pytest.raises(addon_zip.ManifestError, match=r"lists the wheel ./wheels/img23d_protocol-1.28.0-py3-none-any.whl, "
+    (source / "wheels" / "img23d_protocol-1.29.0-py3-none-any.whl").unlink()
+    with pytest.raises(addon_zip.ManifestError, match=r"lists the wheel ./wheels/img23d_protocol-1.29.0-py3-none-any.whl, "
                                                      r"which is not in"):
         addon_zip.build(source, tmp_path / "out")
     assert not (tmp_path / "out" / "img23d-0.1.0.zip").exists()

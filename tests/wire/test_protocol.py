@@ -12,7 +12,7 @@ import pytest
 from testdata import REPO
 from img23d_protocol import (EVENT_TYPES, MAX_LINE_BYTES, PROTOCOL_MAJOR, REQUEST_TYPES, Artifact, CancelRequest, Chunk,
                              OptionError, OverlongLine, bounded_lines,
-                             DeleteRequest, DetectRequest, DownloadRequest, Error, ErrorCode, FetchRequest,
+                             DeleteRequest, DetectRequest, DownloadRequest, Error, ErrorCode, EstimateRequest, FetchRequest,
                              GenerateRequest, Hello, JobOptions, ModelEntry, ModelsRequest, PartsRequest, PictureRequest, RigBone, RigRequest,
                              PrintRequest, RegenerateRequest,
                              RetextureRequest, RetopoRequest, Progress, ProtocolError, Result, RunsRequest, ShutdownRequest, StatusRequest,
@@ -32,6 +32,8 @@ REQUESTS = [
     GenerateRequest(id="job-2", image="C:\\pics\\a.jpg"),  # no targets: the whole image
     GenerateRequest(id="job-4", prompt="a wooden barrel\nbeside a small house, 家", targets=["barrel"]),  # (1.24)
     PictureRequest(id="pic-1", prompt="a red barrel, 家", options=JobOptions(seed=3, edit_size=512)),  # (1.25)
+    EstimateRequest(id="est-1", image="/x/y.png", targets=["house", "lamp"], parts={"lamp": ["shade"]},
+                    options=JobOptions(complete_hidden="always", accept_long=True)),  # (1.29)
     DetectRequest(id="det-1", image="/x/y.png", targets=["door", "chimney"]),
     SuggestRequest(id="sug-1", image="/x/y.png"),
     GenerateRequest(id="job-3", image="/x/y.png", options=JobOptions(fov_degrees=70.0, estimate_fov=False,

@@ -11,9 +11,9 @@ import secrets
 from dataclasses import fields, replace
 from typing import Any, Callable
 
-from img23d_protocol import (DetectRequest, DownloadRequest, ErrorCode, GenerateRequest, JobOptions, JobResult, Message,
-                             PartsRequest, PictureRequest, PrintRequest, Progress, ProtocolError, RigRequest, RegenerateRequest, RetextureRequest, RetopoRequest,
-                             SuggestRequest)
+from img23d_protocol import (DetectRequest, DownloadRequest, ErrorCode, GenerateRequest, JobEstimate, JobOptions,
+                             JobResult, Message, PartsRequest, PictureRequest, PrintRequest, Progress, ProtocolError,
+                             RigRequest, RegenerateRequest, RetextureRequest, RetopoRequest, SuggestRequest)
 
 from ..env.busy_time import busy_seconds
 from ..env.heartbeat import Heartbeat
@@ -27,6 +27,7 @@ from .context import EngineContext, EngineSettings, Job
 from .kinds.detect import DetectRun
 from .kinds.download import run_download
 from .kinds.generate import GenerateRun
+from .kinds.job_estimate import request_estimate
 from .kinds.parts import PartsRun
 from .kinds.picture import PictureRun
 from .kinds.prints import run_print
@@ -51,6 +52,12 @@ class Engine(EngineContext):
         if runner is None:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{request.TYPE!r} is not a job")
         return runner(self, request, job)
+
+    def estimate(self, request: GenerateRequest) -> JobEstimate:
+        """(1.29) What a Generate of ``request``'s fields would take here, every stage: the estimate its own run is
+        weighed by before its run folder (``GenerateRun.refuse_long``), so the add-on that asks refuses what the
+        backend would. Nothing is read (not the picture) or written."""
+        return request_estimate(self, GenerateRun, request)
 
     def run_kind(self, kind: type[JobRun[Any]], request: Any, job: Job) -> JobResult:
         """``request`` as a job of ``kind``: checked, then run in a run folder of its own."""

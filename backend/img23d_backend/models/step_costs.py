@@ -81,18 +81,6 @@ def refuse_long_job(costs: StepCosts, roles: tuple[str, ...], request: Any) -> N
                             f"completion {cost.completion_s:.0f} s, materials {cost.materials_s:.0f} s")
 
 
-def refuse_long_estimate(seconds: float, estimate: str, accept_long: bool) -> None:
-    """``long_job_not_accepted`` in one sentence when a Generate's whole estimate (``seconds``, every stage; said as
-    ``estimate``, the sentence of its estimate line) is ``LONG_JOB_SECONDS`` or more and it was not accepted: the
-    refusal names the minutes the estimate line would have said, in ``long_job_refusal``'s form."""
-    if accept_long or seconds < LONG_JOB_SECONDS:
-        return
-    raise ProtocolError(ErrorCode.LONG_JOB_NOT_ACCEPTED,
-                        f"this job would take hours: {estimate}: tick {ACCEPT_LONG_CHECKBOX} in the add-on or pass "
-                        f"{ACCEPT_LONG_FLAG} on the command line to start it anyway, or make it lighter (fewer names "
-                        f"or variations, a smaller texture, completion or materials off)", f"estimate {seconds:.0f} s")
-
-
 def request_objects(request: Any) -> int:
     """How many objects a request's slow steps run on: one per name (or regenerated key); one for the
     whole picture or a mesh."""

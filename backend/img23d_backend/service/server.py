@@ -3,8 +3,9 @@
 One job runs at a time, on a worker thread, so the reader stays free to take ``cancel``
 and ``status`` while it runs, and the file transfers of a remote add-on (``upload``, ``fetch``:
 ``transfers.py``; and the list of runs, ``run_index.py``): uploads before the job that reads
-them, fetches while it streams meshes. When stdin closes (Blender quit or crashed) the running job
-is cancelled and the process exits: no orphans. Nothing listens on a network port.
+them, fetches while it streams meshes; and a Generate's estimate (``estimate``, 1.29) before it
+is sent. When stdin closes (Blender quit or crashed) the running job is cancelled and the process
+exits: no orphans. Nothing listens on a network port.
 
 Over SSH a lost client does not always close stdin: with the server's ``ClientAliveInterval`` at 0
 (OpenSSH's default) a connection whose far end vanished stays open on the host for hours, and the
@@ -25,9 +26,9 @@ import traceback
 from typing import Any, BinaryIO, Callable, TextIO
 
 from img23d_protocol import (MAX_LINE_BYTES, REQUEST_TYPES, CancelRequest, DeleteRequest, Error, ErrorCode,
-                             FetchRequest, Hello, Message, ModelsRequest, OverlongLine, Progress, ProtocolError, Result,
-                             RunsRequest, ShutdownRequest, StatusRequest, UploadRequest, bounded_lines,
-                             check_peer_hello, decode, request_id_of)
+                             EstimateRequest, FetchRequest, Hello, Message, ModelsRequest, OverlongLine, Progress,
+                             ProtocolError, Result, RunsRequest, ShutdownRequest, StatusRequest, UploadRequest,
+                             bounded_lines, check_peer_hello, decode, request_id_of)
 
 from .. import __version__
 from ..env.interrupts import Interrupted, exit_code
@@ -95,6 +96,7 @@ class Server:
             Hello: self._on_hello, CancelRequest: self._on_cancel, StatusRequest: self._on_status,
             ShutdownRequest: self._on_shutdown, ModelsRequest: self._on_models, DeleteRequest: self._on_delete,
             UploadRequest: self._on_upload, FetchRequest: self._on_fetch, RunsRequest: self._on_runs,
+            EstimateRequest: self._on_estimate,
         }
 
     # -- output ----------------------------------------------------------------------------
@@ -267,6 +269,24 @@ class Server:
         listing = run_files(runs_dir, request.run) if request.run else list_runs(runs_dir)
         self.send(Result(id=request.id, ok=True, data=listing.to_dict()))
         return True
+
+    def _on_estimate(self, request: EstimateRequest) -> bool:
+        # On a thread of its own, beside any job: under a memory cap the estimate reads which models sit on the
+        # device, which waits while a load or a move holds them; the reader stays free for cancel and status.
+        threading.Thread(target=self._answer_estimate, args=(request,), name=f"estimate-{request.id}",
+                         daemon=True).start()
+        return True
+
+    def _answer_estimate(self, request: EstimateRequest) -> None:
+        try:
+            reply: Message = Result(id=request.id, ok=True, data=self.engine.estimate(request).to_dict())
+        except ProtocolError as exc:
+            reply = Error.from_exception(request.id, exc)
+        except Exception as exc:  # the thread's boundary, as a request's: said, never silent
+            log.error("the estimate failed:\n%s", traceback.format_exc())
+            reply = Error(id=request.id, code=ErrorCode.INTERNAL.value,
+                          message=f"the backend could not estimate this job ({type(exc).__name__}: {str(exc)[:200]})")
+        self.send(reply)
 
     def _on_cancel(self, request: CancelRequest) -> bool:
         with self._job_lock:

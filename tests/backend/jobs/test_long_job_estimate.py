@@ -5,6 +5,7 @@ whole estimate lands where the test needs it (every figure is seconds over the p
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,8 @@ from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.jobs.kinds.generate import GenerateRun
 from img23d_backend.jobs.kinds.job_estimate import generate_estimate
 from img23d_backend.models import throughput
-from img23d_protocol import (LONG_JOB_SECONDS, ErrorCode, GenerateRequest, JobOptions, ProtocolError, duration,
-                             job_cost)
+from img23d_protocol import (LONG_JOB_SECONDS, ErrorCode, EstimateRequest, GenerateRequest, JobOptions, ProtocolError,
+                             duration, job_cost)
 
 GFLOPS = 100.0
 
@@ -55,3 +56,23 @@ def test_the_refusal_names_the_minutes_the_estimate_line_says(
     # Just under the hour by the same figure: it starts without a word.
     _pin(monkeypatch, GFLOPS * at_pin / (0.95 * LONG_JOB_SECONDS))
     GenerateRun.refuse_long(request, engine)
+
+
+def test_the_estimate_request_is_answered_by_the_figure_the_generate_is_weighed_by(
+        tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """(1.29) What the add-on asks before it sends (``Engine.estimate``) is the estimate the Generate of the same
+    fields is refused by, stage for stage, on either side of the hour: the add-on's check and the backend's cannot
+    disagree. Nothing is read (the picture named does not exist) and nothing written."""
+    engine = Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path / "runs", device="cpu"))
+    _pin(monkeypatch, GFLOPS)
+    request = _request()
+    asked = engine.estimate(EstimateRequest(**{item.name: getattr(request, item.name) for item in fields(request)}))
+    weighed = generate_estimate(GenerateRun(engine, request, Job(id="e", emit=lambda event: None), None))
+    assert asked == weighed and not asked.long and [stage.stage for stage in asked.stages][-1] == "export"
+    _pin(monkeypatch, GFLOPS * asked.total_s / (1.25 * LONG_JOB_SECONDS))   # the same job, now 75 minutes
+    asked = engine.estimate(EstimateRequest(**{item.name: getattr(request, item.name) for item in fields(request)}))
+    assert asked.long
+    with pytest.raises(ProtocolError) as refused:
+        GenerateRun.refuse_long(request, engine)
+    assert refused.value.message == asked.refusal()
+    assert not (tmp_path / "runs").exists()

@@ -12,6 +12,7 @@ import trimesh
 from PIL import Image
 
 from testdata import FAST_OPTIONS, HOUSE
+from img23d_protocol import ESTIMATE_STAGE, JobEstimate
 from backend_proc import BackendProcess
 from img23d_backend.models import preflight
 from img23d_backend.catalog import tiny_model_set
@@ -158,6 +159,12 @@ def test_cancel_during_shape_then_ready_again(backend: BackendProcess) -> None:
                   "options": {**FAST_OPTIONS, **SLOW_SHAPE}})
     backend.next(lambda e: e["type"] == "progress" and e["job"] == "job-7" and e["stage"] == "shape"
                  and e["step"] >= 2, timeout=120)
+    # (1.29) The add-on's estimate of a Generate of the same fields, asked beside the job: the job's own estimate line.
+    estimate = backend.request({"type": "estimate", "id": "e-7", "image": "/not/read.png", "targets": ["house"],
+                                "options": {**FAST_OPTIONS, **SLOW_SHAPE}})
+    [line] = [e["message"] for e in backend.seen if e["type"] == "progress" and e["job"] == "job-7"
+              and e["stage"] == ESTIMATE_STAGE]
+    assert estimate["type"] == "result" and JobEstimate.from_dict(estimate["data"]).sentence() == line, estimate
     sent = time.monotonic()
     cancel = backend.request({"type": "cancel", "id": "c-7", "job": "job-7"})
     assert cancel["data"]["cancelled"] == "job-7"

@@ -13,42 +13,18 @@ are its work beside its model (``models.stage_seconds.HOST``, scaled by the CPU'
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
-from img23d_protocol import ESTIMATE_STAGE, box_for, duration
+from img23d_protocol import ESTIMATE_STAGE, ErrorCode, JobEstimate, ProtocolError, StageTime, box_for
 
 from ...catalog import paint_steps, shape_kind, shape_steps
 from ...models import memory_cap
 from ...models.stage_seconds import MODEL, host_seconds
-from ...models.step_costs import device_label, refuse_long_estimate
+from ...models.step_costs import device_label
 from ...models.throughput import probe
 from . import generate_parts, prompt_picture
 from ..base import JobRun
-
-
-@dataclass(frozen=True)
-class StageTime:
-    stage: str
-    seconds: float
-
-
-@dataclass(frozen=True)
-class JobEstimate:
-    """A job's stages, each with its expected seconds, on ``device`` (as a sentence names it)."""
-
-    device: str
-    stages: tuple[StageTime, ...]
-
-    @property
-    def total_s(self) -> float:
-        return sum(stage.seconds for stage in self.stages)
-
-    def sentence(self) -> str:
-        """"about 4 min on this CPU (AMD EPYC): the picture about 8 s, grounding about 2 s, ..., export about 5 s"."""
-        each = ", ".join(f"{stage.stage} {duration(stage.seconds)}" for stage in self.stages)
-        return f"{duration(self.total_s)} on {self.device}: {each}"
 
 
 def say(run: JobRun) -> JobEstimate:
@@ -68,7 +44,9 @@ def refuse_long(engine: Any, kind: Any, request: Any) -> JobEstimate:
     is an hour or more and its options do not accept it: the refusal weighed completion and materials alone, and
     let through a job the estimate line then said was over an hour."""
     estimate = request_estimate(engine, kind, request)
-    refuse_long_estimate(estimate.total_s, estimate.sentence(), request.options.accept_long)
+    if estimate.long and not request.options.accept_long:
+        # The sentence is the protocol's, which the add-on's own check says from the same estimate (1.29).
+        raise ProtocolError(ErrorCode.LONG_JOB_NOT_ACCEPTED, estimate.refusal(), f"estimate {estimate.total_s:.0f} s")
     return estimate
 
 
@@ -143,4 +121,4 @@ def _model(stage: str, spec: Any, steps: int, passes: int, manager: Any) -> floa
     return figure.seconds(steps, passes, share, probe(device, dtype).gflops)
 
 
-__all__ = ["JobEstimate", "StageTime", "cap_moves", "generate_estimate", "refuse_long", "request_estimate", "say"]
+__all__ = ["cap_moves", "generate_estimate", "refuse_long", "request_estimate", "say"]
