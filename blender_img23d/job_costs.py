@@ -7,20 +7,21 @@ from most of the job's options and the models it runs (protocol 1.29, ``estimate
 ``EstimateRequest`` of the very fields the Generate would send, and the backend answers with the figure it weighs
 that Generate by. Once the add-on multiplied the hello's costs of completion and materials itself: the panel said
 nothing of a job the backend then refused for its paint, and the two could disagree either way. One estimate is
-asked at a time, again when the settings or the backend change; its answer comes through the session's replies
-(pumped by a job's runner or the add-on's idle drain), and Generate waits a moment for it when it has not come.
+asked at a time, by the panel, again when the settings or the backend change; its answer comes through the
+session's replies (pumped by a job's runner or the add-on's idle drain, which draws the panel again). Nothing here
+waits: Generate refuses a long job before sending it when the panel's estimate of the very same fields has come;
+otherwise (a script, a click before the answer) the backend weighs the job as it arrives, by the same estimate,
+and refuses it in the same sentence.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import img23d_protocol as protocol
 
 ESTIMATES_SINCE = (1, 29)  # the first protocol whose backend answers an estimate request
-POLL_SECONDS = 0.02
 PANEL_STAGES = 3           # the panel's lines under a long job's total: its largest stages
 
 
@@ -53,27 +54,25 @@ def answers_estimates(hello: Any) -> bool:
         and tuple(version[:2]) >= ESTIMATES_SINCE
 
 
-def whole_estimate(session: Any, request: "protocol.EstimateRequest | None", wait: float = 0.0,
-                   pump: Callable[[], None] | None = None) -> "protocol.JobEstimate | None":
-    """The running backend's whole estimate of a Generate of ``request``'s fields: asked once for these fields (and
-    this backend), then the answer it gave; with ``wait``, up to that many seconds for it, calling ``pump`` to read
-    the backend meanwhile. None: no backend is up, it is older than 1.29, it could not estimate this request (the
-    Generate will hear why), or the answer has not come."""
+def whole_estimate(session: Any, request: "protocol.EstimateRequest | None",
+                   ask: bool = True) -> "protocol.JobEstimate | None":
+    """The running backend's whole estimate of a Generate of ``request``'s fields, once it has answered: asked once
+    for these fields (and this backend) when ``ask``, never waited for (Blender's interface never blocks on the
+    backend). None: no backend is up, it is older than 1.29, the answer has not come, or the backend could not
+    estimate this request (the Generate will hear why)."""
     global _last
     hello = session.current_hello() if session is not None else None
     if request is None or hello is None or not answers_estimates(hello):
         return None
     key = _key(request)
     if _last is None or _last.hello is not hello or _last.key != key:
+        if not ask:
+            return None
         if _last is not None and not _last.answered:
             _left.add(_last.request_id)
         _last = EstimateAsk(hello=hello, key=key, request_id=session.request(request))
-    ask, deadline = _last, time.monotonic() + wait
-    while not _taken(session, ask) and time.monotonic() < deadline:
-        if pump is not None:
-            pump()
-        time.sleep(POLL_SECONDS)
-    return ask.estimate
+    _taken(session, _last)
+    return _last.estimate
 
 
 def estimate_arrived(session: Any) -> bool:

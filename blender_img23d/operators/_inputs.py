@@ -11,13 +11,10 @@ import img23d_protocol as protocol
 from img23d_client import limits
 from img23d_client.session import BackendSession
 
-from .. import box_properties, job_costs, made_pictures, object_views, preferences, retexture_mesh, runtime
+from .. import box_properties, job_costs, made_pictures, object_views, preferences, retexture_mesh
 
 
 GENERATE_FIELDS = tuple(item.name for item in fields(protocol.GenerateRequest))
-# How long Generate waits for the backend's estimate of its job (answered in milliseconds: the stages' figures are
-# known, the device's speed measured at its start); past it, the backend weighs the job itself as it arrives.
-ESTIMATE_WAIT_SECONDS = 5.0
 
 
 class InputError(Exception):
@@ -286,12 +283,12 @@ def estimate_request(context: bpy.types.Context,
 
 
 def check_cost(context: bpy.types.Context, session: BackendSession, request: "protocol.GenerateRequest") -> None:
-    """Refuse a Generate that the running backend estimates at an hour or more (its whole estimate of this very
-    request, ``job_costs.whole_estimate``), unless Accept Long Job is ticked, in the backend's own sentence. With
-    no backend up yet, or one that does not answer in time, the backend weighs the job itself as it arrives, by the
-    same estimate, and refuses it in the same sentence (``long_job_not_accepted``)."""
-    estimate = job_costs.whole_estimate(session, estimate_request(context, request), wait=ESTIMATE_WAIT_SECONDS,
-                                        pump=runtime.pump_for_waiters)
+    """Refuse a Generate that the running backend estimates at an hour or more (its whole estimate of these very
+    fields, as the panel asked it: ``job_costs.whole_estimate``), unless Accept Long Job is ticked, in the backend's
+    own sentence. Nothing waits for an answer that has not come (a script, a click before it came, no backend up
+    yet): the backend weighs the job as it arrives, by the same estimate, and refuses it in the same sentence
+    (``long_job_not_accepted``)."""
+    estimate = job_costs.whole_estimate(session, estimate_request(context, request), ask=False)
     sentence = job_costs.refusal(estimate, context.scene.img23d.accept_long)
     if sentence:
         raise InputError(sentence)

@@ -89,9 +89,10 @@ def test_a_fast_device_shows_the_material_step_on_a_cpu_and_asks_nothing(addon, 
     assert not any(label.startswith("Materials:") for label in _labels(_drawn(addon)))
     settings.materials = True
     settings.complete_hidden = "always"
-    request = protocol.GenerateRequest(image=str(HOUSE), targets=["house"],
-                                       options=addon.operators._inputs.options(bpy.context))
-    addon.operators._inputs.check_cost(bpy.context, session, request)  # passes without a word
+    _drawn_with_estimate(addon, session)
+    request = addon.operators._inputs.estimate_request(bpy.context)   # the panel's Generate, as the operator's
+    assert addon.job_costs.whole_estimate(session, request, ask=False) is not None   # its estimate has come
+    addon.operators._inputs.check_cost(bpy.context, session, request)  # and passes without a word
 
 
 @pytest.fixture(scope="module")
@@ -124,13 +125,17 @@ def test_a_slow_device_shows_the_estimate_and_generate_waits_for_accept_long_job
     total, largest = labels[labels.index("This job would take hours:") + 1:][:2]
     assert total.startswith("About ") and " h on this CPU (" in total
     assert re.fullmatch(r"[a-z -]+ about [0-9.]+ h", largest)
-    with pytest.raises(RuntimeError) as refused:
+    with pytest.raises(RuntimeError) as refused:   # the panel's estimate has come: refused before it is sent
         bpy.ops.img23d.generate()
     assert "barrel" not in bpy.data.objects
     said = _refused_by_the_backend(session, protocol.GenerateRequest(
         image=str(HOUSE), targets=["barrel"], options=addon.operators._inputs.options(bpy.context)))
     assert said.startswith("this job would take hours: about ") and "tick Accept Long Job" in said
     assert said[0].upper() + said[1:] in str(refused.value)   # the add-on's sentence is the backend's
+    addon.job_costs._last = None   # as a script's Generate, or a click before the estimate came: nothing waits
+    with pytest.raises(RuntimeError) as sent:
+        bpy.ops.img23d.generate()
+    assert said in str(sent.value) and "barrel" not in bpy.data.objects   # the backend refused it, in its words
     settings.targets = ", ,"  # a mistake in the inputs is said first, not after the cost was accepted
     with pytest.raises(RuntimeError, match=r"holds only commas and spaces, no name"):
         bpy.ops.img23d.generate()
