@@ -218,6 +218,12 @@ class LocalPool:
                 pass
 
     def close(self) -> None:
+        # A worker still starting (the replacement for one that died or ran past the limit on the last pictures)
+        # has no picture, and reads the stop only once its engine has loaded every model: ended now, as the Ray
+        # pool ends its starting actors. It made the batch's end wait for a whole start, for nothing.
+        for worker in self.live():
+            if worker not in self._ready:
+                self._kill(worker)
         for worker in self.live():
             conn, proc = self._conns[worker], self._procs[worker]
             try:
