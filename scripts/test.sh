@@ -38,7 +38,8 @@ cd "$(dirname "$0")/.."  # first: the globs below expand in the repository
 # The lanes take tests by folder and marker, never by file (pytest.ini says what each marker means;
 # tests/conftest.py marks each test with its folder: addon, backend, blender, wire):
 # - a backend test runs in the lane its lane_a, lane_b or lane_c marker names, if it has one (the lanes'
-#   balance: a file's measured seconds moved between lanes); else a `process` test (the command line or the
+#   balance: a file's measured seconds moved between lanes; a test's own lane_a wins over its module's lane_b);
+#   else a `process` test (the command line or the
 #   backend as a process) in lane A, a `ray` or `clean_texture` one in lane B's share, the rest in lane C;
 # - lane B's share runs after lane B's Blender runs, in one pytest run: the clean family's textured job is
 #   made once per run (tests/backend/clean_cli_run.py) and one Ray cluster serves every Ray test, which
@@ -48,7 +49,7 @@ cd "$(dirname "$0")/.."  # first: the globs below expand in the repository
 #   between 3.11 and 3.13, and Blender 5.2's own remote, fault and job tests run the same client on 3.13 in
 #   lane A. The rest of tests/addon (fast: the logic) runs on both Pythons.
 BACKEND_A="lane_a or (process and not (lane_b or lane_c))"
-BACKEND_B="lane_b or ((ray or clean_texture) and not (lane_a or lane_c))"
+BACKEND_B="(lane_b and not lane_a) or ((ray or clean_texture) and not (lane_a or lane_c))"
 LANE_A=(tests/blender tests/addon tests/wire tests/test_*.py tests/backend
         -m "not real_install and not (addon and process) and (not backend or $BACKEND_A)")
 LANE_B_ADDON=(tests/addon -m "not real_install and not real_remote_install")

@@ -122,6 +122,7 @@ def _owned_folder(parent: Path, owner: Owner) -> Path:
 
 
 @pytest.mark.fault("backend", count=len(KILL_STAGES))
+@pytest.mark.lane_a  # its seven backends, about 60 CPU-seconds, in lane A for the lanes' balance (the rest: lane B)
 @pytest.mark.timeout(600)  # seven backends one after another: about 105 s quiet, past 300 s at a load average of 10
 def test_a_backend_killed_in_each_stage_leaves_a_run_the_next_backend_marks_interrupted(
         backend_env, tmp_path: Path, nothing_lost) -> None:
