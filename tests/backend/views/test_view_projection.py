@@ -19,8 +19,6 @@ from img23d_backend.views.projection import colour_from_photos, locate_texels, p
 from img23d_backend.views.renders import camera_at, render
 from img23d_backend.views.silhouette_fit import MAX_RESIDUAL, fit_photo
 
-pytestmark = pytest.mark.lane_a  # known answers computed in this process, in lane A for the lanes' balance
-
 
 @pytest.fixture(scope="module")
 def the_box() -> trimesh.Trimesh:
