@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
 from pathlib import Path
 
 import bpy
@@ -12,9 +11,6 @@ from img23d_client import limits
 from img23d_client.session import BackendSession
 
 from .. import box_properties, job_costs, made_pictures, object_views, preferences, retexture_mesh
-
-
-GENERATE_FIELDS = tuple(item.name for item in fields(protocol.GenerateRequest))
 
 
 class InputError(Exception):
@@ -266,7 +262,7 @@ def estimate_request(context: bpy.types.Context,
     panel's inputs would send now (read as Generate reads them, nothing written: the picture's path does not
     count, only whether there is one); None while an input has a mistake, which Generate will say."""
     if request is not None:
-        return protocol.EstimateRequest(**{name: getattr(request, name) for name in GENERATE_FIELDS if name != "id"})
+        return protocol.EstimateRequest.of(request)
     try:
         image = "picked" if image_picked(context) else ""
         text = "" if image else prompt(context, required=False)

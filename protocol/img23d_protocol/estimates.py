@@ -15,7 +15,7 @@ cannot disagree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from .costs import ACCEPT_LONG_CHECKBOX, ACCEPT_LONG_FLAG, LONG_JOB_SECONDS, duration
@@ -31,6 +31,11 @@ class EstimateRequest(GenerateRequest):
     """What a Generate of these fields would take on the backend (its ``JobEstimate``); nothing is run or written."""
 
     TYPE: ClassVar[str] = "estimate"
+
+    @classmethod
+    def of(cls, request: GenerateRequest) -> "EstimateRequest":
+        """The estimate request of a Generate: every field of ``request`` but its id (the session gives one)."""
+        return cls(**{item.name: getattr(request, item.name) for item in fields(GenerateRequest) if item.name != "id"})
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ whole estimate lands where the test needs it (every figure is seconds over the p
 
 from __future__ import annotations
 
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -66,11 +65,11 @@ def test_the_estimate_request_is_answered_by_the_figure_the_generate_is_weighed_
     engine = Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path / "runs", device="cpu"))
     _pin(monkeypatch, GFLOPS)
     request = _request()
-    asked = engine.estimate(EstimateRequest(**{item.name: getattr(request, item.name) for item in fields(request)}))
+    asked = engine.estimate(EstimateRequest.of(request))
     weighed = generate_estimate(GenerateRun(engine, request, Job(id="e", emit=lambda event: None), None))
     assert asked == weighed and not asked.long and [stage.stage for stage in asked.stages][-1] == "export"
     _pin(monkeypatch, GFLOPS * asked.total_s / (1.25 * LONG_JOB_SECONDS))   # the same job, now 75 minutes
-    asked = engine.estimate(EstimateRequest(**{item.name: getattr(request, item.name) for item in fields(request)}))
+    asked = engine.estimate(EstimateRequest.of(request))
     assert asked.long
     with pytest.raises(ProtocolError) as refused:
         GenerateRun.refuse_long(request, engine)
