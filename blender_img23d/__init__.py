@@ -15,6 +15,7 @@ import bpy
 from img23d_client import paths
 
 from . import job_costs, operators, panels, preferences, properties, runtime
+from .operators._wait import redraw
 
 _classes = (*properties.classes, *preferences.classes, *operators.classes, *panels.classes)
 IDLE_DRAIN_SECONDS = 1.0
@@ -26,10 +27,7 @@ def _drain_while_idle() -> float:
     of the panel's Generate, once it comes, is drawn: the panel draws again only when something moves."""
     runtime.pump_for_waiters()
     if runtime.has_session() and job_costs.estimate_arrived(runtime.session()):
-        for window in getattr(bpy.context.window_manager, "windows", ()):
-            for area in window.screen.areas:
-                if area.type == "VIEW_3D":
-                    area.tag_redraw()
+        redraw(bpy.context, ("VIEW_3D",))
     return IDLE_DRAIN_SECONDS
 
 

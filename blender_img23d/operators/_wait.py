@@ -109,10 +109,15 @@ class WaitingOperator:
         self._redraw(context)
 
     def _redraw(self, context: bpy.types.Context) -> None:
-        for window in context.window_manager.windows:
-            for area in window.screen.areas:
-                if area.type in self.redraw_areas:
-                    area.tag_redraw()
+        redraw(context, self.redraw_areas)
+
+
+def redraw(context: bpy.types.Context, area_types: tuple[str, ...]) -> None:
+    """Draw every area of these types again, in every window (none in background mode)."""
+    for window in context.window_manager.windows:
+        for area in window.screen.areas:
+            if area.type in area_types:
+                area.tag_redraw()
 
 
 def _status(context: bpy.types.Context, text: str | None) -> None:

@@ -21,6 +21,7 @@ from img23d_installer.task import InstallTask
 
 from .. import preferences, runtime
 from ..user_folders import installed_env_dir, user_dir
+from ._wait import redraw
 
 TIMER_SECONDS = 0.25
 
@@ -160,10 +161,7 @@ class IMG23D_OT_install_cancel(bpy.types.Operator):
 
 
 def redraw_preferences(context: bpy.types.Context) -> None:
-    for window in context.window_manager.windows:
-        for area in window.screen.areas:
-            if area.type in ("PREFERENCES", "VIEW_3D"):
-                area.tag_redraw()
+    redraw(context, ("PREFERENCES", "VIEW_3D"))
 
 
 classes = (IMG23D_OT_install_backend, IMG23D_OT_install_cancel)
