@@ -49,7 +49,7 @@ class IMG23D_PT_main(bpy.types.Panel):
         completion.prop(settings, "complete_hidden")
         if settings.complete_hidden != "never":
             completion.prop(settings, "edit_size", text="")
-        draw_long_job(layout, context)
+        draw_long_job(layout, context, hello)
         layout.prop(settings, "quality")
         model = preferences.get(context).shape_model()
         layout.label(text=steps_label(settings.steps, model))
@@ -70,13 +70,12 @@ def backend_hello() -> "protocol.Hello | None":
     return session.current_hello() if session is not None else None
 
 
-def draw_long_job(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
+def draw_long_job(layout: bpy.types.UILayout, context: bpy.types.Context, hello: "protocol.Hello | None") -> None:
     """Above Accept Long Job, the backend's own estimate of the Generate the panel's inputs would send, when it
-    says hours (asked of a running backend as the inputs change, ``job_costs.whole_estimate``; nothing is started
-    for it)."""
-    session = runtime.session() if runtime.has_session() else None
-    up = session is not None and session.current_hello() is not None
-    estimate = job_costs.whole_estimate(session, _inputs.estimate_request(context)) if up else None
+    says hours (asked of the backend that sent ``hello``, as the inputs change: ``job_costs.whole_estimate``;
+    nothing is started for it)."""
+    up = hello is not None   # a backend up with these preferences (backend_hello): the only one asked
+    estimate = job_costs.whole_estimate(runtime.session(), _inputs.estimate_request(context)) if up else None
     lines = job_costs.long_job_lines(estimate)
     if lines:
         box = layout.box()
