@@ -57,10 +57,14 @@ LAZY_FIRST_PARTY = {
     ("img23d_backend.commands.serve_command", "img23d_backend.session"),
     # The batch, retexture, relayout and parts commands register with the CLI's parser, which starts
     # light: their engines, pools and Ray come once their arguments are checked.
-    ("img23d_backend.commands.batch", "img23d_backend.api"),
+    ("img23d_backend.commands.batch", "img23d_backend.batch.driver"),
     ("img23d_backend.commands.batch", "img23d_backend.batch.progress"),
     ("img23d_backend.commands.batch", "img23d_backend.batch.preflight"),
     ("img23d_backend.commands.batch", "img23d_backend.batch.ray_pool"),
+    # The batch driver holds no model library (tests/backend/batch/test_batch_driver_light.py): its pools start
+    # workers, and only a worker (a local process, a Ray actor) imports the engine it runs pictures with.
+    ("img23d_backend.batch.local", "img23d_backend.batch.work"),
+    ("img23d_backend.batch.ray_pool", "img23d_backend.batch.work"),
     ("img23d_backend.commands.chain", "img23d_backend.session"),
     ("img23d_backend.commands.chain", "img23d_backend.layout.relayout"),
     ("img23d_backend.commands.parts_command", "img23d_backend.commands.session_job"),

@@ -28,14 +28,12 @@ names were only partly found returns, those meshes marked ``failed`` (``result.f
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 from img23d_protocol import JobOptions, ProtocolError
 
-from .batch.driver import BatchEvent, BatchReport, BatchSettings, run_batch
-from .batch.settings import PICTURE_TIMEOUT, START_TIMEOUT
+from .batch.driver import BatchEvent, BatchReport, batch
 from .env.job_control import CancelToken
-from .env.spawned_main import refuse_in_spawned_main
 from .layout.relayout import RelayoutResult, relayout
 from .session import AUTO, GenerateResult, MeshResult, Models, RetextureResult, RetopoResult, Session
 
@@ -63,25 +61,3 @@ def retopo(mesh: str | Path, *, out: str | Path = "img23d-runs", options: JobOpt
            models: Models | None = None, name: str = "mesh") -> RetopoResult:
     """One Retopo job in a session of its own (no model is loaded: any ``models`` will do)."""
     return Session(out, models).retopo(mesh, options, name=name)
-
-
-def batch(inputs: Sequence[str | Path], *, out: str | Path, names: Sequence[str] | str | None = None,
-          options: JobOptions | None = None, models: Models | None = None, workers: int | None = None,
-          ray_address: str | None = None, retry_failed: bool = False, threads: int | None = None,
-          attempts: int = 3, picture_timeout: float = PICTURE_TIMEOUT, start_timeout: float = START_TIMEOUT,
-          cancel: CancelToken | None = None, on_event: Callable[[BatchEvent], None] | None = None) -> BatchReport:
-    """Generate every picture of ``inputs`` (pictures, folders, JSONL/CSV lists) into ``out``, resumably:
-    see ``batch.driver``. ``workers``: how many (default one per GPU; on Ray, the cluster's GPUs);
-    ``threads``: CPU threads per worker; ``attempts``: tries per picture whose worker dies;
-    ``picture_timeout``: seconds a picture may run before it is stopped (and tried once more
-    elsewhere); ``start_timeout``: seconds a worker may take to start before it is given up;
-    ``cancel``: a token whose ``cancel()`` stops the batch (as Ctrl-C does); ``on_event``: each
-    ``BatchEvent`` (start, picture, retry, summary). Returns the ``BatchReport``."""
-    refuse_in_spawned_main("img23d_backend.api.batch")
-    settings = BatchSettings(inputs=[str(i) for i in inputs], out=Path(out).expanduser(),
-                             names=names, options=options or JobOptions(), models=models or Models(),
-                             workers=workers, ray_address=ray_address, retry_failed=retry_failed, threads=threads,
-                             attempts=attempts, picture_timeout=picture_timeout, start_timeout=start_timeout)
-    return run_batch(settings, cancel=cancel, on_event=on_event)
-
-

@@ -12,11 +12,12 @@ other set names Hugging Face repositories that are downloaded on first use.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from img23d_protocol import DEFAULT_FAMILY, DEFAULT_PAINT_MODEL, ErrorCode, ProtocolError, model_family
+from img23d_protocol import (DEFAULT_DEPTH_MODEL, DEFAULT_FAMILY, DEFAULT_GROUNDING_MODEL, DEFAULT_MATTING_MODEL,
+                             DEFAULT_PAINT_MODEL, ErrorCode, ProtocolError, model_family)
 
 from .env.lazy_table import TableView
 from .families.facts import ROW_ROLES, FamilyFacts
@@ -25,7 +26,7 @@ from .families.table import FAMILIES, facts_of
 from .models.registry import (PAINT_ROLES, ROLES, PARTS_ROLE, SCENE_ROLES, TINY_FORMAT, VIEWS_ROLE,  # noqa: F401
                               ModelSet, ModelSpec, default_tiny_root, paint_steps, shape_kind, shape_steps)
 # The models every job uses, each in its room: their rows by choice name.
-from .depth.table import DEFAULT_DEPTH, DEPTH_ROWS
+from .depth.table import DEFAULT_DEPTH, DEPTH_ROWS, UNKEYED_DEPTH
 from .grounding.table import DEFAULT_GROUNDING, GROUNDING_ROWS
 from .matting.table import DEFAULT_MATTING, MATTING_ROWS, tiny_matting
 # The image editors and the material models, each in its room: their rows by choice name.
@@ -117,6 +118,14 @@ def views_spec(shape: ModelSpec) -> ModelSpec | None:
         return None
     # Its own role: the manager keys each model by its spec's role, beside the single-view one.
     return replace(SHAPE[kind.views_model], role=VIEWS_ROLE)
+
+
+def check_labels(spec: ModelSpec, symmetry: str, sharpness: str) -> None:
+    """Refuse a symmetry or sharpness (other than "auto") for a shape model that takes no label."""
+    if (symmetry, sharpness) != ("auto", "auto") and not shape_kind(spec).labels:
+        labelled = [name for name, spec_ in SHAPE.items() if shape_kind(spec_).labels]
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"symmetry and sharpness need a shape model that takes labels "
+                            f"({', '.join(labelled)}); {shape_kind(spec).label} takes none, so leave them at auto")
 
 
 def _shared_tiny_set(root: Path, editor: str) -> Mapping[str, ModelSpec]:
@@ -219,3 +228,50 @@ def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFA
                     shape=SHAPE[shape], delight=delight, paint=paint_spec, depth=DEPTH[depth],
                     materials=MATERIALS[materials], editor=EDITORS[editor], shape_views=views_spec(SHAPE[shape]),
                     parts=PARTS[parts] if parts is not None else None)
+
+
+# Which models a job runs, and on which device: light (no model library), so the batch driver reads them and
+# holds no torch; only the engines (``session.make_engine``) load what they name.
+@dataclass(frozen=True)
+class Models:
+    """Which models, on which device: the command line's --models, --family, --grounding, --shape,
+    --paint, --matting, --depth, --editor, --device, --budget-gb, --memory-cap-gb, --offline and --accept-licence."""
+
+    models: str = "default"           # "default": real weights from the hub; "tiny": offline replicas
+    grounding: str = DEFAULT_GROUNDING_MODEL
+    shape: str | None = None          # None: the family's own
+    family: str | None = None         # "hunyuan3d" or "clean" (Step1X-3D, Apache-2.0); None: the shape's, else hunyuan3d
+    matting: str = DEFAULT_MATTING_MODEL
+    depth: str = DEFAULT_DEPTH_MODEL  # the depth model (--depth): a relative one, or a metric one (docs/models.md)
+    paint: str = DEFAULT_PAINT        # the texture's paint model: "2.0-turbo" or "2.0"
+    editor: str = DEFAULT_EDITOR      # the image editor: "flux2-klein-4b" or "qwen-image-edit-2511" (large GPUs)
+    device: str = "auto"              # auto, cuda, cuda:N, mps or cpu
+    # Roles on another device than ``device`` (--device-for): (("grounding", "cpu"),).
+    device_for: tuple[tuple[str, str], ...] = ()
+    budget_gb: float | None = None    # device memory the models may use; None: free minus a reserve
+    memory_cap_gb: float | None = None  # device memory the whole process may use (models/memory_cap.py)
+    offline: bool = False             # never download
+    # Accept the licences of these models that restrict territory or use (Hunyuan3D-2's): without
+    # it such a model that is not downloaded yet is refused and nothing is downloaded.
+    accept_licence: bool = False
+    parts: str | None = None          # the parts model a parts job draws with (None: a set without one)
+
+    @classmethod
+    def from_args(cls, args: Any) -> "Models":
+        """The models a command's common options name (``cli.build_parser``'s ``common``)."""
+        return cls(models=args.models, grounding=args.grounding, shape=args.shape, family=args.family,
+                   matting=args.matting, depth=getattr(args, "depth", DEFAULT_DEPTH_MODEL), paint=args.paint,
+                   editor=args.editor, device=args.device,
+                   device_for=tuple(getattr(args, "device_for", None) or ()), budget_gb=args.budget_gb,
+                   memory_cap_gb=getattr(args, "memory_cap_gb", None),
+                   offline=args.offline, accept_licence=args.accept_licence,
+                   parts=getattr(args, "parts_model", None))
+
+    def describe(self) -> dict[str, Any]:
+        """What decides the meshes (not where they are made): part of a batch's options key."""
+        return {"models": self.models, "family": self.family, "grounding": self.grounding, "shape": self.shape,
+                "matting": self.matting, "paint": self.paint,
+                # Named only when not the default, so batches keyed before there was a choice resume.
+                **({"editor": self.editor} if self.editor != DEFAULT_EDITOR else {}),
+                # A batch keyed without a depth ran the depth model of before --depth (``UNKEYED_DEPTH``).
+                **({"depth": self.depth} if self.depth != UNKEYED_DEPTH else {})}

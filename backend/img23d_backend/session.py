@@ -11,68 +11,22 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
-from img23d_protocol import (DEFAULT_DEPTH_MODEL, DEFAULT_GROUNDING_MODEL, DEFAULT_MATTING_MODEL, ErrorCode, GenerateJobResult, GenerateRequest, JobOptions, JobResult, Manifest, Message,
+from img23d_protocol import (ErrorCode, GenerateJobResult, GenerateRequest, JobOptions, JobResult, Manifest, Message,
                              PartsJobResult, PartsRequest, PictureJobResult, PictureRequest, ProtocolError,
                              RetextureJobResult, RetextureRequest, RetopoJobResult, RetopoRequest,
                              SuggestJobResult, SuggestRequest, parted_names_from_text, read_manifest, validate_targets)
 
-from .depth.table import UNKEYED_DEPTH
 from .env.job_control import CancelToken
 from .env.library_output import quiet_empty_warnings
 from .env.spawned_main import refuse_in_spawned_main
 from .jobs import Engine, EngineSettings, Job
 from .models import env_probe, licence_gate, memory_cap
-from .catalog import DEFAULT_EDITOR, DEFAULT_PAINT, model_set, parts_spec_for
+from .catalog import Models, model_set, parts_spec_for
 from .readers.meshes import artist_mesh_file
 
 R = TypeVar("R", bound=JobResult)
 AUTO = "auto"  # names="auto": the grounding model suggests the names first (every instance of each)
 Events = Callable[[Message], None]
-
-
-@dataclass(frozen=True)
-class Models:
-    """Which models, on which device: the command line's --models, --family, --grounding, --shape,
-    --paint, --matting, --depth, --editor, --device, --budget-gb, --memory-cap-gb, --offline and --accept-licence."""
-
-    models: str = "default"           # "default": real weights from the hub; "tiny": offline replicas
-    grounding: str = DEFAULT_GROUNDING_MODEL
-    shape: str | None = None          # None: the family's own
-    family: str | None = None         # "hunyuan3d" or "clean" (Step1X-3D, Apache-2.0); None: the shape's, else hunyuan3d
-    matting: str = DEFAULT_MATTING_MODEL
-    depth: str = DEFAULT_DEPTH_MODEL  # the depth model (--depth): a relative one, or a metric one (docs/models.md)
-    paint: str = DEFAULT_PAINT        # the texture's paint model: "2.0-turbo" or "2.0"
-    editor: str = DEFAULT_EDITOR      # the image editor: "flux2-klein-4b" or "qwen-image-edit-2511" (large GPUs)
-    device: str = "auto"              # auto, cuda, cuda:N, mps or cpu
-    # Roles on another device than ``device`` (--device-for): (("grounding", "cpu"),).
-    device_for: tuple[tuple[str, str], ...] = ()
-    budget_gb: float | None = None    # device memory the models may use; None: free minus a reserve
-    memory_cap_gb: float | None = None  # device memory the whole process may use (models/memory_cap.py)
-    offline: bool = False             # never download
-    # Accept the licences of these models that restrict territory or use (Hunyuan3D-2's): without
-    # it such a model that is not downloaded yet is refused and nothing is downloaded.
-    accept_licence: bool = False
-    parts: str | None = None          # the parts model a parts job draws with (None: a set without one)
-
-    @classmethod
-    def from_args(cls, args: Any) -> "Models":
-        """The models a command's common options name (``cli.build_parser``'s ``common``)."""
-        return cls(models=args.models, grounding=args.grounding, shape=args.shape, family=args.family,
-                   matting=args.matting, depth=getattr(args, "depth", DEFAULT_DEPTH_MODEL), paint=args.paint,
-                   editor=args.editor, device=args.device,
-                   device_for=tuple(getattr(args, "device_for", None) or ()), budget_gb=args.budget_gb,
-                   memory_cap_gb=getattr(args, "memory_cap_gb", None),
-                   offline=args.offline, accept_licence=args.accept_licence,
-                   parts=getattr(args, "parts_model", None))
-
-    def describe(self) -> dict[str, Any]:
-        """What decides the meshes (not where they are made): part of a batch's options key."""
-        return {"models": self.models, "family": self.family, "grounding": self.grounding, "shape": self.shape,
-                "matting": self.matting, "paint": self.paint,
-                # Named only when not the default, so batches keyed before there was a choice resume.
-                **({"editor": self.editor} if self.editor != DEFAULT_EDITOR else {}),
-                # A batch keyed without a depth ran the depth model of before --depth (``UNKEYED_DEPTH``).
-                **({"depth": self.depth} if self.depth != UNKEYED_DEPTH else {})}
 
 
 @dataclass

@@ -41,7 +41,7 @@ from .parted_names import (DRAWN_PARTS_WHY, check_parts, names_without_parts, pa
                            split_parted_names, validate_parts)
 from .options import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, KEEP_CHOICES, OPTION_RANGES, TOPOLOGY_CHOICES,
                       SHARPNESS_CHOICES, SYMMETRY_CHOICES, VOLUME_DECODERS, Allowed, JobOptions, OptionError, check_budget_gb, over_limits,
-                      seed_at)
+                      plain_number, plain_numbers, seed_at)
 from .prompt import (check_made_from, check_picture_or_prompt, has_content, name_from_prompt,
                      validate_image_prompt, validate_image_seed, validate_prompt)
 from .parts_models import DEFAULT_PARTS_MODEL, PARTS_MODELS, PartsModel, check_parts_model, offered_grids
@@ -108,7 +108,7 @@ __all__ = [
     "validate_targets",
     "BUDGET_GB_MAX", "BUDGET_GB_MIN", "DETAILED_TEXTURE_SIZE", "KEEP_CHOICES", "OPTION_RANGES", "TOPOLOGY_CHOICES", "VOLUME_DECODERS", "seed_at",
     "SHARPNESS_CHOICES", "SYMMETRY_CHOICES",
-    "Allowed", "JobOptions", "OptionError", "check_budget_gb", "over_limits",
+    "Allowed", "JobOptions", "OptionError", "check_budget_gb", "over_limits", "plain_number", "plain_numbers",
     "DEFAULT_PARTS_MODEL", "PARTS_MODELS", "PartsModel", "check_parts_model", "offered_grids",
     "check_made_from", "check_picture_or_prompt", "has_content", "name_from_prompt",
     "validate_image_prompt", "validate_image_seed", "validate_prompt",

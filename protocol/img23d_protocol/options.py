@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+import numbers
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from . import completion
@@ -266,6 +267,20 @@ def over_limits(options: JobOptions, limits: Any, shapes: bool = True) -> list[t
         if isinstance(value, int) and isinstance(limit, int) and not isinstance(limit, bool) and value > limit:
             over.append((name, value, limit))
     return over
+
+
+def plain_number(value: Any) -> Any:
+    """A number of numpy's as Python's (``np.int64`` an int, ``np.float32`` a float), as the wire's are; anything
+    else as it is. The Python API's values meet the wire's checks, which took numpy's for no number."""
+    if isinstance(value, (bool, int, float)) or not isinstance(value, numbers.Real):
+        return value
+    return int(value) if isinstance(value, numbers.Integral) else float(value)
+
+
+def plain_numbers(options: JobOptions) -> JobOptions:
+    """``options`` with numpy's numbers (a seed from ``rng.integers``, a ``np.float32``) as Python's, as the
+    wire's are: the range check took them for no number, and said a seed inside the range was out of it."""
+    return replace(options, **{f.name: plain_number(getattr(options, f.name)) for f in fields(options)})
 
 
 def _coerce(name: str, value: Any, kind: type) -> Any:

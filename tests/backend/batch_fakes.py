@@ -14,7 +14,7 @@ from typing import Callable
 from img23d_backend.batch.driver import BatchReport, BatchSettings, run_batch
 from img23d_backend.batch.pool import WorkerLost
 from img23d_backend.batch.settings import BatchEvent
-from img23d_backend.batch.work import WorkItem, WorkResult
+from img23d_backend.batch.items import WorkItem, WorkResult
 
 MADE = "2026-01-01T00:00:00+00:00"   # when every fake run finished, as its manifest says
 

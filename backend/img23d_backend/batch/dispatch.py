@@ -37,7 +37,7 @@ from .limits import CANCEL_GRACE, MAX_TIMEOUTS
 from .pool import Pool, WorkerLost
 from .record import BatchRecord, Entry
 from .settings import BatchEvent, BatchSettings
-from .work import RUN_LIMITS, WorkItem, WorkResult, recover
+from .items import RUN_LIMITS, WorkItem, WorkResult, recover
 
 POLL = 0.5            # seconds between looks at the clock while nothing ends
 MAX_NOTES, NOTE_CHARS = 20, 300  # what a worker's notes on one picture may hold

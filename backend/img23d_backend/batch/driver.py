@@ -15,10 +15,11 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
-from img23d_protocol import ErrorCode, ProtocolError, check_views, names_without_parts
+from img23d_protocol import ErrorCode, JobOptions, ProtocolError, check_views, names_without_parts, plain_numbers
 
+from ..catalog import Models
 from ..env.job_control import CancelToken
-from ..jobs.engine import plain_numbers
+from ..env.spawned_main import refuse_in_spawned_main
 from ..runs.folders import disk_error
 from .dispatch import drive
 from .inputs import AUTO, BatchItem, auto_for_prompt, picture_hash, prompt_hash, read_inputs
@@ -28,12 +29,13 @@ from .pool import Pool
 from .preflight import check_before_start
 from .ray_pool import RayPool, connect
 from .record import BatchRecord, Entry, Same, options_key
+from .limits import PICTURE_TIMEOUT, START_TIMEOUT
 from .settings import BatchEvent, BatchSettings
-from .work import WorkerSettings, recover
+from .items import WorkerSettings, recover
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BatchEvent", "BatchReport", "BatchSettings", "make_pool", "plan", "run_batch"]
+__all__ = ["BatchEvent", "BatchReport", "BatchSettings", "batch", "make_pool", "plan", "run_batch"]
 
 
 @dataclass
@@ -217,6 +219,26 @@ def run_batch(settings: BatchSettings, cancel: CancelToken | None = None,
                          entries=record.entries, seconds=round(time.perf_counter() - started, 3), same=record.same)
     emit(BatchEvent("summary", counts=report.counts))
     return report
+
+
+def batch(inputs: Sequence[str | Path], *, out: str | Path, names: Sequence[str] | str | None = None,
+          options: JobOptions | None = None, models: Models | None = None, workers: int | None = None,
+          ray_address: str | None = None, retry_failed: bool = False, threads: int | None = None,
+          attempts: int = 3, picture_timeout: float = PICTURE_TIMEOUT, start_timeout: float = START_TIMEOUT,
+          cancel: CancelToken | None = None, on_event: Callable[[BatchEvent], None] | None = None) -> BatchReport:
+    """Generate every picture of ``inputs`` (pictures, folders, JSONL/CSV lists) into ``out``, resumably:
+    see ``batch.driver``. ``workers``: how many (default one per GPU; on Ray, the cluster's GPUs);
+    ``threads``: CPU threads per worker; ``attempts``: tries per picture whose worker dies;
+    ``picture_timeout``: seconds a picture may run before it is stopped (and tried once more
+    elsewhere); ``start_timeout``: seconds a worker may take to start before it is given up;
+    ``cancel``: a token whose ``cancel()`` stops the batch (as Ctrl-C does); ``on_event``: each
+    ``BatchEvent`` (start, picture, retry, summary). Returns the ``BatchReport``."""
+    refuse_in_spawned_main("img23d_backend.api.batch")
+    settings = BatchSettings(inputs=[str(i) for i in inputs], out=Path(out).expanduser(),
+                             names=names, options=options or JobOptions(), models=models or Models(),
+                             workers=workers, ray_address=ray_address, retry_failed=retry_failed, threads=threads,
+                             attempts=attempts, picture_timeout=picture_timeout, start_timeout=start_timeout)
+    return run_batch(settings, cancel=cancel, on_event=on_event)
 
 
 def make_pool(settings: BatchSettings, pictures: int) -> Pool:

@@ -24,7 +24,7 @@ from typing import Any
 from ..env.interrupts import ignore_in_worker
 from ..env.collector import collect_less_often, skip_final_collection
 from .pool import DeathWatch, WorkerLost
-from .work import Worker, WorkerSettings, WorkItem, WorkResult
+from .items import WorkerSettings, WorkItem, WorkResult
 
 _CANCEL, _STOP = "cancel", "stop"
 
@@ -37,6 +37,10 @@ def worker_main(conn: Connection, settings: WorkerSettings, device: str) -> None
     # children: the paint step's UV unwrap worker and the finish's remesh worker are this worker's, and
     # each ends with it (env.children.end_with_parent). Painting failed in every local batch without this.
     multiprocessing.current_process().daemon = False
+    # The engine's modules (torch and the model libraries) are imported here, in the worker, not at the top: the
+    # driver imports this module for the pool and holds no model library (items.py).
+    from .work import Worker
+
     try:
         worker = Worker(replace(settings, models=replace(settings.models, device=device)))
     except Exception as exc:  # the engine could not start: say why, once, and end

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from .work import WorkItem, WorkResult
+from .items import WorkItem, WorkResult
 
 
 @dataclass

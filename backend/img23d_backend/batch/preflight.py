@@ -17,11 +17,9 @@ from typing import Sequence
 
 from img23d_protocol import ErrorCode, JobOptions, ProtocolError
 
-from ..catalog import model_set
+from ..catalog import Models, check_labels, model_set
 from ..editors.text_prompt import check_maker, check_side
-from ..jobs.engine import check_labels
 from ..models.memory_cap import check_cap_gb
-from ..session import Models
 from .inputs import BatchItem
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from img23d_protocol import ErrorCode, ProtocolError
 
 from .pool import DeathWatch, WorkerLost
-from .work import Worker, WorkerSettings, WorkItem, WorkResult, limit_threads, worker_scratch_cleanup
+from .items import WorkerSettings, WorkItem, WorkResult, limit_threads, worker_scratch_cleanup
 
 INSTALL_HINT = "--ray needs Ray, an optional extra: pip install 'img23d-backend[ray]' (or pip install ray==2.60.0)"
 RESTARTS = 2          # per actor: given up after more deaths than this that count (``pool.DeathWatch``)
@@ -36,6 +36,9 @@ class BatchActor:
     def __init__(self, settings: WorkerSettings) -> None:
         limit_threads(settings.threads)
         worker_scratch_cleanup()  # scratch folders of actors killed earlier on this node
+        # Imported in the actor, not at the top: the driver imports this module and holds no model library.
+        from .work import Worker
+
         self.worker = Worker(settings)
 
     def name(self) -> str:

@@ -8,7 +8,7 @@ from typing import Sequence
 
 from img23d_protocol import JobOptions
 
-from ..session import Models
+from ..catalog import Models
 from .limits import PICTURE_TIMEOUT, START_TIMEOUT
 from .record import Entry, Same
 

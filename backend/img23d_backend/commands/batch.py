@@ -18,7 +18,7 @@ from img23d_protocol import ErrorCode, ProtocolError, check_budget_gb
 from ..batch.inputs import read_inputs
 from ..batch.limits import PICTURE_TIMEOUT, START_TIMEOUT
 from ..batch.record import close_record_file
-from ..catalog import model_set
+from ..catalog import Models, model_set
 from ..env.interrupts import Interrupts, exit_code
 from ..models.hub import offline_requested
 from ..models.memory_cap import check_cap_gb
@@ -85,11 +85,11 @@ def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
             from ..batch.ray_pool import import_ray
 
             import_ray()  # before anything else: without Ray, one sentence on how to install it
-        from .. import api
+        from ..batch.driver import batch
         from ..batch.preflight import check_before_start
         from ..batch.progress import BatchPrinter
 
-        models = api.Models.from_args(args)
+        models = Models.from_args(args)
         printer = BatchPrinter(sys.stdout, sys.stderr, as_json=args.json)
         # A list's prompt lines: their picture's model, licence and download said once, before the batch starts,
         # as generate --prompt says them (stdout is the machines' with --json: then on stderr).
@@ -106,11 +106,11 @@ def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
         # stdout is the printer's alone (--json is for machines): Ray prints its workers' deaths
         # and libraries their chatter to sys.stdout, which goes to stderr while the batch runs.
         sys.stdout = sys.stderr
-        report = api.batch(list(args.inputs), out=args.out, names=args.targets, options=options, models=models,
-                           workers=args.workers, ray_address=args.ray, retry_failed=args.retry_failed,
-                           threads=args.worker_threads, attempts=args.attempts,
-                           picture_timeout=args.picture_timeout, start_timeout=args.worker_start_timeout,
-                           cancel=interrupts.token, on_event=printer)
+        report = batch(list(args.inputs), out=args.out, names=args.targets, options=options, models=models,
+                       workers=args.workers, ray_address=args.ray, retry_failed=args.retry_failed,
+                       threads=args.worker_threads, attempts=args.attempts,
+                       picture_timeout=args.picture_timeout, start_timeout=args.worker_start_timeout,
+                       cancel=interrupts.token, on_event=printer)
     except ProtocolError as exc:
         return said_failure(exc)
     finally:

@@ -8,7 +8,6 @@ out of memory twice) is reported and the others go on.
 from __future__ import annotations
 
 import logging
-import numbers
 import time
 import traceback
 from contextlib import contextmanager
@@ -291,14 +290,6 @@ class JobRun(Generic[R]):
             log.warning(message)
             self.run_folder.manifest.warnings.append({"stage": "grounding", "code": code, "message": message,
                                                       "tokens": answer.tokens, "budget": answer.budget})
-
-
-def plain_number(value: Any) -> Any:
-    """A number of numpy's as Python's (``np.int64`` an int, ``np.float32`` a float), as the wire's are; anything
-    else as it is. The Python API's values meet the wire's checks, which took numpy's for no number."""
-    if isinstance(value, (bool, int, float)) or not isinstance(value, numbers.Real):
-        return value
-    return int(value) if isinstance(value, numbers.Integral) else float(value)
 
 
 def check_names_apart(names: list[str]) -> None:

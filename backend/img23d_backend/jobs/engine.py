@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import fields, replace
+from dataclasses import replace
 from typing import Any, Callable
 
 from img23d_protocol import (DetectRequest, DownloadRequest, ErrorCode, GenerateRequest, JobEstimate, JobOptions,
                              JobResult, Message, PartsRequest, PictureRequest, PrintRequest, Progress, ProtocolError,
-                             RigRequest, RegenerateRequest, RetextureRequest, RetopoRequest, SuggestRequest)
+                             RigRequest, RegenerateRequest, RetextureRequest, RetopoRequest, SuggestRequest,
+                             plain_numbers)
 
 from ..env.busy_time import busy_seconds
 from ..env.heartbeat import Heartbeat
 from ..models import preflight, role_devices
 from ..models.registry import paint_steps
 from ..models.hub import refuse_unaccepted
-from ..catalog import SHAPE, ModelSpec, shape_kind
+from ..catalog import ModelSpec, check_labels, shape_kind
 from ..matting.memory import check_matting
-from .base import JobRun, plain_number
+from .base import JobRun
 from .context import EngineContext, EngineSettings, Job
 from .kinds.detect import DetectRun
 from .kinds.download import run_download
@@ -107,12 +108,6 @@ class Engine(EngineContext):
         return run
 
 
-def plain_numbers(options: JobOptions) -> JobOptions:
-    """``options`` with numpy's numbers (a seed from ``rng.integers``, a ``np.float32``) as Python's, as the
-    wire's are: the range check took them for no number, and said a seed inside the range was out of it."""
-    return replace(options, **{f.name: plain_number(getattr(options, f.name)) for f in fields(options)})
-
-
 def _paint_steps_that_run(options: JobOptions, spec: ModelSpec) -> JobOptions:
     """``options`` with the paint steps its model runs, said when that is fewer than asked (the turbo model's 30):
     they were cut in silence, and the manifest recorded the number asked for."""
@@ -150,11 +145,3 @@ def seeded(options: JobOptions) -> JobOptions:
     if not options.random_seed:
         return options
     return replace(options, seed=secrets.randbelow(RANDOM_SEED_LIMIT))
-
-
-def check_labels(spec: ModelSpec, symmetry: str, sharpness: str) -> None:
-    """Refuse a symmetry or sharpness (other than "auto") for a shape model that takes no label."""
-    if (symmetry, sharpness) != ("auto", "auto") and not shape_kind(spec).labels:
-        labelled = [name for name, spec_ in SHAPE.items() if shape_kind(spec_).labels]
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"symmetry and sharpness need a shape model that takes labels "
-                            f"({', '.join(labelled)}); {shape_kind(spec).label} takes none, so leave them at auto")

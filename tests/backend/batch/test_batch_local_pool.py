@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from img23d_backend.batch.local import LocalPool
-from img23d_backend.batch.work import WorkerSettings
+from img23d_backend.batch.items import WorkerSettings
 from img23d_backend.session import Models
 
 START_TIMEOUT = 180.0  # a worker's start (torch's import and the tiny models) on a loaded 2-core machine

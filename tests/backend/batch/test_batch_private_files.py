@@ -17,7 +17,8 @@ from img23d_backend.batch.dispatch import apply_result
 from img23d_backend.batch.inputs import read_inputs
 from img23d_backend.batch.record import Entry
 from img23d_backend.batch.settings import BatchSettings
-from img23d_backend.batch.work import Worker, WorkerSettings, WorkItem, WorkResult
+from img23d_backend.batch.items import WorkerSettings, WorkItem, WorkResult
+from img23d_backend.batch.work import Worker
 from img23d_backend.session import Models
 from img23d_protocol import JobOptions, ProtocolError
 

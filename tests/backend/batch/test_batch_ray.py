@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 import ray_head
@@ -110,6 +111,9 @@ def test_ctrl_c_closes_the_record_and_the_running_manifests(cluster: ray_head.Ra
             assert proc.poll() is None and time.monotonic() < deadline, "the batch never started a picture"
             time.sleep(0.3)
         time.sleep(3)  # inside a picture's job
+        # The driver, mid-batch, holds no model library: its actors do (test_batch_driver_light.py).
+        mapped = {Path(m.path).name for m in psutil.Process(proc.pid).memory_maps()}
+        assert not any(name.startswith(("libtorch", "libc10")) for name in mapped), sorted(mapped)
         stdout, stderr = ctrl_c(proc)
     assert proc.returncode == 130, stderr
     data = record(out)

@@ -14,7 +14,8 @@ from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.batch.driver import plan
 from img23d_backend.batch.inputs import read_inputs
 from img23d_backend.batch.settings import BatchSettings
-from img23d_backend.batch.work import Worker, WorkerSettings, WorkItem
+from img23d_backend.batch.items import WorkerSettings, WorkItem
+from img23d_backend.batch.work import Worker
 from img23d_backend.session import Models
 from img23d_protocol import JobOptions, ProtocolError
 

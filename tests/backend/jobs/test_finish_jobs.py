@@ -29,7 +29,8 @@ from img23d_backend.batch.driver import BatchEvent, BatchReport
 from img23d_backend.batch.progress import BatchPrinter
 from img23d_backend.batch.record import Entry
 from img23d_backend.batch.settings import BatchSettings
-from img23d_backend.batch.work import Worker, WorkerSettings, WorkItem
+from img23d_backend.batch.items import WorkerSettings, WorkItem
+from img23d_backend.batch.work import Worker
 from img23d_backend.commands import cli
 from img23d_backend.finish import instant_meshes
 from img23d_backend.finish.glb import QUADS_EXTRA, read_glb_json

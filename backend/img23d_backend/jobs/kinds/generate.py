@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence, TypeVar
 import trimesh
 from img23d_protocol import (Artifact, ArtifactKind, ErrorCode, GenerateJobResult, GenerateRequest, ProtocolError,
                              RegenerateRequest, box_for, check_boxes, check_completion_off, check_views, model_family,
-                             seed_at, validate_boxes)
+                             plain_number, seed_at, validate_boxes)
 
 from ...catalog import PAINT_ROLES, PARTS_ROLE, VIEWS_ROLE, shape_kind
 from ...gltf.writer import export_glb
@@ -31,7 +31,7 @@ from ...views.memory import check_views_memory
 from ..steps import completing, cutting, finishing, materials, shaping, splat_files
 from . import generate_parts, job_estimate, prompt_picture
 from ..steps.shape_views import views_memory
-from ..base import check_names_apart, plain_number
+from ..base import check_names_apart
 from ..context import EngineContext
 from ..steps.painting import PaintingRun
 from ..steps.photo_colour import colour_from_views
