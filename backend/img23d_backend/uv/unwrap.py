@@ -12,7 +12,9 @@ target i + 1, behind the device's delighting and painting of target i.
 
 The worker is started with ``spawn`` (a fork of a process that holds torch and CUDA threads is
 not safe) and imports only numpy, scipy and xatlas; it ends with the backend, however the backend ends
-(``env.children``). When the worker cannot be used (it failed to start
+(``env.children``). It stays for the life of the process, as the decimator's does (``mesh/decimator.py``): each
+job used to start its own and wait for its imports, about 1.2 CPU-seconds and, on a busy 2-core CPU, a second or
+two of the paint stage (the first unwrap waits on them). When the worker cannot be used (it failed to start
 or died), the unwrap runs in the job's process, as before, and the log says so: the result is
 the same, only the overlap is lost.
 
@@ -21,13 +23,14 @@ An unwrap cannot be stopped from outside (xatlas is C++), so the worker is kille
 unwrap runs past its time (``time_limit``: generous, in proportion to the faces; the job then
 ends with one sentence, not falling back to the same hang in its own process), and when the
 ``with`` block is left with an unwrap still running. A busy worker left running would keep the
-process alive at exit: the interpreter's shutdown waits for a pool's workers.
+process alive at exit: the interpreter's shutdown waits for a pool's workers. The next unwrap starts another.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import threading
 import time
 from dataclasses import dataclass
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -115,6 +118,28 @@ def worker_start() -> None:
     ignore_in_worker()
 
 
+_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None   # the process's one worker, started by the first unwrap
+
+
+def _worker() -> ProcessPoolExecutor:
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=worker_start)
+        return _pool
+
+
+def drop_worker() -> None:
+    """Kill the worker (it may be stuck) and reap it; the next unwrap starts another, with the environment of then."""
+    global _pool
+    with _lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        kill_pool(pool)
+
+
 def _in_worker(work: Callable[..., Arrays], *args: Any) -> Arrays:
     """What the worker runs: ``work``, after the ``unwrap.worker`` failpoint (a test's hang, here)."""
     failpoints.hit("unwrap.worker")
@@ -122,14 +147,13 @@ def _in_worker(work: Callable[..., Arrays], *args: Any) -> Arrays:
 
 
 class Unwrapper:
-    """One worker process unwrapping a job's meshes in the order they were submitted."""
+    """A job's meshes unwrapped in the order they were submitted, on the process's worker."""
 
     def __init__(self, cancel: CancelToken, work: Callable[[np.ndarray, np.ndarray], Arrays] = unwrap_arrays,
                  limit: Callable[[int], float] = time_limit) -> None:
         self._cancel = cancel
         self._work = work
         self._limit = limit
-        self._pool: ProcessPoolExecutor | None = None
         self._tasks: dict[str, tuple[Future | None, np.ndarray, np.ndarray, AtlasPacking | None]] = {}
 
     def __enter__(self) -> "Unwrapper":
@@ -143,13 +167,11 @@ class Unwrapper:
         vertices, faces = np.ascontiguousarray(vertices), np.ascontiguousarray(faces)
         future = None
         try:
-            if self._pool is None:
-                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                                 initializer=worker_start)
             extra = () if packing is None else (packing,)
-            future = self._pool.submit(_in_worker, self._work, vertices, faces, *extra)
+            future = _worker().submit(_in_worker, self._work, vertices, faces, *extra)
         except (OSError, RuntimeError, BrokenProcessPool) as exc:  # no worker: unwrap when asked, here
             log.warning("the UV worker could not take %s (%s); it will be unwrapped in the job's process", key, exc)
+            drop_worker()  # the next unwrap tries a new one
         self._tasks[key] = (future, vertices, faces, packing)
 
     def submitted(self, key: str) -> bool:
@@ -163,10 +185,10 @@ class Unwrapper:
         deadline = time.monotonic() + limit
         while future is not None:
             if self._cancel.cancelled:
-                self._kill_worker()
+                drop_worker()
                 self._cancel.check()
             if time.monotonic() > deadline:
-                self._kill_worker()
+                drop_worker()
                 raise ProtocolError(ErrorCode.BAD_REQUEST,
                                     f"the UV unwrap of {len(faces):,} faces did not end within {limit:,.0f} s, so "
                                     "its worker was stopped; a mesh with UVs of its own, or with fewer faces, "
@@ -177,21 +199,13 @@ class Unwrapper:
                 continue
             except BrokenProcessPool as exc:  # the worker died: what it held is done here instead
                 log.warning("the UV worker stopped (%s); unwrapping %s in the job's process", exc, key)
+                drop_worker()  # the next unwrap starts a new one
                 break
         return unwrap_arrays(vertices, faces, packing)
 
     def close(self) -> None:
-        """Drop what has not started; an unwrap still running is killed with its worker."""
-        running = any(future is not None and not future.done() for future, *_ in self._tasks.values())
+        """Drop what has not started; an unwrap still running is killed with the worker."""
+        futures = [future for future, *_ in self._tasks.values() if future is not None]
         self._tasks.clear()
-        if running:
-            self._kill_worker()
-        elif self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
-
-    def _kill_worker(self) -> None:
-        """Kill the pool's worker and reap it; a later ``submit`` starts another."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            kill_pool(pool)
+        if any(not future.cancel() and not future.done() for future in futures):  # one is running
+            drop_worker()
