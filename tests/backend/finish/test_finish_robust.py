@@ -25,6 +25,9 @@ from img23d_backend.finish.retopo import NothingToRemesh, RetopoSettings, retopo
 from cli_inprocess import run_cli
 from testdata import SOURCE_PYTHONPATH
 
+# In lane B's share, for the lanes' balance (about 27 CPU-seconds; as test_view_projection.py says).
+pytestmark = pytest.mark.lane_b
+
 needs_instant_meshes = pytest.mark.skipif(
     not any(os.path.isdir(os.path.join(p, "pynanoinstantmeshes")) for p in sys.path if p),
     reason="pynanoinstantmeshes is not installed in this environment")
