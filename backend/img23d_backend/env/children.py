@@ -31,8 +31,9 @@ import os
 import signal
 import sys
 import threading
+from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.connection import wait
-from typing import Any
+from typing import Any, Callable
 
 PR_SET_PDEATHSIG = 1     # linux/prctl.h
 TERMINATE_WAIT_SECONDS = 2.0  # how long a terminated worker may take before it is killed
@@ -89,3 +90,33 @@ def kill_pool(pool: Any) -> None:
     for process in processes:
         process.join(KILL_WAIT_SECONDS)
     pool.shutdown(wait=False, cancel_futures=True)
+
+
+class KeptWorker:
+    """One spawned worker process kept for the life of this one, started by its first use (``pool``); ``drop``
+    kills it (it may be stuck) and forgets it, and the next use starts another, with the environment of then.
+    ``initializer`` runs first in the worker (``end_with_parent`` among what it does)."""
+
+    def __init__(self, initializer: Callable[[], None]) -> None:
+        self._initializer = initializer
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+
+    def pool(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=self._initializer)
+            return self._pool
+
+    def drop(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            kill_pool(pool)
+
+    def pid(self) -> int | None:
+        """The worker's process id, or None while there is none (for tests and diagnostics)."""
+        pool = self._pool
+        processes = list((getattr(pool, "_processes", None) or {}).values()) if pool is not None else []
+        return processes[0].pid if processes else None

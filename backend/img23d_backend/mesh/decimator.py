@@ -16,16 +16,13 @@ dies, or does not answer in time, the decimation runs in the calling process ins
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import threading
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout  # not the builtin one before 3.11
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable
 
 import numpy as np
 
-from ..env.children import end_with_parent, kill_pool
+from ..env.children import KeptWorker, end_with_parent
 from ..env.interrupts import ignore_in_worker
 
 log = logging.getLogger(__name__)
@@ -36,14 +33,15 @@ WORKER_FACES = 100_000   # meshes with fewer faces decimate here
 BASE_SECONDS = 30.0      # how long a decimation in the worker may take, plus ...
 SECONDS_PER_FACE = 1e-4  # ... this per face in (0.5 s for 360k faces on a 2-core CPU; 36 s allowed)
 
-_lock = threading.Lock()
-_pool: ProcessPoolExecutor | None = None
 
 
 def worker_start() -> None:
     """First in the worker: end with the backend, and leave Ctrl-C and a hang-up to it."""
     end_with_parent()
     ignore_in_worker()
+
+
+WORKER = KeptWorker(worker_start)  # the process's one decimation worker, started by the first large mesh
 
 
 def decimate_apart(work: Callable[[np.ndarray, np.ndarray, int], Arrays], vertices: np.ndarray, faces: np.ndarray,
@@ -55,35 +53,15 @@ def decimate_apart(work: Callable[[np.ndarray, np.ndarray, int], Arrays], vertic
         return work(vertices, faces, face_budget)
     vertices, faces = np.ascontiguousarray(vertices), np.ascontiguousarray(faces)
     try:
-        future = _worker().submit(work, vertices, faces, face_budget)
+        future = WORKER.pool().submit(work, vertices, faces, face_budget)
         return future.result(timeout=BASE_SECONDS + SECONDS_PER_FACE * len(faces))
     except (OSError, BrokenProcessPool, FutureTimeout) as exc:
         log.warning("the decimation worker could not decimate %s faces (%s); decimating in the job's process",
                     f"{len(faces):,}", type(exc).__name__)
-        _drop_worker()
+        WORKER.drop()
     return work(vertices, faces, face_budget)
 
 
 def worker_pid() -> int | None:
     """The worker's process id, or None while there is none (for tests and diagnostics)."""
-    pool = _pool
-    processes = list((getattr(pool, "_processes", None) or {}).values()) if pool is not None else []
-    return processes[0].pid if processes else None
-
-
-def _worker() -> ProcessPoolExecutor:
-    global _pool
-    with _lock:
-        if _pool is None:
-            _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=worker_start)
-        return _pool
-
-
-def _drop_worker() -> None:
-    """Kill the worker (it may be stuck) and forget it; the next large mesh starts another."""
-    global _pool
-    with _lock:
-        pool, _pool = _pool, None
-    if pool is not None:
-        kill_pool(pool)
+    return WORKER.pid()

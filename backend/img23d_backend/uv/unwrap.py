@@ -29,11 +29,9 @@ process alive at exit: the interpreter's shutdown waits for a pool's workers. Th
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import threading
 import time
 from dataclasses import dataclass
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout  # not the builtin one before 3.11
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
@@ -43,7 +41,7 @@ import numpy as np
 from img23d_protocol import ErrorCode, ProtocolError
 
 from ..env import failpoints
-from ..env.children import end_with_parent, kill_pool
+from ..env.children import KeptWorker, end_with_parent
 from ..env.interrupts import ignore_in_worker
 from ..env.job_control import CancelToken
 from .box_unwrap import box_unwrap
@@ -118,26 +116,7 @@ def worker_start() -> None:
     ignore_in_worker()
 
 
-_lock = threading.Lock()
-_pool: ProcessPoolExecutor | None = None   # the process's one worker, started by the first unwrap
-
-
-def _worker() -> ProcessPoolExecutor:
-    global _pool
-    with _lock:
-        if _pool is None:
-            _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=worker_start)
-        return _pool
-
-
-def drop_worker() -> None:
-    """Kill the worker (it may be stuck) and reap it; the next unwrap starts another, with the environment of then."""
-    global _pool
-    with _lock:
-        pool, _pool = _pool, None
-    if pool is not None:
-        kill_pool(pool)
+WORKER = KeptWorker(worker_start)  # the process's one unwrap worker, started by the first unwrap
 
 
 def _in_worker(work: Callable[..., Arrays], *args: Any) -> Arrays:
@@ -168,10 +147,10 @@ class Unwrapper:
         future = None
         try:
             extra = () if packing is None else (packing,)
-            future = _worker().submit(_in_worker, self._work, vertices, faces, *extra)
+            future = WORKER.pool().submit(_in_worker, self._work, vertices, faces, *extra)
         except (OSError, RuntimeError, BrokenProcessPool) as exc:  # no worker: unwrap when asked, here
             log.warning("the UV worker could not take %s (%s); it will be unwrapped in the job's process", key, exc)
-            drop_worker()  # the next unwrap tries a new one
+            WORKER.drop()  # the next unwrap tries a new one
         self._tasks[key] = (future, vertices, faces, packing)
 
     def submitted(self, key: str) -> bool:
@@ -185,10 +164,10 @@ class Unwrapper:
         deadline = time.monotonic() + limit
         while future is not None:
             if self._cancel.cancelled:
-                drop_worker()
+                WORKER.drop()
                 self._cancel.check()
             if time.monotonic() > deadline:
-                drop_worker()
+                WORKER.drop()
                 raise ProtocolError(ErrorCode.BAD_REQUEST,
                                     f"the UV unwrap of {len(faces):,} faces did not end within {limit:,.0f} s, so "
                                     "its worker was stopped; a mesh with UVs of its own, or with fewer faces, "
@@ -199,7 +178,7 @@ class Unwrapper:
                 continue
             except BrokenProcessPool as exc:  # the worker died: what it held is done here instead
                 log.warning("the UV worker stopped (%s); unwrapping %s in the job's process", exc, key)
-                drop_worker()  # the next unwrap starts a new one
+                WORKER.drop()  # the next unwrap starts a new one
                 break
         return unwrap_arrays(vertices, faces, packing)
 
@@ -208,4 +187,4 @@ class Unwrapper:
         futures = [future for future, *_ in self._tasks.values() if future is not None]
         self._tasks.clear()
         if any(not future.cancel() and not future.done() for future in futures):  # one is running
-            drop_worker()
+            WORKER.drop()

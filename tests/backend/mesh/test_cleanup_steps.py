@@ -213,7 +213,7 @@ def test_a_large_mesh_is_decimated_in_a_worker_process_to_the_same_result(monkey
         v, f, stats = cleanup.clean_mesh(body.vertices, body.faces, finish)
         worker = decimator.worker_pid()
     finally:
-        decimator._drop_worker()
+        decimator.WORKER.drop()
     assert worker is not None and worker != os.getpid()
     here_v, here_f = cleanup.decimate(np.asarray(body.vertices, np.float32), np.asarray(body.faces), 2_000)
     assert np.array_equal(v, here_v) and np.array_equal(f, here_f) and stats.faces_out <= 2_000
@@ -226,6 +226,6 @@ def test_without_a_worker_the_decimation_runs_here(monkeypatch: pytest.MonkeyPat
     def no_worker() -> None:
         raise OSError("no processes left")
 
-    monkeypatch.setattr(decimator, "_worker", no_worker)
+    monkeypatch.setattr(decimator.WORKER, "pool", no_worker)
     v, f, stats = cleanup.clean_mesh(body.vertices, body.faces, cleanup.Finish(face_budget=2_000))
     assert 0 < stats.faces_out <= 2_000 and trimesh.Trimesh(v, f).is_watertight

@@ -20,7 +20,8 @@ from img23d_protocol import ErrorCode, ProtocolError
 from process_tree import WORKER, command, kill_all, left_alive, with_workers
 from testdata import SUBJECT
 from img23d_backend.env.job_control import CancelToken
-from img23d_backend.uv.unwrap import Unwrapper, drop_worker
+from img23d_backend.uv import unwrap
+from img23d_backend.uv.unwrap import Unwrapper
 
 pytestmark = [pytest.mark.process,  # its subject is img23d's processes (pytest.ini)
               pytest.mark.lane_c]  # in lane C all the same, for the lanes' balance
@@ -35,7 +36,7 @@ def _workers() -> list[psutil.Process]:
 
 def _hung_unwrapper(monkeypatch: pytest.MonkeyPatch, cancel: CancelToken, limit: float) -> Unwrapper:
     monkeypatch.setenv("IMG23D_FAILPOINTS", "unwrap.worker:hang")  # the spawned worker inherits it...
-    drop_worker()  # ...when it starts: the process's worker of an earlier test has not
+    unwrap.WORKER.drop()  # ...when it starts: the process's worker of an earlier test has not
     unwrapper = Unwrapper(cancel, limit=lambda faces: limit)
     mesh = trimesh.creation.icosphere(subdivisions=1)
     unwrapper.submit("ball", mesh.vertices, mesh.faces)
